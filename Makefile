@@ -1,0 +1,42 @@
+# pg_elt: build with PGXS.  `make && make install`, then `make installcheck`
+# runs the pg_regress suite against a temporary instance (see test/check.sh,
+# which also starts the fixture HTTP server and the TAP tests).
+
+EXTENSION = pg_elt
+EXTVERSION = 0.1
+
+MODULE_big = pg_elt
+OBJS = \
+	src/pg_elt.o \
+	src/guc.o \
+	src/jsonb_util.o \
+	src/http_fetch.o \
+	src/gzip_stream.o \
+	src/csv_infer.o \
+	src/csv_load.o \
+	src/templates.o \
+	src/catalog.o \
+	src/executor.o \
+	src/flow_run.o
+
+# Install and upgrade scripts live in sql/ beside the regression inputs and
+# are told apart by the "pg_elt--" prefix.
+DATA = $(wildcard sql/pg_elt--*.sql)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell curl-config --cflags)
+SHLIB_LINK = $(shell curl-config --libs) -lz
+PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_elt--%,$(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=$(CURDIR)/tmp_check \
+	--port=$(or $(PGELT_TEST_PGPORT),57432)
+
+# TAP tests live in test/t (PostgreSQL::Test::Cluster).
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,379 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Reading flow definitions and writing run history (elt.flows,
+ *	  elt.tasks, elt.flow_runs, elt.task_runs, elt.logs) through SPI.
+ *
+ *	  Run history is pg_elt's record, not the user's: it is written as the
+ *	  extension's owner (as pg_cron does), so a flow owner can read the
+ *	  history of their runs but cannot forge it.  The callers run each write
+ *	  in a transaction of its own, apart from the task's work, so that the
+ *	  history of a failed attempt survives the attempt's rollback.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "utils/array.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+/* Runs the enclosed SPI work as the extension owner. */
+typedef struct CatalogScope
+{
+	Oid			saved_user;
+	int			saved_sec;
+} CatalogScope;
+
+static void
+catalog_enter(CatalogScope *scope)
+{
+	Oid			owner = elt_extension_owner();
+
+	GetUserIdAndSecContext(&scope->saved_user, &scope->saved_sec);
+	SetUserIdAndSecContext(owner, scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+catalog_leave(CatalogScope *scope)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(scope->saved_user, scope->saved_sec);
+}
+
+static void
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+			 int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "pg_elt catalog query failed (%d): %s", rc, sql);
+}
+
+Oid
+elt_extension_owner(void)
+{
+	static Oid	cached = InvalidOid;
+	bool		isnull;
+	Datum		owner;
+
+	if (OidIsValid(cached))
+		return cached;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_elt'",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("extension \"pg_elt\" is not installed in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errhint("Run CREATE EXTENSION pg_elt.")));
+	owner = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	cached = DatumGetObjectId(owner);
+	return cached;
+}
+
+static char *
+catalog_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v;
+}
+
+static Jsonb *
+catalog_jsonb(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetJsonbPCopy(d);
+}
+
+static double
+catalog_float(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetFloat8(d);
+}
+
+/* A text[] column as a List of C strings. */
+static List *
+catalog_text_array(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *result = NIL;
+
+	if (isnull)
+		return NIL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			result = lappend(result, TextDatumGetCString(elems[i]));
+	return result;
+}
+
+static bool
+catalog_xmin_is_ours(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *xmin = SPI_getvalue(tup, desc, col);
+
+	return TransactionIdIsCurrentTransactionId((TransactionId) strtoul(xmin, NULL, 10));
+}
+
+/*
+ * The flow called name with its tasks, allocated in cxt, or NULL when
+ * there is none.  Read as the extension owner, so the caller decides who
+ * may see it.  Also says whether the current transaction has changed the
+ * definition: a background worker would not see those changes.
+ */
+FlowDef *
+elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
+{
+	CatalogScope scope;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	FlowDef    *flow;
+	MemoryContext old;
+	TupleDesc	desc;
+	HeapTuple	tup;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT f.name, f.owner::oid, r.rolcanlogin, f.params, f.xmin"
+				 "  FROM elt.flows f JOIN pg_catalog.pg_roles r ON r.oid = f.owner"
+				 " WHERE f.name = $1",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+	{
+		catalog_leave(&scope);
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(cxt);
+	desc = SPI_tuptable->tupdesc;
+	tup = SPI_tuptable->vals[0];
+	flow = palloc0(sizeof(FlowDef));
+	flow->name = catalog_text(tup, desc, 1);
+	flow->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &(bool) {false}));
+	flow->owner_can_login = DatumGetBool(SPI_getbinval(tup, desc, 3, &(bool) {false}));
+	flow->params = catalog_jsonb(tup, desc, 4);
+	flow->uncommitted = catalog_xmin_is_ours(tup, desc, 5);
+	MemoryContextSwitchTo(old);
+
+	if (with_tasks)
+	{
+		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
+					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
+					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin"
+					 "  FROM elt.tasks WHERE flow = $1 ORDER BY name",
+					 1, types, values, NULL, SPI_OK_SELECT);
+		old = MemoryContextSwitchTo(cxt);
+		desc = SPI_tuptable->tupdesc;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			TaskDef    *task = palloc0(sizeof(TaskDef));
+
+			tup = SPI_tuptable->vals[i];
+			task->name = catalog_text(tup, desc, 1);
+			task->kind = catalog_text(tup, desc, 2);
+			task->config = catalog_jsonb(tup, desc, 3);
+			task->sql = catalog_text(tup, desc, 4);
+			task->depends_on = catalog_text_array(tup, desc, 5);
+			task->retries = DatumGetInt32(SPI_getbinval(tup, desc, 6, &(bool) {false}));
+			task->retry_delay_s = catalog_float(tup, desc, 7);
+			task->retry_backoff = catalog_float(tup, desc, 8);
+			task->timeout_ms = (int64) catalog_float(tup, desc, 9);
+			flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
+			flow->tasks = lappend(flow->tasks, task);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
+	return flow;
+}
+
+/* Records a new run as running, with its tasks pending; returns run_id. */
+int64
+elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger)
+{
+	CatalogScope scope;
+	Oid			types[5] = {TEXTOID, OIDOID, JSONBOID, INT4OID, TEXTOID};
+	Datum		values[5];
+	int64		run_id;
+	ListCell   *lc;
+
+	values[0] = CStringGetTextDatum(flow->name);
+	values[1] = ObjectIdGetDatum(flow->owner);
+	values[2] = JsonbPGetDatum(params);
+	values[3] = Int32GetDatum(MyProcPid);
+	values[4] = CStringGetTextDatum(trigger);
+
+	catalog_enter(&scope);
+	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, worker_pid, trigger, state, started_at)"
+				 " VALUES ($1, $2::regrole, $3, $4, $5, 'running', clock_timestamp())"
+				 " RETURNING run_id",
+				 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &(bool) {false}));
+	foreach(lc, flow->tasks)
+	{
+		TaskDef    *task = lfirst(lc);
+		Oid			ttypes[2] = {INT8OID, TEXTOID};
+		Datum		tvalues[2] = {Int64GetDatum(run_id), CStringGetTextDatum(task->name)};
+
+		catalog_exec("INSERT INTO elt.task_runs (run_id, task, attempt, state)"
+					 " VALUES ($1, $2, 1, 'pending')",
+					 2, ttypes, tvalues, NULL, SPI_OK_INSERT);
+	}
+	catalog_leave(&scope);
+	return run_id;
+}
+
+void
+elt_catalog_attempt_start(int64 run_id, const char *task, int attempt)
+{
+	CatalogScope scope;
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(task), Int32GetDatum(attempt)};
+
+	catalog_enter(&scope);
+	catalog_exec("INSERT INTO elt.task_runs (run_id, task, attempt, state, started_at)"
+				 " VALUES ($1, $2, $3, 'running', clock_timestamp())"
+				 " ON CONFLICT (run_id, task, attempt)"
+				 " DO UPDATE SET state = 'running', started_at = clock_timestamp()",
+				 3, types, values, NULL, SPI_OK_INSERT);
+	catalog_leave(&scope);
+}
+
+static Datum
+catalog_text_or_null(const char *s, char *null_flag)
+{
+	*null_flag = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* Ends an attempt (or, attempt 1 never started, a task that did not run). */
+void
+elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
+						const AttemptOutcome *outcome)
+{
+	CatalogScope scope;
+	Oid			types[10] = {INT8OID, TEXTOID, INT4OID, TEXTOID, INT8OID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[10];
+	char		nulls[10] = "          ";
+	ErrorData  *e = outcome->error;
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(task);
+	values[2] = Int32GetDatum(attempt);
+	values[3] = CStringGetTextDatum(outcome->state);
+	values[4] = Int64GetDatum((int64) outcome->rows);
+	values[5] = Int64GetDatum((int64) outcome->bytes);
+	values[6] = catalog_text_or_null(e ? unpack_sql_state(e->sqlerrcode) : NULL, &nulls[6]);
+	values[7] = catalog_text_or_null(outcome->message ? outcome->message : e ? e->message : NULL,
+									 &nulls[7]);
+	values[8] = catalog_text_or_null(e ? e->detail : NULL, &nulls[8]);
+	values[9] = catalog_text_or_null(e ? e->hint : NULL, &nulls[9]);
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.task_runs SET state = $4, rows_loaded = $5, bytes = $6,"
+				 "       sqlstate = $7, message = $8, detail = $9, hint = $10,"
+				 "       ended_at = clock_timestamp(),"
+				 "       started_at = coalesce(started_at, clock_timestamp())"
+				 " WHERE run_id = $1 AND task = $2 AND attempt = $3",
+				 10, types, values, nulls, SPI_OK_UPDATE);
+	catalog_leave(&scope);
+}
+
+void
+elt_catalog_run_end(int64 run_id, const char *state, const char *message, uint64 rows)
+{
+	CatalogScope scope;
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = catalog_text_or_null(message, &nulls[2]);
+	values[3] = Int64GetDatum((int64) rows);
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET state = $2, message = $3, rows_loaded = $4,"
+				 "       ended_at = clock_timestamp()"
+				 " WHERE run_id = $1",
+				 4, types, values, nulls, SPI_OK_UPDATE);
+	catalog_leave(&scope);
+}
+
+const char *
+elt_level_name(int elevel)
+{
+	if (elevel >= ERROR)
+		return "error";
+	if (elevel >= WARNING)
+		return "warning";
+	if (elevel == NOTICE)
+		return "notice";
+	if (elevel == INFO || elevel == LOG)
+		return "info";
+	return "debug";
+}
+
+void
+elt_catalog_write_logs(int64 run_id, List *lines)
+{
+	CatalogScope scope;
+	ListCell   *lc;
+
+	if (lines == NIL)
+		return;
+	catalog_enter(&scope);
+	foreach(lc, lines)
+	{
+		LogLine    *l = lfirst(lc);
+		Oid			types[9] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[9];
+		char		nulls[9] = "         ";
+
+		values[0] = Int64GetDatum(run_id);
+		values[1] = catalog_text_or_null(l->task, &nulls[1]);
+		values[2] = Int32GetDatum(l->attempt);
+		if (l->attempt == 0)
+			nulls[2] = 'n';
+		values[3] = TimestampTzGetDatum(l->at);
+		values[4] = CStringGetTextDatum(elt_level_name(l->elevel));
+		values[5] = catalog_text_or_null(l->sqlerrcode ? unpack_sql_state(l->sqlerrcode) : NULL,
+										 &nulls[5]);
+		values[6] = CStringGetTextDatum(l->message);
+		values[7] = catalog_text_or_null(l->detail, &nulls[7]);
+		values[8] = catalog_text_or_null(l->hint, &nulls[8]);
+		catalog_exec("INSERT INTO elt.logs (run_id, task, attempt, logged_at, level, sqlstate,"
+					 "                      message, detail, hint)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					 9, types, values, nulls, SPI_OK_INSERT);
+	}
+	catalog_leave(&scope);
+}

@@ -1,0 +1,829 @@
+/*-------------------------------------------------------------------------
+ *
+ * csv_load.c
+ *	  load_csv(url, table_name, options): the extract step.  Streams a CSV
+ *	  file (gzip or plain) from a URL into a table with PostgreSQL's own
+ *	  COPY machinery: BeginCopyFrom with a data-source callback, as
+ *	  file_fdw and citus do, so parsing, type input, multi-insert batching,
+ *	  partition routing and pg_stat_progress_copy are COPY's.  Nothing is
+ *	  written to disk and memory does not grow with the file.
+ *
+ *	  Before COPY starts, the head of the file is read and kept: it names
+ *	  the columns (header) and shows their types (csv_infer.c) when the
+ *	  table must be created.  COPY then reads that head again from memory,
+ *	  followed by the rest of the stream.
+ *
+ *	  Each attempt runs in a subtransaction.  A transient failure (network,
+ *	  5xx, 429, a cut transfer that cannot be resumed, truncated gzip)
+ *	  rolls the attempt back (table creation included) and starts again
+ *	  after a backoff; so whatever happens, every row is loaded exactly
+ *	  once or not at all, and a failed load leaves the table as it was.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "parser/parse_type.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(elt_load_csv_sql);
+PG_FUNCTION_INFO_V1(elt_check_extract_config);
+
+#define LOAD_SAMPLE_CHUNK	(64 * 1024)
+#define LOAD_SAMPLE_MAX		(8 * 1024 * 1024)
+
+/*
+ * State of the load COPY is reading.  COPY's data callback takes no
+ * argument, so, as in citus' local copy, it lives in a static.
+ */
+typedef struct ActiveLoad
+{
+	StringInfo	head;			/* bytes read ahead for the sample */
+	size_t		head_pos;
+	EltStream  *stream;			/* what follows the head */
+	EltStream  *http;			/* for byte counts in progress notices */
+	CopyFromState cstate;
+	TimestampTz started;
+	TimestampTz next_progress;
+} ActiveLoad;
+
+static ActiveLoad *active_load = NULL;
+
+/* ---------------------------------------------------------------------
+ * Options
+ * ---------------------------------------------------------------------
+ */
+
+static const char *const load_option_names[] = {
+	"mode", "header", "delimiter", "quote", "escape", "null", "encoding",
+	"columns", "force_null", "force_not_null", "types", "headers",
+	"retries", "retry_delay", "timeout", "sample_rows", NULL
+};
+
+static void
+load_option_error(const char *name, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for load option \"%s\"", name),
+			 errhint("%s", hint)));
+}
+
+static char *
+load_option_string(JsonbValue *v, const char *name)
+{
+	if (v->type != jbvString)
+		load_option_error(name, psprintf("\"%s\" takes a string.", name));
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static char
+load_option_char(JsonbValue *v, const char *name)
+{
+	char	   *s = load_option_string(v, name);
+
+	if (strlen(s) != 1)
+		load_option_error(name, psprintf("\"%s\" takes a single one-byte character.", name));
+	return s[0];
+}
+
+static double
+load_option_number(JsonbValue *v, const char *name, double min)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		load_option_error(name, psprintf("\"%s\" takes a number.", name));
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (d < min)
+		load_option_error(name, psprintf("\"%s\" must be at least %g.", name, min));
+	return d;
+}
+
+static bool
+load_option_bool(JsonbValue *v, const char *name)
+{
+	if (v->type != jbvBool)
+		load_option_error(name, psprintf("\"%s\" takes true or false.", name));
+	return v->val.boolean;
+}
+
+/* A JSON array of strings as a List of C strings. */
+static List *
+load_option_string_list(JsonbValue *v, const char *name)
+{
+	List	   *result = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		load_option_error(name, psprintf("\"%s\" takes an array of column names.", name));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+		if (tok == WJB_ELEM)
+			result = lappend(result, load_option_string(&elem, name));
+	return result;
+}
+
+/* A JSON object of strings as a List of (key, value) 2-lists. */
+static List *
+load_option_string_map(JsonbValue *v, const char *name)
+{
+	List	   *result = NIL;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		load_option_error(name, psprintf("\"%s\" takes an object of names and string values.", name));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(elem.val.string.val, elem.val.string.len);
+		else if (tok == WJB_VALUE)
+			result = lappend(result, list_make2(key, load_option_string(&elem, name)));
+	}
+	return result;
+}
+
+static bool
+load_is_known_option(const char *key, bool task_config)
+{
+	for (int i = 0; load_option_names[i]; i++)
+		if (strcmp(key, load_option_names[i]) == 0)
+			return true;
+	return task_config && (strcmp(key, "url") == 0 || strcmp(key, "table") == 0);
+}
+
+static void
+load_apply_option(LoadOptions *opts, const char *key, JsonbValue *v)
+{
+	if (strcmp(key, "mode") == 0)
+	{
+		char	   *mode = load_option_string(v, key);
+
+		if (strcmp(mode, "append") == 0)
+			opts->mode = LOAD_APPEND;
+		else if (strcmp(mode, "replace") == 0)
+			opts->mode = LOAD_REPLACE;
+		else if (strcmp(mode, "truncate") == 0)
+			opts->mode = LOAD_TRUNCATE;
+		else if (strcmp(mode, "create") == 0)
+			opts->mode = LOAD_CREATE;
+		else
+			load_option_error(key, "\"mode\" is one of append, replace, truncate and create.");
+	}
+	else if (strcmp(key, "header") == 0)
+		opts->header = load_option_bool(v, key);
+	else if (strcmp(key, "delimiter") == 0)
+		opts->delimiter = load_option_char(v, key);
+	else if (strcmp(key, "quote") == 0)
+		opts->quote = load_option_char(v, key);
+	else if (strcmp(key, "escape") == 0)
+		opts->escape = load_option_char(v, key);
+	else if (strcmp(key, "null") == 0)
+		opts->null_string = load_option_string(v, key);
+	else if (strcmp(key, "encoding") == 0)
+		opts->encoding = load_option_string(v, key);
+	else if (strcmp(key, "columns") == 0)
+		opts->columns = load_option_string_list(v, key);
+	else if (strcmp(key, "force_null") == 0)
+		opts->force_null = load_option_string_list(v, key);
+	else if (strcmp(key, "force_not_null") == 0)
+		opts->force_not_null = load_option_string_list(v, key);
+	else if (strcmp(key, "types") == 0)
+		opts->types = load_option_string_map(v, key);
+	else if (strcmp(key, "headers") == 0)
+	{
+		ListCell   *lc;
+
+		foreach(lc, load_option_string_map(v, key))
+		{
+			List	   *pair = lfirst(lc);
+
+			opts->headers = lappend(opts->headers,
+									psprintf("%s: %s", (char *) linitial(pair),
+											 (char *) lsecond(pair)));
+		}
+	}
+	else if (strcmp(key, "retries") == 0)
+		opts->retries = (int) load_option_number(v, key, 0);
+	else if (strcmp(key, "retry_delay") == 0)
+		opts->retry_delay = load_option_number(v, key, 0);
+	else if (strcmp(key, "timeout") == 0)
+		opts->timeout = load_option_number(v, key, 0);
+	else if (strcmp(key, "sample_rows") == 0)
+		opts->sample_rows = (int) load_option_number(v, key, 1);
+}
+
+/*
+ * Reads load options from a jsonb object.  task_config also accepts an
+ * extract task's "url" and "table".  An extract task retries as a whole
+ * (its retries column), so its loads do not retry by default.
+ */
+void
+elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
+					   bool skip_placeholders)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	memset(opts, 0, sizeof(LoadOptions));
+	opts->mode = LOAD_APPEND;
+	opts->header = true;
+	opts->delimiter = ',';
+	opts->quote = '"';
+	opts->escape = 0;
+	opts->retries = task_config ? 0 : 3;
+	opts->retry_delay = 1.0;
+	opts->sample_rows = 1000;
+
+	if (options == NULL)
+		return;
+	elt_check_jsonb_object(options, task_config ? "an extract task's config" : "load options");
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			if (!load_is_known_option(key, task_config))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown load option \"%s\"", key),
+						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, retries, retry_delay, timeout and sample_rows%s.",
+								 task_config ? ", plus url and table" : "")));
+		}
+		else if (tok == WJB_VALUE && strcmp(key, "url") != 0 && strcmp(key, "table") != 0)
+		{
+			if (skip_placeholders && v.type == jbvString &&
+				memchr(v.val.string.val, ':', v.val.string.len) != NULL)
+				continue;		/* a parameter: checked once substituted */
+			load_apply_option(opts, key, &v);
+		}
+	}
+	if (opts->escape == 0)
+		opts->escape = opts->quote;
+}
+
+/*
+ * elt._check_extract_config(config jsonb): validates an extract task's
+ * config when the task is written.  String values holding parameters
+ * (":name") are checked at run time, once substituted.
+ */
+Datum
+elt_check_extract_config(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *config = PG_GETARG_JSONB_P(0);
+	LoadOptions opts;
+	const char *required[] = {"url", "table"};
+
+	elt_check_jsonb_object(config, "an extract task's config");
+	for (int i = 0; i < lengthof(required); i++)
+	{
+		JsonbValue *v = elt_jsonb_get(config, required[i]);
+
+		if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("an extract task's config needs a string \"%s\"", required[i]),
+					 errhint("For example: {\"url\": \"https://host/file.csv.gz\", \"table\": \"trips\"}.")));
+	}
+
+	elt_parse_load_options(config, &opts, true, true);
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * The COPY data source
+ * ---------------------------------------------------------------------
+ */
+
+static void
+load_report_progress(ActiveLoad *load)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+	double		elapsed;
+	double		mb;
+
+	if (elt_progress_interval_s <= 0 || now < load->next_progress)
+		return;
+	load->next_progress = TimestampTzPlusMilliseconds(now, elt_progress_interval_s * 1000);
+	TimestampDifference(load->started, now, &secs, &usecs);
+	elapsed = secs + usecs / 1e6;
+	mb = elt_http_bytes_received(load->http) / (1024.0 * 1024.0);
+	ereport(NOTICE,
+			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
+					load->stream->display_url,
+					load->cstate->cur_lineno - (load->cstate->opts.header_line ? 1 : 0), mb, elapsed > 0 ? mb / elapsed : 0.0)));
+}
+
+static int
+load_copy_read(void *outbuf, int minread, int maxread)
+{
+	ActiveLoad *load = active_load;
+	size_t		n;
+
+	if (load->head_pos < (size_t) load->head->len)
+	{
+		n = Min((size_t) maxread, load->head->len - load->head_pos);
+		memcpy(outbuf, load->head->data + load->head_pos, n);
+		load->head_pos += n;
+		return (int) n;
+	}
+	n = load->stream->read(load->stream, outbuf, maxread);
+	load_report_progress(load);
+	return (int) n;
+}
+
+/*
+ * Reads ahead until the sample is complete (header plus sample_rows rows,
+ * or the whole file if shorter).  Skips a UTF-8 byte order mark.
+ */
+static void
+load_read_head(EltStream *stream, const LoadOptions *opts, StringInfo head,
+			   CsvSample *sample)
+{
+	CsvDialect	dialect = {opts->delimiter, opts->quote, opts->escape, opts->null_string};
+	bool		at_eof = false;
+
+	for (;;)
+	{
+		size_t		n;
+
+		enlargeStringInfo(head, LOAD_SAMPLE_CHUNK);
+		n = stream->read(stream, head->data + head->len, LOAD_SAMPLE_CHUNK);
+		head->len += n;
+		head->data[head->len] = '\0';
+		at_eof = (n == 0);
+
+		if (head->len >= 3 && memcmp(head->data, "\xEF\xBB\xBF", 3) == 0)
+		{
+			memmove(head->data, head->data + 3, head->len - 3 + 1);
+			head->len -= 3;
+		}
+		if (elt_csv_sample(head->data, head->len, at_eof || head->len >= LOAD_SAMPLE_MAX,
+						   &dialect, opts->header, opts->sample_rows, sample))
+			return;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The target table
+ * ---------------------------------------------------------------------
+ */
+
+static RangeVar *
+load_parse_table_name(const char *table_name)
+{
+	List	   *names = stringToQualifiedNameList(table_name);
+
+	return makeRangeVarFromNameList(names);
+}
+
+static char *
+load_qualified_name(RangeVar *rv)
+{
+	return rv->schemaname ? quote_qualified_identifier(rv->schemaname, rv->relname)
+		: (char *) quote_identifier(rv->relname);
+}
+
+static void
+load_exec_ddl(const char *sql)
+{
+	SPI_connect();
+	SPI_execute(sql, false, 0);
+	SPI_finish();
+}
+
+/* The type a "types" entry gives the column, or NULL. */
+static char *
+load_type_override(const LoadOptions *opts, const char *raw, const char *name, bool *used)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, opts->types)
+	{
+		List	   *pair = lfirst(lc);
+		const char *key = linitial(pair);
+
+		if ((raw && strcmp(key, raw) == 0) || strcmp(key, name) == 0)
+		{
+			Oid			typid;
+			int32		typmod;
+
+			parseTypeString(lsecond(pair), &typid, &typmod, false);
+			used[i] = true;
+			return format_type_with_typemod(typid, typmod);
+		}
+		i++;
+	}
+	return NULL;
+}
+
+/*
+ * Creates the table from the sample: names from "columns", the header or
+ * column_N; types from "types" or inference.  Returns the column names.
+ */
+static List *
+load_create_table(RangeVar *rv, const LoadOptions *opts, const CsvSample *sample,
+				  const char *display_url)
+{
+	int			ncols = opts->columns ? list_length(opts->columns) : sample->ncolumns;
+	StringInfoData sql;
+	List	   *names = NIL;
+	bool	   *used = palloc0(sizeof(bool) * (list_length(opts->types) + 1));
+
+	if (ncols == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot create table \"%s\" from \"%s\": the file has no columns",
+						rv->relname, display_url),
+				 errdetail("The file is empty."),
+				 errhint("Create the table first, or name its columns with the \"columns\" option.")));
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (", load_qualified_name(rv));
+	for (int i = 0; i < ncols; i++)
+	{
+		const char *raw = (sample->names && i < sample->ncolumns) ? sample->names[i] : NULL;
+		char	   *name;
+		char	   *type;
+
+		char	   *base;
+
+		if (opts->columns)
+			base = list_nth(opts->columns, i);
+		else
+			base = raw ? elt_normalize_column_name(raw) : "";
+		if (base[0] == '\0')
+			base = psprintf("column_%d", i + 1);
+		/* make duplicates unique: a, a_2, a_3 */
+		name = base;
+		for (int suffix = 2; list_member(names, makeString(name)); suffix++)
+			name = psprintf("%s_%d", base, suffix);
+		names = lappend(names, makeString(name));
+
+		type = load_type_override(opts, raw, name, used);
+		if (type == NULL)
+			type = (i < sample->ncolumns && sample->types) ? sample->types[i] : "text";
+		appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "", quote_identifier(name), type);
+	}
+	appendStringInfoChar(&sql, ')');
+
+	for (int i = 0; i < list_length(opts->types); i++)
+		if (!used[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("load option \"types\" names column \"%s\", which \"%s\" does not have",
+							(char *) linitial(list_nth(opts->types, i)), display_url)));
+
+	load_exec_ddl(sql.data);
+	return names;
+}
+
+/*
+ * The table columns COPY fills, in file order, for a table that existed:
+ * each header field matches a column of the same name, else of its
+ * normalised name.
+ */
+static List *
+load_map_header(Relation rel, const CsvSample *sample)
+{
+	List	   *names = NIL;
+
+	for (int i = 0; i < sample->ncolumns; i++)
+	{
+		const char *raw = sample->names[i];
+		char	   *norm = elt_normalize_column_name(raw);
+
+		if (get_attnum(RelationGetRelid(rel), raw) != InvalidAttrNumber)
+			names = lappend(names, makeString(pstrdup(raw)));
+		else if (get_attnum(RelationGetRelid(rel), norm) != InvalidAttrNumber)
+			names = lappend(names, makeString(norm));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table \"%s\" has no column for header field \"%s\"",
+							RelationGetRelationName(rel), raw),
+					 errhint("Add a column named \"%s\", or list the table's columns in file order with the \"columns\" option.",
+							 norm)));
+	}
+	return names;
+}
+
+/* What DoCopy checks before a COPY FROM and BeginCopyFrom does not. */
+static void
+load_check_permissions(ParseState *pstate, Relation rel, List *attnamelist)
+{
+	RangeTblEntry *rte;
+	List	   *attnums = CopyGetAttnums(RelationGetDescr(rel), rel, attnamelist);
+	ListCell   *lc;
+
+	rte = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false)->p_rte;
+	rte->requiredPerms = ACL_INSERT;
+	foreach(lc, attnums)
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	ExecCheckRTPerms(pstate->p_rtable, true);
+
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot load into table \"%s\": it has row-level security enabled",
+						RelationGetRelationName(rel)),
+				 errhint("Load into a table without row-level security and INSERT from there.")));
+}
+
+static List *
+load_copy_options(const LoadOptions *opts)
+{
+	List	   *o = NIL;
+
+	o = lappend(o, makeDefElem("format", (Node *) makeString("csv"), -1));
+	o = lappend(o, makeDefElem("header", (Node *) makeBoolean(opts->header), -1));
+	o = lappend(o, makeDefElem("delimiter", (Node *) makeString(psprintf("%c", opts->delimiter)), -1));
+	o = lappend(o, makeDefElem("quote", (Node *) makeString(psprintf("%c", opts->quote)), -1));
+	o = lappend(o, makeDefElem("escape", (Node *) makeString(psprintf("%c", opts->escape)), -1));
+	if (opts->null_string)
+		o = lappend(o, makeDefElem("null", (Node *) makeString(opts->null_string), -1));
+	if (opts->encoding)
+		o = lappend(o, makeDefElem("encoding", (Node *) makeString(opts->encoding), -1));
+	if (opts->force_null)
+	{
+		List	   *cols = NIL;
+		ListCell   *lc;
+
+		foreach(lc, opts->force_null)
+			cols = lappend(cols, makeString(lfirst(lc)));
+		o = lappend(o, makeDefElem("force_null", (Node *) cols, -1));
+	}
+	if (opts->force_not_null)
+	{
+		List	   *cols = NIL;
+		ListCell   *lc;
+
+		foreach(lc, opts->force_not_null)
+			cols = lappend(cols, makeString(lfirst(lc)));
+		o = lappend(o, makeDefElem("force_not_null", (Node *) cols, -1));
+	}
+	return o;
+}
+
+/*
+ * Rewrites a data error from COPY so that it names what a user needs to
+ * fix it: the line of the file, the column, its type and the value.
+ */
+static void
+load_report_row_error(ErrorData *edata, CopyFromState cstate, Relation rel,
+					  const char *display_url, bool types_inferred, int sample_rows)
+{
+	const char *att = cstate->cur_attname;
+	const char *val = cstate->cur_attval;
+	char	   *type = NULL;
+
+	if (att)
+	{
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), att);
+
+		if (attnum != InvalidAttrNumber)
+			type = format_type_be(get_atttype(RelationGetRelid(rel), attnum));
+	}
+	ereport(ERROR,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not load line " UINT64_FORMAT " of \"%s\" into table \"%s\": %s",
+					cstate->cur_lineno, display_url, RelationGetRelationName(rel),
+					edata->message),
+			 (att && val) ?
+			 errdetail("Column \"%s\" (%s), value \"%s\".", att, type ? type : "?", val) :
+			 att ? errdetail("Column \"%s\".", att) :
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 (types_inferred && att && type) ?
+			 errhint("The column's type was inferred from the first %d rows; set it with the \"types\" option, e.g. {\"types\": {\"%s\": \"text\"}}.",
+					 sample_rows, att) :
+			 (edata->sqlerrcode == ERRCODE_BAD_COPY_FILE_FORMAT) ?
+			 errhint("Every line must have the same number of fields as the header; check the delimiter and quote options.") :
+			 errhint("Fix the value in the file, or change the column's type.")));
+}
+
+/* One attempt at the load, inside the caller's subtransaction. */
+static uint64
+load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpOptions *hopts,
+			 uint64 *bytes)
+{
+	EltStream  *http = elt_http_open(url, hopts);
+	EltStream  *stream = elt_gzip_open_if_compressed(elt_gzip_open_if_compressed(http));
+	StringInfoData head;
+	CsvSample	sample;
+	Oid			relid;
+	bool		created = false;
+	List	   *attnames = NIL;
+	Relation	rel;
+	ParseState *pstate;
+	CopyFromState cstate;
+	ActiveLoad	load;
+	uint64		rows;
+
+	initStringInfo(&head);
+	load_read_head(stream, opts, &head, &sample);
+
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("table \"%s\" already exists", rv->relname),
+				 errhint("Mode \"create\" makes a new table; use append, truncate or replace to load into an existing one.")));
+	if (OidIsValid(relid) && opts->mode == LOAD_REPLACE)
+	{
+		load_exec_ddl(psprintf("DROP TABLE %s", load_qualified_name(rv)));
+		relid = InvalidOid;
+	}
+	if (!OidIsValid(relid))
+	{
+		attnames = load_create_table(rv, opts, &sample, stream->display_url);
+		created = true;
+	}
+	else if (opts->mode == LOAD_TRUNCATE)
+		load_exec_ddl(psprintf("TRUNCATE %s", load_qualified_name(rv)));
+
+	rel = table_openrv(rv, RowExclusiveLock);
+	if (opts->columns)
+	{
+		ListCell   *lc;
+
+		attnames = NIL;
+		foreach(lc, opts->columns)
+			attnames = lappend(attnames, makeString(lfirst(lc)));
+	}
+	else if (!created && opts->header && sample.names)
+		attnames = load_map_header(rel, &sample);
+
+	pstate = make_parsestate(NULL);
+	load_check_permissions(pstate, rel, attnames);
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, load_copy_read, attnames,
+						   load_copy_options(opts));
+
+	memset(&load, 0, sizeof(load));
+	load.head = &head;
+	load.stream = stream;
+	load.http = http;
+	load.cstate = cstate;
+	load.started = GetCurrentTimestamp();
+	load.next_progress = TimestampTzPlusMilliseconds(load.started, elt_progress_interval_s * 1000);
+	active_load = &load;
+	PG_TRY();
+	{
+		rows = CopyFrom(cstate);
+	}
+	PG_CATCH();
+	{
+		MemoryContext ecxt = MemoryContextSwitchTo(CurTransactionContext);
+		ErrorData  *edata = CopyErrorData();
+		int			cls = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+
+		MemoryContextSwitchTo(ecxt);
+		active_load = NULL;
+		if ((cls != ERRCODE_DATA_EXCEPTION && cls != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) ||
+			cstate->cur_lineno == 0)
+			PG_RE_THROW();
+		FlushErrorState();
+		load_report_row_error(edata, cstate, rel, stream->display_url, created, opts->sample_rows);
+	}
+	PG_END_TRY();
+	active_load = NULL;
+
+	EndCopyFrom(cstate);
+	free_parsestate(pstate);
+	table_close(rel, NoLock);
+	*bytes = elt_http_bytes_received(http);
+	stream->close(stream);
+	return rows;
+}
+
+/* ---------------------------------------------------------------------
+ * The load, with retries
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+load_error_is_transient(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
+}
+
+uint64
+elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, uint64 *bytes)
+{
+	RangeVar   *rv;
+	HttpOptions hopts;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+
+	if (url == NULL || table_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("load_csv needs a URL and a table name")));
+
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.headers = opts->headers;
+	hopts.allow_file = superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES);
+	hopts.deadline = opts->timeout > 0 ?
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) (opts->timeout * 1000)) : 0;
+	elt_check_url_allowed(url, hopts.allow_file);
+	rv = load_parse_table_name(table_name);
+
+	for (int attempt = 0;; attempt++)
+	{
+		MemoryContext attempt_cxt;
+		uint64		rows = 0;
+		ErrorData  *edata;
+		long		delay_ms;
+
+		BeginInternalSubTransaction(NULL);
+		attempt_cxt = AllocSetContextCreate(caller_cxt, "pg_elt load", ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(attempt_cxt);
+		PG_TRY();
+		{
+			rows = load_attempt(url, rv, opts, &hopts, bytes);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller_cxt);
+			CurrentResourceOwner = caller_owner;
+			MemoryContextDelete(attempt_cxt);
+			return rows;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller_cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller_cxt);
+			CurrentResourceOwner = caller_owner;
+			MemoryContextDelete(attempt_cxt);	/* releases curl and zlib */
+		}
+		PG_END_TRY();
+
+		if (!load_error_is_transient(edata->sqlerrcode) || attempt >= opts->retries)
+			ReThrowError(edata);
+
+		delay_ms = elt_http_retry_after_ms();
+		if (delay_ms == 0)
+			delay_ms = (long) (opts->retry_delay * 1000 * (1 << Min(attempt, 16)));
+		if (hopts.deadline != 0 &&
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms) >= hopts.deadline)
+			ReThrowError(edata);
+		ereport(NOTICE,
+				(errmsg("attempt %d of %d to load \"%s\" failed: %s",
+						attempt + 1, opts->retries + 1, elt_redact_url(url), edata->message),
+				 errdetail("Retrying in %.1f s.", delay_ms / 1000.0)));
+		FreeErrorData(edata);
+		elt_sleep_interruptible(delay_ms);
+	}
+}
+
+/*
+ * load_csv(url text, table_name text, options jsonb DEFAULT '{}')
+ * RETURNS bigint: the number of rows loaded.
+ */
+Datum
+elt_load_csv_sql(PG_FUNCTION_ARGS)
+{
+	LoadOptions opts;
+	uint64		bytes;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("load_csv needs a URL and a table name")));
+	elt_parse_load_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opts, false, false);
+	PG_RETURN_INT64((int64) elt_load_csv(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+										 text_to_cstring(PG_GETARG_TEXT_PP(1)), &opts, &bytes));
+}

@@ -1,0 +1,739 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.c
+ *	  The flow executor: the background worker that runs one flow run.
+ *
+ *	  The worker connects to the caller's database as the flow's owner
+ *	  (PostgreSQL 15 requires that role to have LOGIN, which flow
+ *	  definitions check), so every task runs with the owner's rights and
+ *	  never more.  Tasks run one after another in dependency order; each
+ *	  attempt is one transaction, so a completed load stays committed when a
+ *	  later task fails and a failed attempt leaves nothing behind.  History
+ *	  (attempt rows, log lines) is written in transactions of its own.
+ *
+ *	  Everything the run logs (its own lines, load progress, NOTICEs raised
+ *	  by task SQL) goes through one path: an emit_log_hook collects it for
+ *	  elt.logs and relays it to the waiting caller over the run's message
+ *	  queue, so the caller sees it live whatever its isolation level.
+ *
+ *	  Cancellation comes from the caller as a flag in shared memory plus
+ *	  SIGINT, which interrupts the running task like a query cancel; the
+ *	  flag tells a cancel from a task's timeout.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+typedef enum TaskState
+{
+	TASK_PENDING,
+	TASK_COMPLETED,
+	TASK_FAILED,
+	TASK_CANCELLED
+} TaskState;
+
+/* The state of this worker's run. */
+typedef struct WorkerRun
+{
+	EltRunShared *shared;
+	shm_mq_handle *queue;		/* NULL once the caller has gone */
+	List	   *relay_backlog;	/* StringInfo messages not yet sent */
+	MemoryContext log_cxt;		/* log lines and relay messages */
+	List	   *pending_lines;	/* LogLine * not yet in elt.logs */
+	int64		run_id;
+	const char *task;			/* the task being run, for log lines */
+	int			attempt;
+	bool		capturing;
+} WorkerRun;
+
+static WorkerRun worker_run;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* ---------------------------------------------------------------------
+ * Log lines and their relay to the caller
+ * ---------------------------------------------------------------------
+ */
+
+static void
+msg_put_string(StringInfo buf, const char *s)
+{
+	pq_sendbyte(buf, s != NULL);
+	if (s)
+		pq_sendstring(buf, s);
+}
+
+/*
+ * Sends what the caller has not received yet.  With wait false it never
+ * blocks (it may run inside ereport); what does not fit stays queued.
+ */
+static void
+relay_flush(bool wait)
+{
+	while (worker_run.queue != NULL && worker_run.relay_backlog != NIL)
+	{
+		StringInfo	msg = linitial(worker_run.relay_backlog);
+		shm_mq_result res = shm_mq_send(worker_run.queue, msg->len, msg->data, !wait, true);
+
+		if (res == SHM_MQ_WOULD_BLOCK)
+			return;
+		if (res == SHM_MQ_DETACHED)
+			worker_run.queue = NULL;	/* the caller went away: keep running */
+		worker_run.relay_backlog = list_delete_first(worker_run.relay_backlog);
+		pfree(msg->data);
+		pfree(msg);
+	}
+	if (worker_run.queue == NULL)
+		worker_run.relay_backlog = NIL;
+}
+
+static void
+relay_message(StringInfo msg)
+{
+	if (worker_run.queue == NULL)
+		return;
+	worker_run.relay_backlog = lappend(worker_run.relay_backlog, msg);
+	relay_flush(false);
+}
+
+/* Records a line for elt.logs and relays it to the caller. */
+static void
+worker_log(int elevel, int sqlerrcode, const char *message, const char *detail,
+		   const char *hint)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_run.log_cxt);
+	LogLine    *line = palloc0(sizeof(LogLine));
+	StringInfo	msg = makeStringInfo();
+
+	line->at = GetCurrentTimestamp();
+	line->elevel = elevel;
+	line->sqlerrcode = sqlerrcode;
+	line->task = worker_run.task ? pstrdup(worker_run.task) : NULL;
+	line->attempt = worker_run.attempt;
+	line->message = pstrdup(message);
+	line->detail = detail ? pstrdup(detail) : NULL;
+	line->hint = hint ? pstrdup(hint) : NULL;
+	worker_run.pending_lines = lappend(worker_run.pending_lines, line);
+
+	pq_sendbyte(msg, ELT_MSG_LOG);
+	pq_sendint32(msg, elevel);
+	pq_sendint32(msg, sqlerrcode);
+	msg_put_string(msg, line->task);
+	msg_put_string(msg, line->message);
+	msg_put_string(msg, line->detail);
+	msg_put_string(msg, line->hint);
+	relay_message(msg);
+	MemoryContextSwitchTo(old);
+}
+
+static void
+worker_logf(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+worker_logf(int elevel, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	worker_log(elevel, 0, buf.data, NULL, NULL);
+	pfree(buf.data);
+}
+
+/*
+ * Collects INFO, NOTICE and WARNING messages raised while the run works
+ * (task SQL's RAISE NOTICE, load progress) into the run's log.  They are
+ * kept out of the server log, where nobody would look for them.
+ */
+static void
+worker_emit_log_hook(ErrorData *edata)
+{
+	if (worker_run.capturing && edata->elevel >= INFO && edata->elevel < ERROR)
+	{
+		worker_run.capturing = false;	/* no recursion */
+		worker_log(edata->elevel, edata->sqlerrcode == ERRCODE_SUCCESSFUL_COMPLETION ? 0 :
+				   edata->sqlerrcode, edata->message, edata->detail, edata->hint);
+		worker_run.capturing = true;
+		if (edata->elevel < WARNING)
+			edata->output_to_server = false;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/* ---------------------------------------------------------------------
+ * Transactions
+ * ---------------------------------------------------------------------
+ */
+
+static MemoryContext worker_home_cxt = NULL;
+
+/* Starts a transaction; worker_commit returns to the current context. */
+static void
+worker_begin(void)
+{
+	worker_home_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+worker_commit(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(worker_home_cxt);
+}
+
+/*
+ * Writes history in its own transaction.  Cancel interrupts are held: a
+ * cancel stops tasks, never the bookkeeping that records it.
+ */
+static void
+worker_flush_logs(void)
+{
+	HOLD_CANCEL_INTERRUPTS();
+	worker_run.capturing = false;
+	relay_flush(true);
+	if (worker_run.run_id != 0 && worker_run.pending_lines != NIL)
+	{
+		worker_begin();
+		elt_catalog_write_logs(worker_run.run_id, worker_run.pending_lines);
+		worker_commit();
+		MemoryContextReset(worker_run.log_cxt);
+		worker_run.pending_lines = NIL;
+	}
+	worker_run.capturing = true;
+	RESUME_CANCEL_INTERRUPTS();
+}
+
+static bool
+worker_cancel_requested(void)
+{
+	return pg_atomic_read_u32(&worker_run.shared->cancel_requested) != 0;
+}
+
+/*
+ * Sleeps between attempts.  Returns false when the run was cancelled
+ * meanwhile; unlike elt_sleep_interruptible it does not throw.
+ */
+static bool
+worker_wait(long ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left;
+
+		if (worker_cancel_requested())
+			return false;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (left <= 0)
+			return true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(left, 1000), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ProcDiePending)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Waits ms milliseconds, or less when interrupted: a cancel or timeout
+ * ends the wait with the usual error.
+ */
+void
+elt_sleep_interruptible(long ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	for (;;)
+	{
+		long		left;
+
+		CHECK_FOR_INTERRUPTS();
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (left <= 0)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Errors that a retry cannot cure fail a task at once: bad data, bad SQL,
+ * missing objects or privileges, a missing file (HTTP 404), exceeded
+ * limits, corrupt data.  Everything else (network, server errors, locks,
+ * serialization failures, timeouts) is worth another attempt.
+ */
+bool
+elt_error_is_retryable(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	if (category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		category == ERRCODE_FEATURE_NOT_SUPPORTED ||
+		category == ERRCODE_DEPENDENT_PRIVILEGE_DESCRIPTORS_STILL_EXIST ||
+		category == ERRCODE_INVALID_SCHEMA_NAME ||
+		category == ERRCODE_INVALID_CATALOG_NAME)
+		return false;
+	return sqlerrcode != ERRCODE_UNDEFINED_FILE && sqlerrcode != ERRCODE_DATA_CORRUPTED;
+}
+
+/* ---------------------------------------------------------------------
+ * Tasks
+ * ---------------------------------------------------------------------
+ */
+
+static void
+task_run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+{
+	char	   *sql = elt_substitute(task->sql, params);
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(sql, false, 0);
+	if (rc == SPI_ERROR_TRANSACTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("task SQL cannot contain transaction control"),
+				 errhint("Each task attempt runs in a transaction of its own; split the work into tasks.")));
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	out->rows = SPI_processed;
+	SPI_finish();
+}
+
+static void
+task_run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+{
+	Jsonb	   *config = elt_substitute_jsonb(task->config, params);
+	LoadOptions opts;
+	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
+	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));
+
+	elt_parse_load_options(config, &opts, true, false);
+	out->rows = elt_load_csv(url, table, &opts, &out->bytes);
+	worker_logf(INFO, "loaded " UINT64_FORMAT " rows (" UINT64_FORMAT " bytes downloaded) into %s",
+				out->rows, out->bytes, table);
+}
+
+/* One attempt of a task, in a transaction of its own. */
+static AttemptOutcome
+task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
+{
+	AttemptOutcome out;
+
+	memset(&out, 0, sizeof(out));
+	worker_begin();
+	if (task->timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(task->timeout_ms, INT_MAX));
+	PG_TRY();
+	{
+		if (strcmp(task->kind, "sql") == 0)
+			task_run_sql(task, params, &out);
+		else
+			task_run_extract(task, params, &out);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		worker_commit();
+		out.state = "completed";
+	}
+	PG_CATCH();
+	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(run_cxt);
+		out.error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		out.state = "failed";
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(run_cxt);
+	QueryCancelPending = false; /* a late timeout or cancel: the flag decides */
+
+	if (out.error && worker_cancel_requested())
+	{
+		out.state = "cancelled";
+		out.message = "cancelled while running";
+	}
+	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && task->timeout_ms > 0)
+		out.message = psprintf("timed out after %.1f s", task->timeout_ms / 1000.0);
+	return out;
+}
+
+/*
+ * Runs a task with its retries.  Returns its final state; *rows gets what
+ * an extract task loaded and *failure what went wrong.
+ */
+static TaskState
+task_run(TaskDef *task, Jsonb *params, MemoryContext run_cxt, uint64 *rows, char **failure)
+{
+	double		delay_s = task->retry_delay_s;
+
+	worker_run.task = task->name;
+	for (int attempt = 1;; attempt++)
+	{
+		AttemptOutcome out;
+		bool		retry;
+
+		worker_run.attempt = attempt;
+		HOLD_CANCEL_INTERRUPTS();
+		worker_begin();
+		elt_catalog_attempt_start(worker_run.run_id, task->name, attempt);
+		worker_commit();
+		RESUME_CANCEL_INTERRUPTS();
+		worker_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
+
+		out = task_attempt(task, params, run_cxt);
+		retry = out.error && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries &&
+			(elt_error_is_retryable(out.error->sqlerrcode) ||
+			 (out.error->sqlerrcode == ERRCODE_QUERY_CANCELED));
+		if (retry)
+			out.state = "retrying";
+
+		if (out.error)
+			worker_log(WARNING, out.error->sqlerrcode,
+					   psprintf("attempt %d %s: %s", attempt,
+								strcmp(out.state, "cancelled") == 0 ? "cancelled" : "failed",
+								out.message ? out.message : out.error->message),
+					   out.error->detail, out.error->hint);
+		else
+			worker_logf(INFO, "completed");
+
+		HOLD_CANCEL_INTERRUPTS();
+		worker_begin();
+		elt_catalog_attempt_end(worker_run.run_id, task->name, attempt, &out);
+		worker_commit();
+		RESUME_CANCEL_INTERRUPTS();
+		worker_flush_logs();
+
+		if (!out.error)
+		{
+			*rows = out.rows;
+			return TASK_COMPLETED;
+		}
+		*failure = pstrdup(out.message ? out.message : out.error->message);
+		if (strcmp(out.state, "cancelled") == 0)
+			return TASK_CANCELLED;
+		if (!retry)
+		{
+			if (attempt <= task->retries)
+				worker_logf(INFO, "not retried: the error would recur");
+			return TASK_FAILED;
+		}
+		worker_logf(INFO, "retrying in %.1f s", delay_s);
+		if (!worker_wait((long) (delay_s * 1000)))
+			return TASK_CANCELLED;
+		delay_s *= task->retry_backoff;
+	}
+}
+
+/* Records a task that never ran (a dependency did not complete, or cancel). */
+static void
+task_skip(TaskDef *task, const char *state, const char *message)
+{
+	AttemptOutcome out;
+
+	memset(&out, 0, sizeof(out));
+	out.state = state;
+	out.message = message;
+	worker_run.task = task->name;
+	worker_run.attempt = 0;
+	worker_logf(strcmp(state, "failed") == 0 ? WARNING : INFO, "%s", message);
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	elt_catalog_attempt_end(worker_run.run_id, task->name, 1, &out);
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+}
+
+/*
+ * The tasks in an order that puts every task after its dependencies,
+ * ties broken by name.  Definitions are checked for cycles when written,
+ * so a cycle here means a concurrent change; it fails the run.
+ */
+static List *
+flow_order(FlowDef *flow)
+{
+	List	   *order = NIL;
+	List	   *left = list_copy(flow->tasks);
+
+	while (left != NIL)
+	{
+		ListCell   *lc;
+		bool		progress = false;
+
+		foreach(lc, left)
+		{
+			TaskDef    *task = lfirst(lc);
+			ListCell   *dc;
+			bool		ready = true;
+
+			foreach(dc, task->depends_on)
+			{
+				ListCell   *oc;
+				bool		placed = false;
+
+				foreach(oc, order)
+					if (strcmp(((TaskDef *) lfirst(oc))->name, lfirst(dc)) == 0)
+						placed = true;
+				ready &= placed;
+			}
+			if (ready)
+			{
+				order = lappend(order, task);
+				left = foreach_delete_current(left, lc);
+				progress = true;
+			}
+		}
+		if (!progress)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("the tasks of flow \"%s\" have a dependency cycle or a missing dependency",
+							flow->name)));
+	}
+	return order;
+}
+
+static TaskState
+task_state_of(List *order, TaskState *states, const char *name)
+{
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, order)
+	{
+		if (strcmp(((TaskDef *) lfirst(lc))->name, name) == 0)
+			return states[i];
+		i++;
+	}
+	return TASK_FAILED;
+}
+
+/* ---------------------------------------------------------------------
+ * The run
+ * ---------------------------------------------------------------------
+ */
+
+static void
+worker_send_result(const char *state, const char *message, uint64 rows, TimestampTz started)
+{
+	StringInfo	msg = makeStringInfo();
+
+	pq_sendbyte(msg, ELT_MSG_RESULT);
+	pq_sendint64(msg, worker_run.run_id);
+	msg_put_string(msg, state);
+	msg_put_string(msg, message);
+	pq_sendint64(msg, (int64) rows);
+	pq_sendint64(msg, (int64) (GetCurrentTimestamp() - started));
+	pg_atomic_write_u32(&worker_run.shared->finished, 1);
+	HOLD_CANCEL_INTERRUPTS();
+	relay_message(msg);
+	relay_flush(true);
+	RESUME_CANCEL_INTERRUPTS();
+}
+
+static void
+flow_execute(const char *flow_name, Jsonb *run_params)
+{
+	MemoryContext run_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run",
+												  ALLOCSET_DEFAULT_SIZES);
+	TimestampTz started = GetCurrentTimestamp();
+	FlowDef    *flow;
+	Jsonb	   *params;
+	List	   *order;
+	TaskState  *states;
+	ListCell   *lc;
+	int			i = 0;
+	uint64		rows_loaded = 0;
+	char	   *first_failure = NULL;
+	bool		cancelled = false;
+	StringInfo	started_msg;
+	const char *final_state;
+	char	   *final_message;
+
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	MemoryContextSwitchTo(run_cxt);
+	flow = elt_catalog_load_flow(flow_name, true, run_cxt);
+	if (flow == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("flow \"%s\" does not exist", flow_name)));
+	params = elt_jsonb_merge(flow->params, run_params);
+	worker_run.run_id = elt_catalog_create_run(flow, params, "manual");
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+	MemoryContextSwitchTo(run_cxt);
+
+	pgstat_report_appname(psprintf("pg_elt run %lld", (long long) worker_run.run_id));
+	started_msg = makeStringInfo();
+	pq_sendbyte(started_msg, ELT_MSG_STARTED);
+	pq_sendint64(started_msg, worker_run.run_id);
+	relay_message(started_msg);
+	worker_logf(INFO, "run %lld of flow \"%s\" started as role \"%s\"",
+				(long long) worker_run.run_id, flow->name, GetUserNameFromId(flow->owner, false));
+
+	order = flow_order(flow);
+	states = palloc0(sizeof(TaskState) * Max(list_length(order), 1));
+	foreach(lc, order)
+	{
+		TaskDef    *task = lfirst(lc);
+		ListCell   *dc;
+		char	   *blocked_by = NULL;
+
+		foreach(dc, task->depends_on)
+			if (task_state_of(order, states, lfirst(dc)) != TASK_COMPLETED && blocked_by == NULL)
+				blocked_by = lfirst(dc);
+
+		cancelled |= worker_cancel_requested();
+		if (cancelled)
+		{
+			states[i] = TASK_CANCELLED;
+			task_skip(task, "cancelled", "not started: the run was cancelled");
+		}
+		else if (blocked_by)
+		{
+			states[i] = TASK_FAILED;
+			task_skip(task, "failed",
+					  psprintf("not started: upstream task \"%s\" did not complete", blocked_by));
+		}
+		else
+		{
+			uint64		rows = 0;
+			char	   *failure = NULL;
+
+			pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
+														   (long long) worker_run.run_id,
+														   task->name));
+			states[i] = task_run(task, params, run_cxt, &rows, &failure);
+			if (strcmp(task->kind, "extract") == 0)
+				rows_loaded += rows;
+			if (states[i] == TASK_CANCELLED)
+				cancelled = true;
+			else if (states[i] == TASK_FAILED && first_failure == NULL)
+				first_failure = psprintf("task \"%s\" failed: %s", task->name, failure);
+		}
+		i++;
+	}
+	worker_run.task = NULL;
+	worker_run.attempt = 0;
+
+	if (cancelled)
+	{
+		final_state = "cancelled";
+		final_message = "the run was cancelled";
+	}
+	else if (first_failure)
+	{
+		final_state = "failed";
+		final_message = first_failure;
+	}
+	else
+	{
+		final_state = "completed";
+		final_message = psprintf("%d task%s completed", list_length(order),
+								 list_length(order) == 1 ? "" : "s");
+	}
+	worker_logf(strcmp(final_state, "completed") == 0 ? INFO : WARNING, "run %s: %s",
+				final_state, final_message);
+
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	elt_catalog_run_end(worker_run.run_id, final_state, final_message, rows_loaded);
+	worker_commit();
+	worker_flush_logs();
+	RESUME_CANCEL_INTERRUPTS();
+	worker_send_result(final_state, final_message, rows_loaded, started);
+}
+
+/*
+ * Entry point of the run's background worker.  main_arg is the handle of
+ * the DSM segment flow_run created.
+ */
+void
+elt_flow_worker_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	shm_toc    *toc;
+	shm_mq	   *mq;
+	char	   *flow_name;
+	Jsonb	   *params;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_elt flow run");
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_elt run worker could not attach to its shared memory")));
+	dsm_pin_mapping(seg);
+	toc = shm_toc_attach(ELT_RUN_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		elog(ERROR, "bad magic number in pg_elt run shared memory");
+
+	memset(&worker_run, 0, sizeof(worker_run));
+	worker_run.shared = shm_toc_lookup(toc, ELT_KEY_SHARED, false);
+	worker_run.shared->worker_pid = MyProcPid;
+	flow_name = pstrdup(shm_toc_lookup(toc, ELT_KEY_FLOW, false));
+	mq = shm_toc_lookup(toc, ELT_KEY_QUEUE, false);
+	shm_mq_set_sender(mq, MyProc);
+	worker_run.queue = shm_mq_attach(mq, seg, NULL);
+	worker_run.log_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log",
+											   ALLOCSET_DEFAULT_SIZES);
+
+	BackgroundWorkerInitializeConnectionByOid(worker_run.shared->database,
+											  worker_run.shared->owner, 0);
+
+	/* Let NOTICE and INFO reach the hook, which keeps them out of the log. */
+	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = worker_emit_log_hook;
+	worker_run.capturing = true;
+
+	params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(shm_toc_lookup(toc, ELT_KEY_PARAMS, false))));
+
+	flow_execute(flow_name, params);
+	proc_exit(0);
+}

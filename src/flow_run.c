@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_run.c
+ *	  flow_run(flow, params): the caller's side of a run.  Starts a dynamic
+ *	  background worker (no shared_preload_libraries needed), relays the
+ *	  run's log lines to the caller as they come (pgAdmin's Messages tab),
+ *	  and returns the run's outcome as one row.
+ *
+ *	  Results travel over a shm_mq, as in pg_background, not through
+ *	  tables: the caller may be in a REPEATABLE READ transaction whose
+ *	  snapshot would never show the run's rows.
+ *
+ *	  If the caller is cancelled (pg_cancel_backend, statement_timeout,
+ *	  pgAdmin's stop button) or goes away, the run is cancelled: a flag in
+ *	  shared memory plus SIGINT interrupt the worker's task, which rolls
+ *	  back.  flow_run then waits (pg_elt.cancel_wait) for the worker to
+ *	  record the cancellation before it reports the cancel.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include <signal.h>
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(elt_flow_run);
+
+typedef struct RunCaller
+{
+	dsm_segment *seg;
+	EltRunShared *shared;
+	BackgroundWorkerHandle *handle;
+	shm_mq_handle *queue;
+	int64		run_id;
+	bool		have_result;
+	char	   *state;
+	char	   *message;
+	int64		rows;
+	int64		duration_us;
+} RunCaller;
+
+static char *
+msg_get_string(StringInfo msg)
+{
+	return pq_getmsgbyte(msg) ? pstrdup(pq_getmsgstring(msg)) : NULL;
+}
+
+/*
+ * Asks the worker to stop: the flag makes it record "cancelled", the
+ * signal interrupts whatever it is doing.
+ */
+static void
+run_request_cancel(EltRunShared *shared, BackgroundWorkerHandle *handle)
+{
+	pid_t		pid = shared->worker_pid;
+
+	pg_atomic_write_u32(&shared->cancel_requested, 1);
+	if (pid == 0 && handle != NULL)
+		(void) GetBackgroundWorkerPid(handle, &pid);
+	if (pid != 0)
+		kill(pid, SIGINT);
+}
+
+/* Detach callback: a caller that goes away, by error or by exit, cancels. */
+static void
+run_cancel_on_detach(dsm_segment *seg, Datum arg)
+{
+	EltRunShared *shared = (EltRunShared *) DatumGetPointer(arg);
+
+	if (pg_atomic_read_u32(&shared->finished) == 0)
+		run_request_cancel(shared, NULL);
+}
+
+/* Waits, uninterruptibly but bounded, for a cancelled worker to finish. */
+static void
+run_wait_for_cancel(RunCaller *rc)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  elt_cancel_wait_s * 1000L);
+
+	HOLD_INTERRUPTS();
+	while (pg_atomic_read_u32(&rc->shared->finished) == 0 &&
+		   GetCurrentTimestamp() < end)
+	{
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(rc->handle, &pid) == BGWH_STOPPED)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	RESUME_INTERRUPTS();
+}
+
+/* Re-raises a log line of the run in the caller. */
+static void
+run_relay_log(StringInfo msg)
+{
+	int			elevel = pq_getmsgint(msg, 4);
+	int			sqlerrcode = pq_getmsgint(msg, 4);
+	char	   *task = msg_get_string(msg);
+	char	   *message = msg_get_string(msg);
+	char	   *detail = msg_get_string(msg);
+	char	   *hint = msg_get_string(msg);
+
+	/* INFO would bypass client_min_messages; the run's chatter is a NOTICE */
+	if (elevel < WARNING)
+		elevel = NOTICE;
+	else
+		elevel = WARNING;
+	ereport(elevel,
+			(sqlerrcode ? errcode(sqlerrcode) : 0,
+			 task ? errmsg_internal("%s: %s", task, message) : errmsg_internal("%s", message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* Reads the worker's messages until its result arrives or it goes away. */
+static void
+run_receive(RunCaller *rc)
+{
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+		StringInfoData msg;
+		shm_mq_result res = shm_mq_receive(rc->queue, &nbytes, &data, false);
+
+		if (res != SHM_MQ_SUCCESS)
+			return;				/* the worker exited */
+		msg.data = data;
+		msg.len = nbytes;
+		msg.maxlen = nbytes;
+		msg.cursor = 0;
+		switch (pq_getmsgbyte(&msg))
+		{
+			case ELT_MSG_STARTED:
+				rc->run_id = pq_getmsgint64(&msg);
+				break;
+			case ELT_MSG_LOG:
+				run_relay_log(&msg);
+				break;
+			case ELT_MSG_RESULT:
+				rc->run_id = pq_getmsgint64(&msg);
+				rc->state = msg_get_string(&msg);
+				rc->message = msg_get_string(&msg);
+				rc->rows = pq_getmsgint64(&msg);
+				rc->duration_us = pq_getmsgint64(&msg);
+				rc->have_result = true;
+				return;
+			default:
+				elog(ERROR, "unexpected message from pg_elt run worker");
+		}
+	}
+}
+
+/* Checks that the caller may run this flow, and that a worker could. */
+static FlowDef *
+run_check_flow(const char *name)
+{
+	FlowDef    *flow = elt_catalog_load_flow(name, true, CurrentMemoryContext);
+
+	if (flow == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("flow \"%s\" does not exist", name),
+				 errhint("Flows are rows of elt.flows.")));
+	if (!is_member_of_role(GetUserId(), flow->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run flow \"%s\"", name),
+				 errdetail("Flow \"%s\" is owned by role \"%s\"; only members of that role may run it.",
+						   name, GetUserNameFromId(flow->owner, false))));
+	if (flow->uncommitted)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flow \"%s\" has changes that are not committed yet", name),
+				 errdetail("The run executes in a background worker, which sees only committed definitions."),
+				 errhint("Commit the transaction that defines the flow, then run it.")));
+	if (!flow->owner_can_login)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("flow owner \"%s\" cannot log in", GetUserNameFromId(flow->owner, false)),
+				 errdetail("Flow runs execute in a background worker connected as the flow's owner; PostgreSQL 15 lets background workers connect only as roles with LOGIN.")));
+	if (flow->tasks == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flow \"%s\" has no tasks", name),
+				 errhint("Add tasks to elt.tasks.")));
+	return flow;
+}
+
+static void
+run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
+{
+	shm_toc_estimator e;
+	Size		size;
+	shm_toc    *toc;
+	char	   *p;
+	shm_mq	   *mq;
+	BackgroundWorker worker;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(EltRunShared));
+	shm_toc_estimate_chunk(&e, strlen(flow->name) + 1);
+	shm_toc_estimate_chunk(&e, strlen(params_text) + 1);
+	shm_toc_estimate_chunk(&e, ELT_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, 4);
+	size = shm_toc_estimate(&e);
+
+	rc->seg = dsm_create(size, 0);
+	toc = shm_toc_create(ELT_RUN_MAGIC, dsm_segment_address(rc->seg), size);
+
+	rc->shared = shm_toc_allocate(toc, sizeof(EltRunShared));
+	memset(rc->shared, 0, sizeof(EltRunShared));
+	rc->shared->database = MyDatabaseId;
+	rc->shared->owner = flow->owner;
+	pg_atomic_init_u32(&rc->shared->cancel_requested, 0);
+	pg_atomic_init_u32(&rc->shared->finished, 0);
+	shm_toc_insert(toc, ELT_KEY_SHARED, rc->shared);
+
+	p = shm_toc_allocate(toc, strlen(flow->name) + 1);
+	strcpy(p, flow->name);
+	shm_toc_insert(toc, ELT_KEY_FLOW, p);
+	p = shm_toc_allocate(toc, strlen(params_text) + 1);
+	strcpy(p, params_text);
+	shm_toc_insert(toc, ELT_KEY_PARAMS, p);
+
+	mq = shm_mq_create(shm_toc_allocate(toc, ELT_QUEUE_SIZE), ELT_QUEUE_SIZE);
+	shm_toc_insert(toc, ELT_KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+	rc->queue = shm_mq_attach(mq, rc->seg, NULL);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "elt_flow_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt run of flow %s", flow->name);
+	strlcpy(worker.bgw_type, "pg_elt flow run", BGW_MAXLEN);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(rc->seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &rc->handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a background worker for flow \"%s\"", flow->name),
+				 errdetail("All max_worker_processes (%d) background worker slots are in use.",
+						   max_worker_processes),
+				 errhint("Raise max_worker_processes (a restart is needed) or wait for other runs to end.")));
+	shm_mq_set_handle(rc->queue, rc->handle);
+	on_dsm_detach(rc->seg, run_cancel_on_detach, PointerGetDatum(rc->shared));
+}
+
+/*
+ * flow_run(flow text, params jsonb DEFAULT '{}')
+ *	 RETURNS (run_id, state, message, rows_loaded, duration)
+ */
+Datum
+elt_flow_run(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Jsonb	   *params;
+	FlowDef    *flow;
+	RunCaller	rc;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_run needs a flow name")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	elt_check_jsonb_object(params, "flow_run's params");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "flow_run must return a record");
+
+	flow = run_check_flow(name);
+	memset(&rc, 0, sizeof(rc));
+	run_start_worker(&rc, flow,
+					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}");
+
+	PG_TRY();
+	{
+		run_receive(&rc);
+	}
+	PG_CATCH();
+	{
+		run_request_cancel(rc.shared, rc.handle);
+		run_wait_for_cancel(&rc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (!rc.have_result)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 rc.run_id ? errmsg("the worker of run %lld of flow \"%s\" exited without a result",
+									(long long) rc.run_id, name) :
+				 errmsg("the worker for flow \"%s\" exited before starting the run", name),
+				 errhint("The server log has the reason.")));
+	dsm_detach(rc.seg);
+
+	values[0] = Int64GetDatum(rc.run_id);
+	values[1] = CStringGetTextDatum(rc.state);
+	values[2] = rc.message ? CStringGetTextDatum(rc.message) : (Datum) 0;
+	nulls[2] = rc.message == NULL;
+	values[3] = Int64GetDatum(rc.rows);
+	{
+		Interval   *duration = palloc0(sizeof(Interval));
+
+		duration->time = rc.duration_us;
+		values[4] = IntervalPGetDatum(duration);
+	}
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  The pg_elt.* configuration parameters.  Limits that protect the
+ *	  server (download and inflate caps, timeouts) are superuser-only so
+ *	  that a flow cannot lift them for itself.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "utils/guc.h"
+
+int			elt_max_download_kb = 10 * 1024 * 1024; /* 10 GB */
+int			elt_max_inflated_kb = 100 * 1024 * 1024;	/* 100 GB */
+int			elt_connect_timeout_s = 30;
+int			elt_low_speed_timeout_s = 60;
+int			elt_max_redirects = 5;
+int			elt_progress_interval_s = 5;
+int			elt_cancel_wait_s = 10;
+
+void
+elt_define_gucs(void)
+{
+	DefineCustomIntVariable("pg_elt.max_download_size",
+							"Largest number of bytes one load may download.",
+							"A load that downloads more fails; 0 means no limit.",
+							&elt_max_download_kb, elt_max_download_kb, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.max_inflated_size",
+							"Largest number of bytes one load may inflate from gzip data.",
+							"Protects against gzip bombs; 0 means no limit.",
+							&elt_max_inflated_kb, elt_max_inflated_kb, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.connect_timeout",
+							"Time allowed to connect to an HTTP server.",
+							NULL,
+							&elt_connect_timeout_s, elt_connect_timeout_s, 1, 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.low_speed_timeout",
+							"A transfer that receives nothing for this long is cut and retried.",
+							NULL,
+							&elt_low_speed_timeout_s, elt_low_speed_timeout_s, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.max_redirects",
+							"Largest number of HTTP redirects followed.",
+							NULL,
+							&elt_max_redirects, elt_max_redirects, 0, 50,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.progress_interval",
+							"Time between progress notices of a load; 0 turns them off.",
+							NULL,
+							&elt_progress_interval_s, elt_progress_interval_s, 0, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.cancel_wait",
+							"Time flow_run waits for a cancelled run to roll back.",
+							NULL,
+							&elt_cancel_wait_s, elt_cancel_wait_s, 0, 3600,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pg_elt");
+}

@@ -1,0 +1,628 @@
+/*-------------------------------------------------------------------------
+ *
+ * http_fetch.c
+ *	  The HTTP(S) end of a load: a pull-style byte stream over libcurl.
+ *
+ *	  COPY pulls data through a callback, while libcurl pushes it; the multi
+ *	  interface joins the two without threads: read() drives
+ *	  curl_multi_perform until the write callback has buffered some bytes,
+ *	  and pauses the transfer when the buffer is full, so memory stays
+ *	  bounded whatever the file's size.  Between polls (at most 100 ms) the
+ *	  loop checks for interrupts, so pg_cancel_backend and statement_timeout
+ *	  stop a download promptly.
+ *
+ *	  A transfer cut short after some bytes is resumed with a Range request
+ *	  guarded by If-Range, when the first response promised byte ranges and
+ *	  gave an ETag or Last-Modified: the reader above never notices.  When
+ *	  that is impossible the stream fails with a connection error, which
+ *	  the load treats as transient (roll back, start again).
+ *
+ *	  Credentials in a URL are never printed: every message uses the URL
+ *	  with user and password removed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include <curl/curl.h>
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#define HTTP_PAUSE_THRESHOLD	(1024 * 1024)	/* stop receiving above this */
+#define HTTP_POLL_MS			100
+#define HTTP_MAX_RESUMES		10
+
+typedef struct HttpStream
+{
+	EltStream	base;
+	char	   *url;			/* as given, may hold credentials */
+	HttpOptions options;
+
+	CURLM	   *multi;
+	CURL	   *easy;
+	struct curl_slist *header_list;
+	bool		closed;
+
+	/* bytes received but not yet read; malloc'd, grows to the threshold */
+	char	   *buf;
+	size_t		buf_start;
+	size_t		buf_end;
+	size_t		buf_size;
+	bool		paused;
+
+	/* the current response */
+	bool		transfer_done;
+	CURLcode	result;
+	long		status;
+	bool		status_seen;
+	bool		over_download_cap;
+	bool		resume_refused;
+	int			retry_after_s;
+	bool		accept_ranges;
+	char		etag[256];
+	char		last_modified[128];
+
+	/* validators of the first response, which resumes must match */
+	bool		resumable;
+	char		validator[256];
+
+	uint64		received;		/* offset in the resource of the next byte */
+	uint64		resumed_at;		/* offset of the last resume */
+	int			resumes;
+	char		errbuf[CURL_ERROR_SIZE];
+} HttpStream;
+
+static int	http_last_retry_after_ms = 0;
+
+/* Release curl state; safe to call more than once. */
+static void
+http_release(void *arg)
+{
+	HttpStream *hs = (HttpStream *) arg;
+
+	if (hs->closed)
+		return;
+	hs->closed = true;
+	if (hs->multi && hs->easy)
+		curl_multi_remove_handle(hs->multi, hs->easy);
+	if (hs->easy)
+		curl_easy_cleanup(hs->easy);
+	if (hs->multi)
+		curl_multi_cleanup(hs->multi);
+	if (hs->header_list)
+		curl_slist_free_all(hs->header_list);
+	free(hs->buf);
+	hs->easy = NULL;
+	hs->multi = NULL;
+	hs->header_list = NULL;
+	hs->buf = NULL;
+}
+
+static void
+http_close(EltStream *stream)
+{
+	http_release(stream);
+}
+
+/*
+ * The URL without user name and password.  Unparsable URLs are cut after
+ * the scheme so that nothing secret can leak through them either.
+ */
+char *
+elt_redact_url(const char *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *clean = NULL;
+	char	   *result;
+
+	if (h == NULL)
+		elog(ERROR, "out of memory");
+	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+		curl_url_set(h, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+		curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_URL, &clean, 0) == CURLUE_OK)
+	{
+		result = pstrdup(clean);
+		curl_free(clean);
+	}
+	else
+	{
+		const char *sep = strstr(url, "://");
+
+		result = sep ? psprintf("%.*s://...", (int) (sep - url), url) : pstrdup("(invalid URL)");
+	}
+	curl_url_cleanup(h);
+	return result;
+}
+
+static char *
+http_url_scheme(const char *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *scheme = NULL;
+	char	   *result = NULL;
+
+	if (h == NULL)
+		elog(ERROR, "out of memory");
+	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+	{
+		result = pstrdup(scheme);
+		curl_free(scheme);
+	}
+	curl_url_cleanup(h);
+	return result;
+}
+
+/*
+ * Refuses URLs the caller may not fetch: only http and https, plus file
+ * for those allowed to read server files (as COPY FROM 'file' requires).
+ */
+void
+elt_check_url_allowed(const char *url, bool allow_file)
+{
+	char	   *scheme = http_url_scheme(url);
+
+	if (scheme == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid URL \"%s\"", elt_redact_url(url)),
+				 errhint("Give a full URL such as https://host/path/file.csv.gz.")));
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)
+		return;
+	if (strcmp(scheme, "file") == 0)
+	{
+		if (allow_file)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read \"%s\"", elt_redact_url(url)),
+				 errdetail("Only superusers and roles with privileges of the \"pg_read_server_files\" role may load file:// URLs.")));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("URL scheme \"%s\" is not supported", scheme),
+			 errdetail("URL: %s", elt_redact_url(url)),
+			 errhint("pg_elt loads from http:// and https:// URLs.")));
+}
+
+/* Copies a header's value (after "Name:"), trimmed, into dst. */
+static void
+http_copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
+{
+	while (len > 0 && (*value == ' ' || *value == '\t'))
+		value++, len--;
+	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
+					   value[len - 1] == ' '))
+		len--;
+	if (len >= dstlen)
+		len = dstlen - 1;
+	memcpy(dst, value, len);
+	dst[len] = '\0';
+}
+
+static bool
+http_header_is(const char *line, size_t len, const char *name, const char **value,
+			   size_t *value_len)
+{
+	size_t		nlen = strlen(name);
+
+	if (len <= nlen || pg_strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+		return false;
+	*value = line + nlen + 1;
+	*value_len = len - nlen - 1;
+	return true;
+}
+
+/*
+ * libcurl header callback.  Runs inside curl: it must not ereport or
+ * palloc, so it only copies into fixed buffers.  A status line starts a
+ * new response (redirects give several), so it resets what came before.
+ */
+static size_t
+http_header_cb(char *line, size_t size, size_t nitems, void *arg)
+{
+	HttpStream *hs = (HttpStream *) arg;
+	size_t		len = size * nitems;
+	const char *value;
+	size_t		vlen;
+	char		tmp[32];
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
+	{
+		hs->accept_ranges = false;
+		hs->etag[0] = '\0';
+		hs->last_modified[0] = '\0';
+		hs->retry_after_s = -1;
+	}
+	else if (http_header_is(line, len, "ETag", &value, &vlen))
+		http_copy_header_value(hs->etag, sizeof(hs->etag), value, vlen);
+	else if (http_header_is(line, len, "Last-Modified", &value, &vlen))
+		http_copy_header_value(hs->last_modified, sizeof(hs->last_modified), value, vlen);
+	else if (http_header_is(line, len, "Accept-Ranges", &value, &vlen))
+	{
+		http_copy_header_value(tmp, sizeof(tmp), value, vlen);
+		hs->accept_ranges = (pg_strcasecmp(tmp, "bytes") == 0);
+	}
+	else if (http_header_is(line, len, "Retry-After", &value, &vlen))
+	{
+		http_copy_header_value(tmp, sizeof(tmp), value, vlen);
+		hs->retry_after_s = atoi(tmp);
+	}
+	return len;
+}
+
+/*
+ * libcurl write callback: appends to the buffer.  The first call of a
+ * response checks its status, so an error page is never taken for data.
+ */
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpStream *hs = (HttpStream *) arg;
+	size_t		len = size * nmemb;
+
+	if (!hs->status_seen)
+	{
+		hs->status_seen = true;
+		curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
+		if (hs->status >= 400)
+			return 0;
+		if (hs->received > 0 && hs->status != 206)
+		{
+			hs->resume_refused = true;
+			return 0;
+		}
+		if (hs->received == 0)
+		{
+			const char *validator = hs->etag[0] ? hs->etag : hs->last_modified;
+
+			hs->resumable = hs->accept_ranges && validator[0] != '\0';
+			strlcpy(hs->validator, validator, sizeof(hs->validator));
+		}
+	}
+
+	if (elt_max_download_kb > 0 &&
+		hs->received + len > (uint64) elt_max_download_kb * 1024)
+	{
+		hs->over_download_cap = true;
+		return 0;
+	}
+
+	if (hs->buf_end - hs->buf_start >= HTTP_PAUSE_THRESHOLD)
+	{
+		hs->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+
+	if (hs->buf_start == hs->buf_end)
+		hs->buf_start = hs->buf_end = 0;
+	if (hs->buf_end + len > hs->buf_size)
+	{
+		size_t		newsize = Max(hs->buf_size * 2, hs->buf_end + len);
+		char	   *newbuf = realloc(hs->buf, newsize);
+
+		if (newbuf == NULL)
+			return 0;
+		hs->buf = newbuf;
+		hs->buf_size = newsize;
+	}
+	memcpy(hs->buf + hs->buf_end, data, len);
+	hs->buf_end += len;
+	hs->received += len;
+	return len;
+}
+
+#define http_setopt(hs, opt, val) \
+	do { \
+		if (curl_easy_setopt((hs)->easy, (opt), (val)) != CURLE_OK) \
+			ereport(ERROR, \
+					(errcode(ERRCODE_SYSTEM_ERROR), \
+					 errmsg("could not set libcurl option %s", #opt))); \
+	} while (0)
+
+/* Starts (or, with hs->received > 0, resumes) the transfer. */
+static void
+http_start_transfer(HttpStream *hs)
+{
+	ListCell   *lc;
+
+	if (hs->easy)
+	{
+		curl_multi_remove_handle(hs->multi, hs->easy);
+		curl_easy_reset(hs->easy);
+	}
+	else if ((hs->easy = curl_easy_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	if (hs->header_list)
+	{
+		curl_slist_free_all(hs->header_list);
+		hs->header_list = NULL;
+	}
+
+	foreach(lc, hs->options.headers)
+	{
+		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
+
+		if (l == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		hs->header_list = l;
+	}
+	if (hs->received > 0)
+	{
+		char	   *if_range = psprintf("If-Range: %s", hs->validator);
+		struct curl_slist *l = curl_slist_append(hs->header_list, if_range);
+
+		if (l == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		hs->header_list = l;
+		http_setopt(hs, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) hs->received);
+	}
+
+	http_setopt(hs, CURLOPT_URL, hs->url);
+	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
+	http_setopt(hs, CURLOPT_PROTOCOLS_STR, hs->options.allow_file ? "http,https,file" : "http,https");
+	http_setopt(hs, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 1L);
+	http_setopt(hs, CURLOPT_MAXREDIRS, (long) elt_max_redirects);
+	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
+	http_setopt(hs, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	http_setopt(hs, CURLOPT_LOW_SPEED_TIME, (long) elt_low_speed_timeout_s);
+	http_setopt(hs, CURLOPT_BUFFERSIZE, 256L * 1024);
+	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/0.1");
+	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
+	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_write_cb);
+	http_setopt(hs, CURLOPT_WRITEDATA, hs);
+	http_setopt(hs, CURLOPT_HEADERFUNCTION, http_header_cb);
+	http_setopt(hs, CURLOPT_HEADERDATA, hs);
+	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
+	if (elt_max_download_kb > 0)
+		http_setopt(hs, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) elt_max_download_kb * 1024);
+
+	hs->errbuf[0] = '\0';
+	hs->transfer_done = false;
+	hs->status = 0;
+	hs->status_seen = false;
+	hs->resume_refused = false;
+	hs->paused = false;
+	hs->retry_after_s = -1;
+
+	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start the transfer of \"%s\"", hs->base.display_url)));
+}
+
+/* PostgreSQL error code for an HTTP status: what a retry could change. */
+static int
+http_status_errcode(long status)
+{
+	if (status == 404 || status == 410)
+		return ERRCODE_UNDEFINED_FILE;
+	if (status == 401 || status == 403)
+		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	if (status == 408 || status == 425 || status == 429 || status >= 500)
+		return ERRCODE_CONNECTION_FAILURE;
+	return ERRCODE_INVALID_PARAMETER_VALUE;
+}
+
+static void
+http_report_status(HttpStream *hs)
+{
+	http_last_retry_after_ms = hs->retry_after_s > 0 ? hs->retry_after_s * 1000 : 0;
+	ereport(ERROR,
+			(errcode(http_status_errcode(hs->status)),
+			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
+			 hs->status == 404 ? errhint("Check the URL; the server has no such file.") :
+			 (hs->status == 401 || hs->status == 403) ?
+			 errhint("The server refused access; add credentials with the \"headers\" option.") : 0));
+}
+
+static bool
+http_curl_error_is_transient(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_RECV_ERROR:
+		case CURLE_SEND_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_RANGE_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The current transfer ended without delivering all its data: resume it
+ * when the server allows, else fail with an error saying what happened.
+ */
+static void
+http_handle_failure(HttpStream *hs)
+{
+	const char *why = hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(hs->result);
+
+	if (hs->over_download_cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("download of \"%s\" exceeds pg_elt.max_download_size", hs->base.display_url),
+				 errhint("A superuser can raise pg_elt.max_download_size.")));
+	if (hs->result == CURLE_FILESIZE_EXCEEDED)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("\"%s\" is larger than pg_elt.max_download_size", hs->base.display_url),
+				 errhint("A superuser can raise pg_elt.max_download_size.")));
+	if (hs->status >= 400)
+		http_report_status(hs);
+	if (hs->result == CURLE_UNSUPPORTED_PROTOCOL || hs->result == CURLE_TOO_MANY_REDIRECTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
+				 errhint("Redirects are followed to http:// and https:// URLs only, at most pg_elt.max_redirects times.")));
+
+	if (hs->resume_refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not resume the transfer of \"%s\" at byte " UINT64_FORMAT,
+						hs->base.display_url, hs->received),
+				 errdetail("The server sent the whole file again (HTTP status %ld): it changed or does not honour If-Range.",
+						   hs->status)));
+
+	if (http_curl_error_is_transient(hs->result) && hs->resumable &&
+		hs->received > hs->resumed_at && hs->resumes < HTTP_MAX_RESUMES)
+	{
+		ereport(NOTICE,
+				(errmsg("transfer of \"%s\" was cut after " UINT64_FORMAT " bytes (%s); resuming",
+						hs->base.display_url, hs->received, why)));
+		hs->resumes++;
+		hs->resumed_at = hs->received;
+		http_start_transfer(hs);
+		return;
+	}
+
+	http_last_retry_after_ms = 0;
+	ereport(ERROR,
+			(errcode(http_curl_error_is_transient(hs->result) ? ERRCODE_CONNECTION_FAILURE :
+					 ERRCODE_IO_ERROR),
+			 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
+			 hs->received > 0 ?
+			 errdetail("The transfer stopped after " UINT64_FORMAT " bytes%s.", hs->received,
+					   hs->resumable ? "" : " and the server does not allow resuming it") : 0));
+}
+
+/* Runs curl until there is data in the buffer or the transfer has ended. */
+static void
+http_pump(HttpStream *hs)
+{
+	while (hs->buf_end == hs->buf_start && !hs->transfer_done)
+	{
+		int			running;
+		int			pending;
+		CURLMsg    *msg;
+		CURLMcode	mc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (hs->options.deadline != 0 && GetCurrentTimestamp() >= hs->options.deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("load of \"%s\" timed out after " UINT64_FORMAT " bytes",
+							hs->base.display_url, hs->received)));
+
+		if (hs->paused)
+		{
+			hs->paused = false;
+			curl_easy_pause(hs->easy, CURLPAUSE_CONT);
+		}
+		mc = curl_multi_perform(hs->multi, &running);
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("libcurl failed fetching \"%s\": %s", hs->base.display_url,
+							curl_multi_strerror(mc))));
+		while ((msg = curl_multi_info_read(hs->multi, &pending)) != NULL)
+		{
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == hs->easy)
+			{
+				hs->transfer_done = true;
+				hs->result = msg->data.result;
+			}
+		}
+		if (hs->buf_end > hs->buf_start || hs->transfer_done)
+			break;
+		mc = curl_multi_poll(hs->multi, NULL, 0, HTTP_POLL_MS, NULL);
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("libcurl failed fetching \"%s\": %s", hs->base.display_url,
+							curl_multi_strerror(mc))));
+	}
+}
+
+static size_t
+http_read(EltStream *stream, char *dst, size_t len)
+{
+	HttpStream *hs = (HttpStream *) stream;
+
+	for (;;)
+	{
+		size_t		avail = hs->buf_end - hs->buf_start;
+
+		if (avail > 0)
+		{
+			size_t		n = Min(avail, len);
+
+			memcpy(dst, hs->buf + hs->buf_start, n);
+			hs->buf_start += n;
+			return n;
+		}
+		if (hs->transfer_done)
+		{
+			if (!hs->status_seen)
+				curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
+			if (hs->result == CURLE_OK && hs->status < 400)
+				return 0;
+			http_handle_failure(hs);
+			continue;
+		}
+		http_pump(hs);
+	}
+}
+
+uint64
+elt_http_bytes_received(EltStream *stream)
+{
+	return ((HttpStream *) stream)->received;
+}
+
+/* The delay the server asked for (Retry-After) with the last error, or 0. */
+int
+elt_http_retry_after_ms(void)
+{
+	return http_last_retry_after_ms;
+}
+
+/*
+ * Opens url for reading.  The stream lives in the current memory context;
+ * its curl handles are released when that context goes away, even when an
+ * error unwinds past the caller.
+ */
+EltStream *
+elt_http_open(const char *url, const HttpOptions *options)
+{
+	HttpStream *hs = palloc0(sizeof(HttpStream));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+	elt_check_url_allowed(url, options->allow_file);
+
+	hs->base.read = http_read;
+	hs->base.close = http_close;
+	hs->base.display_url = elt_redact_url(url);
+	hs->url = pstrdup(url);
+	hs->options = *options;
+	hs->retry_after_s = -1;
+	http_last_retry_after_ms = 0;
+
+	cb->func = http_release;
+	cb->arg = hs;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+
+	if ((hs->multi = curl_multi_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	http_start_transfer(hs);
+	return &hs->base;
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonb_util.c
+ *	  Small helpers for the jsonb values pg_elt reads: flow params, task
+ *	  config and load_csv options.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+/* The value under key in a jsonb object, or NULL when absent. */
+JsonbValue *
+elt_jsonb_get(Jsonb *object, const char *key)
+{
+	if (object == NULL || !JB_ROOT_IS_OBJECT(object))
+		return NULL;
+	return getKeyJsonValueFromContainer(&object->root, key, strlen(key), NULL);
+}
+
+/*
+ * The text a scalar stands for when substituted or used as an option:
+ * strings without quotes, numbers and booleans as written, null as NULL.
+ * Containers give their JSON text.
+ */
+char *
+elt_jsonb_value_text(JsonbValue *value)
+{
+	switch (value->type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return pnstrdup(value->val.string.val, value->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(value->val.numeric)));
+		case jbvBool:
+			return pstrdup(value->val.boolean ? "true" : "false");
+		default:
+			return JsonbToCString(NULL, value->val.binary.data, value->val.binary.len);
+	}
+}
+
+/* base overlaid by overlay's top-level keys (jsonb's || operator). */
+Jsonb *
+elt_jsonb_merge(Jsonb *base, Jsonb *overlay)
+{
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(base),
+											  JsonbPGetDatum(overlay)));
+}
+
+void
+elt_check_jsonb_object(Jsonb *value, const char *what)
+{
+	if (value != NULL && !JB_ROOT_IS_OBJECT(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what),
+				 errhint("Write it as '{\"name\": \"value\"}'.")));
+}

@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_elt.c
+ *	  Module entry point.  pg_elt needs no shared_preload_libraries for
+ *	  flow_run and load_csv: runs are executed by dynamic background
+ *	  workers that load this library themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include <curl/curl.h>
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * curl_global_init is not thread-safe and must run before any handle
+	 * exists; doing it once per process at load time is the documented way.
+	 */
+	if (curl_global_init(CURL_GLOBAL_ALL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+
+	elt_define_gucs();
+}

@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_elt.h
+ *	  Declarations shared by the modules of pg_elt: the byte-stream
+ *	  interface that connects HTTP, gzip and COPY, the extract options, the
+ *	  GUCs, and the entry points each module offers the others.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_ELT_H
+#define PG_ELT_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+
+#define PG_ELT_SCHEMA "elt"
+
+/* ---------------------------------------------------------------------
+ * Byte streams.  A load is a chain of streams (HTTP, then gzip when the
+ * magic bytes say so) that COPY pulls from.  read() returns the number of
+ * bytes placed in buf, 0 only at the end of the data, and reports errors
+ * with ereport.  Streams own resources outside palloc (curl and zlib
+ * handles); they release them in close() and also, via a memory context
+ * reset callback, when the context they live in goes away on error.
+ * ---------------------------------------------------------------------
+ */
+typedef struct EltStream EltStream;
+
+struct EltStream
+{
+	size_t		(*read) (EltStream *stream, char *buf, size_t len);
+	void		(*close) (EltStream *stream);
+	const char *display_url;	/* URL without credentials, for messages */
+};
+
+/* http_fetch.c */
+typedef struct HttpOptions
+{
+	List	   *headers;		/* "Name: value" strings */
+	bool		allow_file;		/* caller may read server files */
+	TimestampTz deadline;		/* 0 = none */
+} HttpOptions;
+
+extern EltStream *elt_http_open(const char *url, const HttpOptions *options);
+extern uint64 elt_http_bytes_received(EltStream *stream);
+extern int	elt_http_retry_after_ms(void);
+extern char *elt_redact_url(const char *url);
+extern void elt_check_url_allowed(const char *url, bool allow_file);
+
+/* gzip_stream.c */
+extern EltStream *elt_gzip_open_if_compressed(EltStream *source);
+
+/* ---------------------------------------------------------------------
+ * Extract options (load_csv's options, an extract task's config)
+ * ---------------------------------------------------------------------
+ */
+typedef enum LoadMode
+{
+	LOAD_APPEND,
+	LOAD_REPLACE,
+	LOAD_TRUNCATE,
+	LOAD_CREATE
+} LoadMode;
+
+typedef struct LoadOptions
+{
+	LoadMode	mode;
+	bool		header;
+	char		delimiter;
+	char		quote;
+	char		escape;
+	char	   *null_string;	/* NULL = COPY's default (empty) */
+	char	   *encoding;		/* NULL = client/database encoding */
+	List	   *columns;		/* explicit column names, or NIL */
+	List	   *force_null;		/* column names */
+	List	   *force_not_null; /* column names */
+	List	   *types;			/* list of (name, type) pairs as 2-lists */
+	List	   *headers;		/* HTTP headers, "Name: value" */
+	int			retries;
+	double		retry_delay;	/* seconds before the first retry */
+	double		timeout;		/* seconds for the whole load, 0 = none */
+	int			sample_rows;	/* rows read to infer types */
+} LoadOptions;
+
+extern void elt_parse_load_options(Jsonb *options, LoadOptions *opts,
+								   bool task_config, bool skip_placeholders);
+extern uint64 elt_load_csv(const char *url, const char *table_name,
+						   const LoadOptions *opts, uint64 *bytes);
+
+/* csv_infer.c */
+typedef struct CsvDialect
+{
+	char		delimiter;
+	char		quote;
+	char		escape;
+	const char *null_string;
+} CsvDialect;
+
+typedef struct CsvSample
+{
+	int			ncolumns;
+	char	  **names;			/* header (raw) or NULL without header */
+	char	  **types;			/* inferred SQL type names */
+	int			nrows;			/* data rows examined */
+} CsvSample;
+
+extern bool elt_csv_sample(const char *data, size_t len, bool at_eof,
+						   const CsvDialect *dialect, bool header,
+						   int max_rows, CsvSample *sample);
+extern char *elt_normalize_column_name(const char *raw);
+
+/* templates.c */
+extern char *elt_substitute(const char *text, Jsonb *params);
+extern Jsonb *elt_substitute_jsonb(Jsonb *config, Jsonb *params);
+
+/* jsonb_util.c */
+extern JsonbValue *elt_jsonb_get(Jsonb *object, const char *key);
+extern char *elt_jsonb_value_text(JsonbValue *value);
+extern Jsonb *elt_jsonb_merge(Jsonb *base, Jsonb *overlay);
+extern void elt_check_jsonb_object(Jsonb *value, const char *what);
+
+/* guc.c */
+extern int	elt_max_download_kb;
+extern int	elt_max_inflated_kb;
+extern int	elt_connect_timeout_s;
+extern int	elt_low_speed_timeout_s;
+extern int	elt_max_redirects;
+extern int	elt_progress_interval_s;
+extern int	elt_cancel_wait_s;
+extern void elt_define_gucs(void);
+
+/* ---------------------------------------------------------------------
+ * Flow definitions and run history (catalog.c)
+ * ---------------------------------------------------------------------
+ */
+typedef struct TaskDef
+{
+	char	   *name;
+	char	   *kind;			/* "extract" or "sql" */
+	Jsonb	   *config;
+	char	   *sql;
+	List	   *depends_on;		/* task names */
+	int			retries;
+	double		retry_delay_s;
+	double		retry_backoff;
+	int64		timeout_ms;		/* 0 = none */
+} TaskDef;
+
+typedef struct FlowDef
+{
+	char	   *name;
+	Oid			owner;
+	bool		owner_can_login;
+	Jsonb	   *params;
+	List	   *tasks;			/* TaskDef *, in name order */
+	bool		uncommitted;	/* changed by the current transaction */
+} FlowDef;
+
+typedef struct LogLine
+{
+	TimestampTz at;
+	int			elevel;
+	int			sqlerrcode;
+	char	   *task;
+	int			attempt;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} LogLine;
+
+typedef struct AttemptOutcome
+{
+	const char *state;
+	uint64		rows;
+	uint64		bytes;
+	ErrorData  *error;			/* NULL when none */
+	const char *message;		/* overrides error's message when set */
+} AttemptOutcome;
+
+extern Oid	elt_extension_owner(void);
+extern FlowDef *elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt);
+extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger);
+extern void elt_catalog_attempt_start(int64 run_id, const char *task, int attempt);
+extern void elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
+									const AttemptOutcome *outcome);
+extern void elt_catalog_run_end(int64 run_id, const char *state, const char *message,
+								uint64 rows);
+extern void elt_catalog_write_logs(int64 run_id, List *lines);
+extern const char *elt_level_name(int elevel);
+
+/* ---------------------------------------------------------------------
+ * A run's shared memory: flow_run (the caller) and the worker that
+ * executes the run share one DSM segment with this header, the flow name,
+ * the params, and a message queue from the worker to the caller.
+ * ---------------------------------------------------------------------
+ */
+#define ELT_RUN_MAGIC		0x454c5430
+#define ELT_KEY_SHARED		1
+#define ELT_KEY_FLOW		2
+#define ELT_KEY_PARAMS		3
+#define ELT_KEY_QUEUE		4
+#define ELT_QUEUE_SIZE		(64 * 1024)
+
+typedef struct EltRunShared
+{
+	Oid			database;
+	Oid			owner;
+	pid_t		worker_pid;
+	pg_atomic_uint32 cancel_requested;
+	pg_atomic_uint32 finished;
+} EltRunShared;
+
+/* Messages on the queue: a type byte, then the fields. */
+#define ELT_MSG_STARTED		'S'	/* run_id */
+#define ELT_MSG_LOG			'L'	/* elevel, sqlerrcode, task, message, detail, hint */
+#define ELT_MSG_RESULT		'R'	/* run_id, state, message, rows, duration (us) */
+
+/* executor.c */
+extern PGDLLEXPORT void elt_flow_worker_main(Datum main_arg);
+extern bool elt_error_is_retryable(int sqlerrcode);
+extern void elt_sleep_interruptible(long ms);
+
+#endif							/* PG_ELT_H */
