@@ -610,7 +610,7 @@ flow_execute(const char *flow_name, Jsonb *run_params)
 	pq_sendint64(started_msg, worker_run.run_id);
 	relay_message(started_msg);
 	worker_logf(INFO, "run %lld of flow \"%s\" started as role \"%s\"",
-				(long long) worker_run.run_id, flow->name, GetUserNameFromId(flow->owner, false));
+				(long long) worker_run.run_id, flow->name, flow->owner_name);
 
 	order = flow_order(flow);
 	states = palloc0(sizeof(TaskState) * Max(list_length(order), 1));

@@ -187,7 +187,7 @@ run_check_flow(const char *name)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to run flow \"%s\"", name),
 				 errdetail("Flow \"%s\" is owned by role \"%s\"; only members of that role may run it.",
-						   name, GetUserNameFromId(flow->owner, false))));
+						   name, flow->owner_name)));
 	if (flow->uncommitted)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -197,7 +197,7 @@ run_check_flow(const char *name)
 	if (!flow->owner_can_login)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("flow owner \"%s\" cannot log in", GetUserNameFromId(flow->owner, false)),
+				 errmsg("flow owner \"%s\" cannot log in", flow->owner_name),
 				 errdetail("Flow runs execute in a background worker connected as the flow's owner; PostgreSQL 15 lets background workers connect only as roles with LOGIN.")));
 	if (flow->tasks == NIL)
 		ereport(ERROR,

@@ -154,6 +154,7 @@ typedef struct FlowDef
 {
 	char	   *name;
 	Oid			owner;
+	char	   *owner_name;
 	bool		owner_can_login;
 	Jsonb	   *params;
 	List	   *tasks;			/* TaskDef *, in name order */

@@ -1,0 +1,27 @@
+#!/bin/bash
+# pg_elt's test command: on Debian 12, as root, installs what is missing,
+# builds and installs the extension, starts the fixture HTTP server and runs
+# the pg_regress suite (sql/, expected/) and the TAP tests (test/t/) against
+# temporary clusters run by the postgres user.  Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source test/setup.sh
+source test/fixtures.sh
+
+# PostgreSQL refuses to run as root: test from a copy the postgres user owns.
+work=$(mktemp -d /tmp/pg_elt-check.XXXXXX)
+cp -a . "$work/src-tree"
+work=$work/src-tree
+rm -rf "$work/tmp_check" "$work/results"
+python3 test/make_fixtures.py --dir "$work/test/data"
+chown -R postgres: "$(dirname "$work")"
+
+pg_elt_start_fixture_server 18766 "$work/test/data"
+
+status=0
+su postgres -s /bin/bash -c "cd '$work' && make -s installcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" || status=$?
+if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
+    cat "$work/regression.diffs"
+fi
+echo "pg_elt: test tree and logs are in $work"
+exit $status

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Fixture HTTP server for pg_elt's tests: serves files from a directory on
+127.0.0.1, with faults on demand chosen by query parameters.
+
+    python3 test/fixture_server.py --dir test/data --port 18766
+
+Query parameters (combine freely):
+  key=K          names a counter; faults with a count apply per key
+  status=N       answer with status N (and a short text body)
+  fail=N         with status=: only the first N requests of key fail,
+                 later ones are served normally
+  retry_after=S  add Retry-After: S to failures
+  cut=N          send the full Content-Length but close after N bytes
+  cut_times=N    cut only the first N requests of key (default: every one)
+  nolength=1     no Content-Length (the body ends when the connection closes)
+  noranges=1     no Accept-Ranges, ignore Range requests
+  noetag=1       no ETag and no Last-Modified
+  etag=E         use E as the ETag (a changed file, for If-Range tests)
+  encode=gzip    compress on the fly and send Content-Encoding: gzip
+  slow=MS        sleep MS milliseconds before every 64 kB chunk
+  redirect=PATH  answer 302 with Location: PATH
+  auth=TOKEN     require Authorization: Bearer TOKEN (else 401)
+
+GET /_requests?key=K answers the number of requests seen for K.
+"""
+import argparse
+import gzip
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+CHUNK = 64 * 1024
+counters = {}
+counters_lock = threading.Lock()
+
+
+def count_request(key):
+    with counters_lock:
+        counters[key] = counters.get(key, 0) + 1
+        return counters[key]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "pg_elt-fixture/1"
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:
+            sys.stderr.write("fixture: " + (fmt % args) + "\n")
+
+    def send_text(self, status, text, extra=None):
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        key = q.get("key", url.path)
+
+        if url.path == "/_requests":
+            with counters_lock:
+                n = counters.get(key, 0)
+            return self.send_text(200, str(n))
+
+        n = count_request(key)
+
+        if "auth" in q and self.headers.get("Authorization") != "Bearer " + q["auth"]:
+            return self.send_text(401, "unauthorized")
+        if "redirect" in q:
+            self.send_response(302)
+            self.send_header("Location", q["redirect"])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if "status" in q and ("fail" not in q or n <= int(q["fail"])):
+            extra = {"Retry-After": q["retry_after"]} if "retry_after" in q else None
+            return self.send_text(int(q["status"]), "fault injected", extra)
+
+        path = os.path.normpath(os.path.join(self.server.dir, url.path.lstrip("/")))
+        if not path.startswith(self.server.dir) or not os.path.isfile(path):
+            return self.send_text(404, "no such file")
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            data = f.read()
+        if q.get("encode") == "gzip":
+            data = gzip.compress(data, mtime=0)
+        etag = q.get("etag", '"%x-%x%s"' % (st.st_size, st.st_mtime_ns, q.get("encode", "")))
+
+        start = 0
+        status = 200
+        rng = self.headers.get("Range")
+        if rng and "noranges" not in q and rng.startswith("bytes="):
+            if_range = self.headers.get("If-Range")
+            if if_range is None or if_range == etag:
+                start = int(rng[6:].split("-")[0])
+                status = 206
+        body = data[start:]
+
+        self.send_response(status)
+        self.send_header("Content-Type", "text/csv")
+        if "noranges" not in q:
+            self.send_header("Accept-Ranges", "bytes")
+        if "noetag" not in q:
+            self.send_header("ETag", etag)
+        if q.get("encode") == "gzip":
+            self.send_header("Content-Encoding", "gzip")
+        if status == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+        if "nolength" not in q:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+
+        limit = len(body)
+        if "cut" in q and n <= int(q.get("cut_times", "1000000")):
+            limit = max(0, int(q["cut"]) - start)
+        slow = int(q.get("slow", "0")) / 1000.0
+        pos = 0
+        try:
+            while pos < limit:
+                if slow:
+                    time.sleep(slow)
+                end = min(limit, pos + CHUNK)
+                self.wfile.write(body[pos:end])
+                pos = end
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if limit < len(body):
+            self.close_connection = True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--port", type=int, default=18766)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.dir = os.path.abspath(args.dir)
+    server.verbose = args.verbose
+    print("fixture server on http://127.0.0.1:%d serving %s" % (args.port, server.dir), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Writes the small files pg_elt's tests load into a directory (default
+test/data), deterministically: the same bytes on every run.
+
+    python3 test/make_fixtures.py [--dir test/data]
+"""
+import argparse
+import gzip
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(d, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def gz(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dir", default=os.path.join(HERE, "data"))
+    d = ap.parse_args().dir
+    os.makedirs(d, exist_ok=True)
+
+    # The taxi sample the flow tests run on (10,000 rows).
+    subprocess.check_call([sys.executable, os.path.join(HERE, "gen_taxi.py"), "--rows", "10000",
+                           "--out", os.path.join(d, "yellow_tripdata_2021-01.csv.gz")])
+    subprocess.check_call([sys.executable, os.path.join(HERE, "gen_taxi.py"), "--rows", "10000",
+                           "--out", os.path.join(d, "yellow_tripdata_2021-01.csv")])
+    with open(os.path.join(d, "yellow_tripdata_2021-01.csv"), "rb") as f:
+        taxi = f.read()
+
+    # One column of each inferable type, plus ids with leading zeros.
+    lines = ["id,price,ratio,flag,day,seen_at,seen_tz,zip,name,empty,big"]
+    for i in range(1, 51):
+        lines.append("%d,%d.%02d,%s,%s,2021-01-%02d,2021-01-%02d %02d:%02d:00,2021-01-%02d %02d:00:00+02,%05d,\"name %d\",,%s"
+                     % (i, i, i % 100, "1e-3" if i == 7 else "%d.5" % i, "true" if i % 2 else "FALSE",
+                        1 + i % 28, 1 + i % 28, i % 24, i % 60, 1 + i % 28, i % 24, 1000 + i, i,
+                        "12345678901234567890.5"))
+    types_csv = "\n".join(lines) + "\n"
+    write(d, "types.csv", types_csv)
+    write(d, "types.csv.gz", gz(types_csv))
+
+    # Byte order mark, CRLF line ends, quoted delimiters, quotes and newlines.
+    write(d, "bom_crlf.csv", b"\xef\xbb\xbfCity Name,Note,Count\r\n"
+          b"Paris,\"a, b\",1\r\n"
+          b"\"New\r\nYork\",\"say \"\"hi\"\"\",2\r\n"
+          b"Oslo,,3\r\n")
+
+    write(d, "empty.csv", b"")
+    write(d, "header_only.csv", "a,b,c\n")
+    write(d, "ragged.csv", "a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n")
+    write(d, "short_row.csv", "a,b,c\n1,2,3\n4,5\n")
+
+    # A column that looks like bigint in the sample and breaks later.
+    rows = ["n,label"] + ["%d,row %d" % (i, i) for i in range(1, 1501)] + ["oops,row 1501"]
+    write(d, "late_break.csv", "\n".join(rows) + "\n")
+
+    write(d, "semicolon.csv", "a;b;c\n1;NA;x\n2;3;NA\n")
+    write(d, "no_header.csv", "1,one\n2,two\n3,three\n")
+
+    # gzip: two members, corrupt, truncated, a bomb.
+    half = taxi.index(b"\n", len(taxi) // 2) + 1
+    write(d, "multi.csv.gz", gz(taxi[:half]) + gz(taxi[half:]))
+    good = bytearray(gz(taxi))
+    corrupt = bytearray(good)
+    for i in range(len(corrupt) // 2, len(corrupt) // 2 + 64):
+        corrupt[i] ^= 0x55
+    write(d, "corrupt.csv.gz", bytes(corrupt))
+    write(d, "truncated.csv.gz", bytes(good[: len(good) // 2]))
+    write(d, "bomb.csv.gz", gz("a,b\n" + "1,2\n" * (16 * 1024 * 1024 // 4)))
+
+
+if __name__ == "__main__":
+    main()

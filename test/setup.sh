@@ -1,0 +1,28 @@
+#!/bin/bash
+# Installs what pg_elt needs on Debian 12 (as root), then builds and installs
+# the extension.  Sourced by demo.sh and check.sh; safe to run again.
+set -euo pipefail
+
+PG_ELT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libcurl4-openssl-dev
+                 zlib1g-dev libipc-run-perl python3 make gcc)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "pg_elt: run this as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${PG_ELT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "pg_elt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+make -s PG_CONFIG="$PG_CONFIG" >/dev/null
+make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+echo "pg_elt: built and installed into $($PG_CONFIG --pkglibdir)"
