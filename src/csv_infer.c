@@ -178,6 +178,8 @@ csv_looks_float(const char *s, bool *wide)
 
 	if (*p == '-' || *p == '+')
 		p++;
+	if (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
+		return false;			/* leading zero: an identifier, not a number */
 	while (*p >= '0' && *p <= '9')
 		p++, digits++;
 	if (*p == '.')
@@ -319,11 +321,11 @@ elt_csv_sample(const char *data, size_t len, bool at_eof, const CsvDialect *dial
 	bool		complete = at_eof;
 
 	memset(sample, 0, sizeof(CsvSample));
-	for (;;)
+	while (pos < len)
 	{
 		int			n = csv_next_record(data, len, &pos, at_eof, dialect, &fields, &capacity);
 
-		if (n < 0 || (n == 0 && pos >= len))
+		if (n < 0)
 			break;
 		if (n == 1 && fields[0].value[0] == '\0' && !fields[0].quoted)
 			continue;			/* blank line */
@@ -358,8 +360,6 @@ elt_csv_sample(const char *data, size_t len, bool at_eof, const CsvDialect *dial
 			complete = true;
 			break;
 		}
-		if (pos >= len)
-			break;
 	}
 
 	if (!complete)

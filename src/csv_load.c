@@ -400,12 +400,73 @@ load_read_head(EltStream *stream, const LoadOptions *opts, StringInfo head,
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Runs a parser on a user's string; its error is reported with message
+ * and the parser's complaint as detail, so that it names the option and
+ * carries no cursor position into the caller's query.
+ */
+static void
+load_parse_or_report(void (*parse) (void *), void *arg, const char *message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		parse(arg);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(e->sqlerrcode),
+				 errmsg_internal("%s", message),
+				 errdetail_internal("%s", e->message),
+				 errhint("Names follow SQL rules: quote those with capitals or special characters, e.g. '\"My Table\"'.")));
+	}
+	PG_END_TRY();
+}
+
+typedef struct TypeParse
+{
+	const char *text;
+	Oid			typid;
+	int32		typmod;
+} TypeParse;
+
+static void
+load_parse_type(void *arg)
+{
+	TypeParse  *tp = arg;
+
+	parseTypeString(tp->text, &tp->typid, &tp->typmod, false);
+}
+
+typedef struct NameParse
+{
+	const char *text;
+	RangeVar   *rv;
+} NameParse;
+
+static void
+load_parse_name(void *arg)
+{
+	NameParse  *np = arg;
+
+	np->rv = makeRangeVarFromNameList(stringToQualifiedNameList(np->text));
+}
+
 static RangeVar *
 load_parse_table_name(const char *table_name)
 {
-	List	   *names = stringToQualifiedNameList(table_name);
+	NameParse	np = {table_name};
 
-	return makeRangeVarFromNameList(names);
+	load_parse_or_report(load_parse_name, &np,
+						 psprintf("invalid table name \"%s\"", table_name));
+	return np.rv;
 }
 
 static char *
@@ -437,12 +498,13 @@ load_type_override(const LoadOptions *opts, const char *raw, const char *name, b
 
 		if ((raw && strcmp(key, raw) == 0) || strcmp(key, name) == 0)
 		{
-			Oid			typid;
-			int32		typmod;
+			TypeParse	tp = {lsecond(pair)};
 
-			parseTypeString(lsecond(pair), &typid, &typmod, false);
+			load_parse_or_report(load_parse_type, &tp,
+								 psprintf("invalid type \"%s\" for column \"%s\" in load option \"types\"",
+										  tp.text, key));
 			used[i] = true;
-			return format_type_with_typemod(typid, typmod);
+			return format_type_with_typemod(tp.typid, tp.typmod);
 		}
 		i++;
 	}
@@ -763,8 +825,8 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 	for (int attempt = 0;; attempt++)
 	{
 		MemoryContext attempt_cxt;
-		uint64		rows = 0;
-		ErrorData  *edata;
+		volatile uint64 rows = 0;
+		ErrorData  *volatile edata = NULL;
 		long		delay_ms;
 
 		BeginInternalSubTransaction(NULL);
@@ -777,7 +839,6 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 			MemoryContextSwitchTo(caller_cxt);
 			CurrentResourceOwner = caller_owner;
 			MemoryContextDelete(attempt_cxt);
-			return rows;
 		}
 		PG_CATCH();
 		{
@@ -791,6 +852,8 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 		}
 		PG_END_TRY();
 
+		if (edata == NULL)
+			return rows;
 		if (!load_error_is_transient(edata->sqlerrcode) || attempt >= opts->retries)
 			ReThrowError(edata);
 
@@ -801,8 +864,8 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms) >= hopts.deadline)
 			ReThrowError(edata);
 		ereport(NOTICE,
-				(errmsg("attempt %d of %d to load \"%s\" failed: %s",
-						attempt + 1, opts->retries + 1, elt_redact_url(url), edata->message),
+				(errmsg("attempt %d of %d failed: %s",
+						attempt + 1, opts->retries + 1, edata->message),
 				 errdetail("Retrying in %.1f s.", delay_ms / 1000.0)));
 		FreeErrorData(edata);
 		elt_sleep_interruptible(delay_ms);

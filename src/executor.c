@@ -459,7 +459,10 @@ task_run(TaskDef *task, Jsonb *params, MemoryContext run_cxt, uint64 *rows, char
 				worker_logf(INFO, "not retried: the error would recur");
 			return TASK_FAILED;
 		}
-		worker_logf(INFO, "retrying in %.1f s", delay_s);
+		if (delay_s > 0)
+			worker_logf(INFO, "retrying in %.1f s", delay_s);
+		else
+			worker_logf(INFO, "retrying now");
 		if (!worker_wait((long) (delay_s * 1000)))
 			return TASK_CANCELLED;
 		delay_s *= task->retry_backoff;

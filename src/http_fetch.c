@@ -131,9 +131,7 @@ elt_redact_url(const char *url)
 	}
 	else
 	{
-		const char *sep = strstr(url, "://");
-
-		result = sep ? psprintf("%.*s://...", (int) (sep - url), url) : pstrdup("(invalid URL)");
+		result = strchr(url, '@') ? pstrdup("(not shown: it may hold credentials)") : pstrdup(url);
 	}
 	curl_url_cleanup(h);
 	return result;
@@ -170,7 +168,7 @@ elt_check_url_allowed(const char *url, bool allow_file)
 	if (scheme == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid URL \"%s\"", elt_redact_url(url)),
+				 errmsg("invalid URL: %s", elt_redact_url(url)),
 				 errhint("Give a full URL such as https://host/path/file.csv.gz.")));
 	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)
 		return;
@@ -518,8 +516,9 @@ http_pump(HttpStream *hs)
 		if (hs->options.deadline != 0 && GetCurrentTimestamp() >= hs->options.deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("load of \"%s\" timed out after " UINT64_FORMAT " bytes",
-							hs->base.display_url, hs->received)));
+					 errmsg("load of \"%s\" timed out", hs->base.display_url),
+					 errdetail("The timeout option ended it after " UINT64_FORMAT " bytes.",
+							   hs->received)));
 
 		if (hs->paused)
 		{

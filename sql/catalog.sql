@@ -1,0 +1,57 @@
+-- Flow and task definitions: validated when written; owned and private.
+INSERT INTO elt.flows (name) VALUES ('f');
+SELECT name, params, owner FROM elt.flows;
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('f', 'a', 'sql', 'SELECT 1');
+
+-- unknown kind, missing SQL, bad retry settings
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('f', 'b', 'python', 'print(1)');
+INSERT INTO elt.tasks (flow, name, kind) VALUES ('f', 'b', 'sql');
+INSERT INTO elt.tasks (flow, name, kind, sql, retries) VALUES ('f', 'b', 'sql', 'SELECT 1', -1);
+INSERT INTO elt.tasks (flow, name, kind, sql, retry_delay) VALUES ('f', 'b', 'sql', 'SELECT 1', '-1 s');
+INSERT INTO elt.tasks (flow, name, kind, sql, retry_backoff) VALUES ('f', 'b', 'sql', 'SELECT 1', 0.5);
+INSERT INTO elt.tasks (flow, name, kind, sql, timeout) VALUES ('f', 'b', 'sql', 'SELECT 1', '0 s');
+-- extract config: required keys, option names and values
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('f', 'b', 'extract', '{"url": "http://x/y.csv"}');
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('f', 'b', 'extract', '{"url": "http://x/y.csv", "table": "t", "mdoe": "replace"}');
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('f', 'b', 'extract', '{"url": "http://x/y.csv", "table": "t", "mode": "merge"}');
+-- a value that is a parameter is checked when the run substitutes it
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('f', 'b', 'extract', '{"url": ":url", "table": ":t", "mode": ":mode"}');
+-- dependencies: on a missing task, on itself, in a cycle
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES ('f', 'c', 'sql', 'SELECT 1', '{nope}');
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES ('f', 'c', 'sql', 'SELECT 1', '{c}');
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES ('f', 'c', 'sql', 'SELECT 1', '{a}');
+UPDATE elt.tasks SET depends_on = '{c}' WHERE flow = 'f' AND name = 'a';
+-- a task others depend on cannot go
+DELETE FROM elt.tasks WHERE flow = 'f' AND name = 'a';
+-- tasks of one statement may come in any order
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+  ('f', 'e', 'sql', 'SELECT 1', '{d}'), ('f', 'd', 'sql', 'SELECT 1', '{c}');
+SELECT name, depends_on FROM elt.tasks WHERE flow = 'f' ORDER BY name;
+-- renaming a flow carries its tasks; deleting it deletes them
+UPDATE elt.flows SET name = 'g' WHERE name = 'f';
+SELECT DISTINCT flow FROM elt.tasks;
+DELETE FROM elt.flows WHERE name = 'g';
+SELECT count(*) FROM elt.tasks;
+
+-- Flow params must be an object; owners must be able to log in.
+INSERT INTO elt.flows (name, params) VALUES ('p', '[1]');
+INSERT INTO elt.flows (name, owner) VALUES ('p', 'elt_team');
+
+-- Ownership: a flow belongs to the role that inserted it.  Others cannot
+-- see or change it, nor make flows owned by roles they are not members of.
+SET ROLE elt_alice;
+INSERT INTO elt.flows (name) VALUES ('alices');
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('alices', 't', 'sql', 'SELECT 1');
+SELECT name, owner FROM elt.flows;
+SET ROLE elt_bob;
+SELECT count(*) FROM elt.flows;
+SELECT count(*) FROM elt.tasks;
+UPDATE elt.flows SET params = '{"x": 1}' WHERE name = 'alices';
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('alices', 'u', 'sql', 'SELECT 1');
+INSERT INTO elt.flows (name, owner) VALUES ('bobs', 'elt_alice');
+RESET ROLE;
+SELECT params FROM elt.flows WHERE name = 'alices';
+-- a member of the owner role shares the flow
+SET ROLE elt_carol;
+SELECT name, owner FROM elt.flows;
+RESET ROLE;

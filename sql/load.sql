@@ -1,0 +1,96 @@
+-- load_csv: gz and plain files, type inference and overrides, modes.
+\set base 'http://127.0.0.1:18766'
+
+-- The same file, gzip and plain, loads the same rows.
+SELECT load_csv(:'base' || '/yellow_tripdata_2021-01.csv.gz', 'trips_gz');
+SELECT load_csv(:'base' || '/yellow_tripdata_2021-01.csv', 'trips_plain');
+SELECT count(*), count(vendorid), sum(passenger_count), round(sum(total_amount)::numeric, 2) FROM trips_gz;
+SELECT count(*) AS rows_that_differ
+  FROM (SELECT * FROM trips_gz EXCEPT ALL SELECT * FROM trips_plain) d;
+SELECT column_name, data_type FROM information_schema.columns
+ WHERE table_name = 'trips_gz' ORDER BY ordinal_position;
+
+-- Inference: one column of each type; ids with leading zeros stay text;
+-- an all-empty column is text; more than 15 digits is numeric.
+SELECT load_csv(:'base' || '/types.csv.gz', 'typed');
+SELECT column_name, data_type FROM information_schema.columns
+ WHERE table_name = 'typed' ORDER BY ordinal_position;
+SELECT id, price, ratio, flag, day, seen_at, zip, name, empty, big FROM typed WHERE id IN (1, 7) ORDER BY id;
+
+-- "types" overrides any column, by header name or by column name.
+SELECT load_csv(:'base' || '/types.csv', 'typed2',
+                '{"types": {"zip": "integer", "price": "numeric(10,2)", "seen_tz": "text"}}');
+SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns
+ WHERE table_name = 'typed2' AND column_name IN ('zip', 'price', 'seen_tz') ORDER BY 1;
+SELECT sum(zip) FROM typed2;
+-- a type override for a column the file lacks, or a type that is not one
+SELECT load_csv(:'base' || '/types.csv', 'typed3', '{"types": {"nope": "text"}}');
+SELECT load_csv(:'base' || '/types.csv', 'typed3', '{"types": {"zip": "int); DROP TABLE typed; --"}}');
+SELECT to_regclass('typed3') IS NULL AS not_created, (SELECT count(*) FROM typed) AS typed_rows;
+
+-- Modes.  append (the default) adds rows:
+SELECT load_csv(:'base' || '/types.csv', 'typed');
+SELECT count(*) FROM typed;
+-- create refuses an existing table
+SELECT load_csv(:'base' || '/types.csv', 'typed', '{"mode": "create"}');
+-- truncate empties the table first and keeps its definition
+ALTER TABLE typed ADD COLUMN note text DEFAULT 'kept';
+SELECT load_csv(:'base' || '/types.csv', 'typed', '{"mode": "truncate"}');
+SELECT count(*), min(note) FROM typed;
+-- replace makes a new table from the file (the added column is gone)
+SELECT load_csv(:'base' || '/types.csv', 'typed', '{"mode": "replace"}');
+SELECT count(*) FROM typed;
+SELECT count(*) AS note_columns FROM information_schema.columns WHERE table_name = 'typed' AND column_name = 'note';
+-- a replace that fails leaves the old table and rows as they were
+SELECT load_csv(:'base' || '/ragged.csv', 'typed', '{"mode": "replace"}');
+SELECT count(*) FROM typed;
+-- so does a truncate that fails
+SELECT load_csv(:'base' || '/corrupt.csv.gz', 'trips_plain', '{"mode": "truncate"}');
+SELECT count(*) FROM trips_plain;
+
+-- Appending maps header fields to columns by name, whatever their order.
+CREATE TABLE reordered (label text, n text, extra text DEFAULT 'x');
+SELECT load_csv(:'base' || '/late_break.csv', 'reordered');
+SELECT * FROM reordered ORDER BY label DESC LIMIT 2;
+-- a header field without a column
+CREATE TABLE mismatch (x int);
+SELECT load_csv(:'base' || '/header_only.csv', 'mismatch');
+-- a value the existing column's type rejects
+CREATE TABLE strict_n (n int, label text);
+SELECT load_csv(:'base' || '/late_break.csv', 'strict_n');
+SELECT count(*) FROM strict_n;
+
+-- A schema-qualified name; a name that is not one.
+CREATE SCHEMA staging;
+SELECT load_csv(:'base' || '/types.csv', 'staging.typed');
+SELECT count(*) FROM staging.typed;
+SELECT load_csv(:'base' || '/types.csv', 'x"; DROP TABLE typed; --');
+SELECT count(*) FROM typed;
+
+-- Multi-member gzip, and gzip as a Content-Encoding.
+SELECT load_csv(:'base' || '/multi.csv.gz', 'multi');
+SELECT count(*) FROM multi;
+SELECT load_csv(:'base' || '/yellow_tripdata_2021-01.csv?encode=gzip', 'encoded');
+SELECT load_csv(:'base' || '/yellow_tripdata_2021-01.csv.gz?encode=gzip', 'encoded');
+SELECT count(*) FROM encoded;
+
+-- Privileges: loading needs INSERT on the table; RLS targets are refused.
+CREATE TABLE guarded (a int, b int, c int);
+SET ROLE elt_bob;
+SELECT load_csv(:'base' || '/header_only.csv', 'guarded');
+RESET ROLE;
+CREATE TABLE rls_target (a int, b int, c int);
+ALTER TABLE rls_target ENABLE ROW LEVEL SECURITY;
+GRANT INSERT ON rls_target TO elt_bob;
+SET ROLE elt_bob;
+SELECT load_csv(:'base' || '/header_only.csv', 'rls_target');
+RESET ROLE;
+
+-- Bad arguments.
+SELECT load_csv(NULL, 't');
+SELECT load_csv(:'base' || '/types.csv', 't', '{"mode": "upsert"}');
+SELECT load_csv(:'base' || '/types.csv', 't', '{"delimiter": ";;"}');
+SELECT load_csv(:'base' || '/types.csv', 't', '{"header": "yes"}');
+SELECT load_csv(:'base' || '/types.csv', 't', '{"retries": -1}');
+SELECT load_csv(:'base' || '/types.csv', 't', '{"colums": ["a"]}');
+SELECT load_csv(:'base' || '/types.csv', 't', '[1, 2]');
