@@ -6,15 +6,8 @@ CREATE VIEW attempts AS
    WHERE run_id = last_run() ORDER BY task, attempt;
 
 -- The README's example, on the generated 10,000-row taxi file.
-INSERT INTO elt.flows (name, params) VALUES
-  ('ingest', '{"url": "http://127.0.0.1:18766/yellow_tripdata_2021-01.csv.gz",
-               "table_name": "yellow_taxi_trips"}');
-INSERT INTO elt.tasks (flow, name, kind, config, retries, retry_delay, tags) VALUES
-  ('ingest', 'extract_data', 'extract',
-   '{"url": ":url", "table": ":table_name", "mode": "replace"}', 3, '2 seconds', '{extract}');
-INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
-  ('ingest', 'transform_data', 'sql',
-   'DELETE FROM :"table_name" WHERE passenger_count = 0', '{extract_data}');
+\set url 'http://127.0.0.1:18766/yellow_tripdata_2021-01.csv.gz'
+\i test/ingest_flow.sql
 SELECT run_id, state, message, rows_loaded, duration > '0' AS timed
   FROM flow_run('ingest', '{"table_name": "yellow_taxi_trips"}');
 SELECT count(*), count(*) FILTER (WHERE passenger_count = 0) AS zero_passengers FROM yellow_taxi_trips;

@@ -24,12 +24,7 @@ done
 source test/setup.sh
 source test/fixtures.sh
 
-if ! pg_lsclusters -h | awk '$1 == 15 && $2 == "main" {f = 1} END {exit !f}'; then
-    pg_createcluster 15 main >/dev/null
-fi
-pg_ctlcluster 15 main start >/dev/null 2>&1 || true
-for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
-su postgres -c "psql -qAtX -c \"SELECT 'CREATE DATABASE pg_elt_bench' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'pg_elt_bench')\" | psql -qX"
+pg_elt_start_main_cluster pg_elt_bench
 
 data=/var/tmp/pg_elt-bench
 mkdir -p "$data"

@@ -19,11 +19,22 @@ chown -R postgres: "$(dirname "$work")"
 pg_elt_start_fixture_server 18766 "$work/test/data"
 
 status=0
+log="$(dirname "$work")/check.log"
 su postgres -s /bin/bash -c "cd '$work' && PG_ELT_TEST_DATA='$work/test/data' \
     PG_ELT_FIXTURE_URL=http://127.0.0.1:18766 \
-    make -s installcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" || status=$?
+    make -s installcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee "$log" || status=$?
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
     cat "$work/regression.diffs"
 fi
 echo "pg_elt: test tree and logs are in $work"
+
+# One closing line over both suites: pg_regress files and TAP assertions.
+regress_passed=$(grep -cE '^(test|ok) .* \.\.\. ok' "$log" || true)
+regress_failed=$(grep -cE '^(test|not ok) .* \.\.\. FAILED' "$log" || true)
+tap_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -1)
+tap_failed=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$log" | paste -sd+ | sed 's/^$/0/')
+tap_failed=$(( ${tap_failed:-0} ))
+failed=$((regress_failed + tap_failed))
+[ $status -ne 0 ] && [ $failed -eq 0 ] && failed=1
+echo "pg_elt: $((regress_passed + ${tap_total:-0} - tap_failed)) passed, $failed failed"
 exit $status

@@ -26,13 +26,7 @@ done
 source test/setup.sh
 source test/fixtures.sh
 
-# The Debian cluster 15/main, on localhost:5432.
-if ! pg_lsclusters -h | awk '$1 == 15 && $2 == "main" {f = 1} END {exit !f}'; then
-    pg_createcluster 15 main >/dev/null
-fi
-pg_ctlcluster 15 main start >/dev/null 2>&1 || true
-for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
-su postgres -c "psql -qAtX -c \"SELECT 'CREATE DATABASE taxi' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'taxi')\" | psql -qX"
+pg_elt_start_main_cluster taxi
 
 if [ -z "$url" ]; then
     data=/var/tmp/pg_elt-demo
@@ -48,17 +42,10 @@ if [ -z "$url" ]; then
 fi
 
 echo "pg_elt: running the ingest flow on $url"
-su postgres -c "psql -X -d taxi -v ON_ERROR_STOP=1 -v url='$url'" <<'SQL'
+su postgres -c "psql -X -d taxi -v ON_ERROR_STOP=1 -v url='$url'" <<SQL
 CREATE EXTENSION IF NOT EXISTS pg_elt;
 DELETE FROM elt.flows WHERE name = 'ingest';
-INSERT INTO elt.flows (name, params) VALUES
-  ('ingest', jsonb_build_object('url', :'url', 'table_name', 'yellow_taxi_trips'));
-INSERT INTO elt.tasks (flow, name, kind, config, retries, retry_delay, tags) VALUES
-  ('ingest', 'extract_data', 'extract',
-   '{"url": ":url", "table": ":table_name", "mode": "replace"}', 3, '2 seconds', '{extract}');
-INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
-  ('ingest', 'transform_data', 'sql',
-   'DELETE FROM :"table_name" WHERE passenger_count = 0', '{extract_data}');
+\i $PWD/test/ingest_flow.sql
 \x auto
 SELECT * FROM flow_run('ingest', '{"table_name": "yellow_taxi_trips"}');
 SELECT count(*) AS yellow_taxi_trips FROM yellow_taxi_trips;

@@ -26,3 +26,15 @@ export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 echo "pg_elt: built and installed into $($PG_CONFIG --pkglibdir)"
+
+# Starts Debian's cluster 15/main (localhost:5432), creating it if needed,
+# and database $1 in it.
+pg_elt_start_main_cluster() {
+    local db=$1
+    if ! pg_lsclusters -h | awk '$1 == 15 && $2 == "main" {f = 1} END {exit !f}'; then
+        pg_createcluster 15 main >/dev/null
+    fi
+    pg_ctlcluster 15 main start >/dev/null 2>&1 || true
+    for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
+    su postgres -c "psql -qAtX -c \"SELECT 'CREATE DATABASE $db' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$db')\" | psql -qX"
+}
