@@ -15,9 +15,12 @@ OBJS = \
 	src/csv_infer.o \
 	src/csv_load.o \
 	src/templates.o \
+	src/schedule.o \
 	src/catalog.o \
 	src/executor.o \
-	src/flow_run.o
+	src/flow_run.o \
+	src/scheduler.o \
+	src/queue.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

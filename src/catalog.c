@@ -22,9 +22,11 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 /* Runs the enclosed SPI work as the extension owner. */
@@ -32,6 +34,7 @@ typedef struct CatalogScope
 {
 	Oid			saved_user;
 	int			saved_sec;
+	MemoryContext caller_cxt;	/* for results that outlive SPI */
 } CatalogScope;
 
 static void
@@ -39,6 +42,7 @@ catalog_enter(CatalogScope *scope)
 {
 	Oid			owner = elt_extension_owner();
 
+	scope->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&scope->saved_user, &scope->saved_sec);
 	SetUserIdAndSecContext(owner, scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -60,6 +64,31 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *
 
 	if (rc != expected)
 		elog(ERROR, "pg_elt catalog query failed (%d): %s", rc, sql);
+}
+
+/*
+ * Tells listeners on channel pg_elt about a state change, with a small
+ * JSON payload; delivered when the change commits.
+ */
+static void
+catalog_notify(int64 run_id, const char *task, const char *state)
+{
+	StringInfoData payload;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"run_id\": %lld", (long long) run_id);
+	if (task)
+	{
+		appendStringInfoString(&payload, ", \"task\": ");
+		escape_json(&payload, task);
+	}
+	appendStringInfoString(&payload, ", \"state\": ");
+	escape_json(&payload, state);
+	appendStringInfoChar(&payload, '}');
+	values[0] = CStringGetTextDatum(payload.data);
+	catalog_exec("SELECT pg_catalog.pg_notify('pg_elt', $1)", 1, types, values, NULL, SPI_OK_SELECT);
 }
 
 Oid
@@ -221,7 +250,6 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger)
 	Oid			types[5] = {TEXTOID, OIDOID, JSONBOID, INT4OID, TEXTOID};
 	Datum		values[5];
 	int64		run_id;
-	ListCell   *lc;
 
 	values[0] = CStringGetTextDatum(flow->name);
 	values[1] = ObjectIdGetDatum(flow->owner);
@@ -236,18 +264,62 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger)
 				 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 										 &(bool) {false}));
+	catalog_notify(run_id, NULL, "running");
+	catalog_leave(&scope);
+	return run_id;
+}
+
+/* The tasks of a starting run, pending. */
+void
+elt_catalog_add_task_rows(int64 run_id, FlowDef *flow)
+{
+	CatalogScope scope;
+	ListCell   *lc;
+
+	catalog_enter(&scope);
 	foreach(lc, flow->tasks)
 	{
 		TaskDef    *task = lfirst(lc);
-		Oid			ttypes[2] = {INT8OID, TEXTOID};
-		Datum		tvalues[2] = {Int64GetDatum(run_id), CStringGetTextDatum(task->name)};
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		values[2] = {Int64GetDatum(run_id), CStringGetTextDatum(task->name)};
 
 		catalog_exec("INSERT INTO elt.task_runs (run_id, task, attempt, state)"
 					 " VALUES ($1, $2, 1, 'pending')",
-					 2, ttypes, tvalues, NULL, SPI_OK_INSERT);
+					 2, types, values, NULL, SPI_OK_INSERT);
 	}
 	catalog_leave(&scope);
-	return run_id;
+}
+
+/*
+ * Takes a queued run that the scheduler marked running: records this
+ * worker, returns the flow's name and sets *params, or returns NULL when
+ * the run is no longer ours to start (cancelled meanwhile).
+ */
+char *
+elt_catalog_claim_queued_run(int64 run_id, Jsonb **params)
+{
+	CatalogScope scope;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(MyProcPid)};
+	char	   *flow = NULL;
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET worker_pid = $2, started_at = clock_timestamp()"
+				 " WHERE run_id = $1 AND state = 'running' AND worker_pid IS NULL"
+				 " RETURNING flow, params",
+				 2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		flow = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+												   &(bool) {false}));
+		MemoryContextSwitchTo(old);
+		catalog_notify(run_id, NULL, "running");
+	}
+	catalog_leave(&scope);
+	return flow;
 }
 
 void
@@ -263,6 +335,7 @@ elt_catalog_attempt_start(int64 run_id, const char *task, int attempt)
 				 " ON CONFLICT (run_id, task, attempt)"
 				 " DO UPDATE SET state = 'running', started_at = clock_timestamp()",
 				 3, types, values, NULL, SPI_OK_INSERT);
+	catalog_notify(run_id, task, "running");
 	catalog_leave(&scope);
 }
 
@@ -304,6 +377,7 @@ elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 				 "       started_at = coalesce(started_at, clock_timestamp())"
 				 " WHERE run_id = $1 AND task = $2 AND attempt = $3",
 				 10, types, values, nulls, SPI_OK_UPDATE);
+	catalog_notify(run_id, task, outcome->state);
 	catalog_leave(&scope);
 }
 
@@ -325,6 +399,7 @@ elt_catalog_run_end(int64 run_id, const char *state, const char *message, uint64
 				 "       ended_at = clock_timestamp()"
 				 " WHERE run_id = $1",
 				 4, types, values, nulls, SPI_OK_UPDATE);
+	catalog_notify(run_id, NULL, state);
 	catalog_leave(&scope);
 }
 
@@ -377,4 +452,101 @@ elt_catalog_write_logs(int64 run_id, List *lines)
 					 9, types, values, nulls, SPI_OK_INSERT);
 	}
 	catalog_leave(&scope);
+}
+
+/* Queues a run (flow_submit): pending until the scheduler starts it. */
+int64
+elt_catalog_queue_run(FlowDef *flow, Jsonb *params, TimestampTz run_at, const char *trigger)
+{
+	CatalogScope scope;
+	Oid			types[5] = {TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+	Datum		values[5];
+	int64		run_id;
+
+	values[0] = CStringGetTextDatum(flow->name);
+	values[1] = ObjectIdGetDatum(flow->owner);
+	values[2] = JsonbPGetDatum(params);
+	values[3] = TimestampTzGetDatum(run_at);
+	values[4] = CStringGetTextDatum(trigger);
+	catalog_enter(&scope);
+	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, run_at, trigger, state, priority)"
+				 " SELECT $1, $2::regrole, $3, $4, $5, 'pending', f.priority"
+				 "   FROM elt.flows f WHERE f.name = $1"
+				 " RETURNING run_id",
+				 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+										 &(bool) {false}));
+	catalog_notify(run_id, NULL, "pending");
+	catalog_leave(&scope);
+	return run_id;
+}
+
+/*
+ * Reads a run as it is now, not as the caller's snapshot shows it: a
+ * REPEATABLE READ caller of flow_wait must still see the run end.
+ */
+bool
+elt_catalog_read_run(int64 run_id, RunRow *row)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	SPIPlanPtr	plan;
+	bool		found;
+
+	catalog_enter(&scope);
+	plan = SPI_prepare("SELECT state, message, rows_loaded,"
+					   "       (extract(epoch FROM ended_at - started_at) * 1000000)::bigint,"
+					   "       owner::oid, xmin"
+					   "  FROM elt.flow_runs WHERE run_id = $1", 1, types);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read run %lld", (long long) run_id);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(scope.caller_cxt);
+		Datum		d;
+
+		row->run_id = run_id;
+		row->state = SPI_getvalue(tup, desc, 1);
+		row->message = SPI_getvalue(tup, desc, 2);
+		row->rows = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		row->duration_us = isnull ? -1 : DatumGetInt64(d);
+		row->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+		row->ours = catalog_xmin_is_ours(tup, desc, 6);
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
+	return found;
+}
+
+/*
+ * Cancels a run that has no worker yet (pending, or claimed by the
+ * scheduler but not started); false when it has one or has ended.
+ */
+bool
+elt_catalog_cancel_unstarted(int64 run_id)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		done;
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET state = 'cancelled', ended_at = clock_timestamp(),"
+				 "       started_at = coalesce(started_at, clock_timestamp()),"
+				 "       message = 'cancelled before it started'"
+				 " WHERE run_id = $1 AND (state = 'pending' OR (state = 'running' AND worker_pid IS NULL))",
+				 1, types, values, NULL, SPI_OK_UPDATE);
+	done = SPI_processed == 1;
+	if (done)
+		catalog_notify(run_id, NULL, "cancelled");
+	catalog_leave(&scope);
+	return done;
 }

@@ -55,7 +55,8 @@ typedef enum TaskState
 /* The state of this worker's run. */
 typedef struct WorkerRun
 {
-	EltRunShared *shared;
+	EltRunShared *shared;		/* flow_run's segment, or NULL if queued */
+	EltRunSlot *slot;			/* shared-memory slot, if preloaded */
 	shm_mq_handle *queue;		/* NULL once the caller has gone */
 	List	   *relay_backlog;	/* StringInfo messages not yet sent */
 	MemoryContext log_cxt;		/* log lines and relay messages */
@@ -241,7 +242,9 @@ worker_flush_logs(void)
 static bool
 worker_cancel_requested(void)
 {
-	return pg_atomic_read_u32(&worker_run.shared->cancel_requested) != 0;
+	return (worker_run.shared &&
+			pg_atomic_read_u32(&worker_run.shared->cancel_requested) != 0) ||
+		(worker_run.slot && pg_atomic_read_u32(&worker_run.slot->cancel_requested) != 0);
 }
 
 /*
@@ -567,15 +570,20 @@ worker_send_result(const char *state, const char *message, uint64 rows, Timestam
 	msg_put_string(msg, message);
 	pq_sendint64(msg, (int64) rows);
 	pq_sendint64(msg, (int64) (GetCurrentTimestamp() - started));
-	pg_atomic_write_u32(&worker_run.shared->finished, 1);
+	if (worker_run.shared)
+		pg_atomic_write_u32(&worker_run.shared->finished, 1);
 	HOLD_CANCEL_INTERRUPTS();
 	relay_message(msg);
 	relay_flush(true);
 	RESUME_CANCEL_INTERRUPTS();
 }
 
+/*
+ * Executes a run: a new one of flow_name with run_params (flow_run), or
+ * the queued run queued_run_id (the scheduler's).
+ */
 static void
-flow_execute(const char *flow_name, Jsonb *run_params)
+flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 {
 	MemoryContext run_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -596,16 +604,31 @@ flow_execute(const char *flow_name, Jsonb *run_params)
 	HOLD_CANCEL_INTERRUPTS();
 	worker_begin();
 	MemoryContextSwitchTo(run_cxt);
+	if (queued_run_id != 0)
+	{
+		flow_name = elt_catalog_claim_queued_run(queued_run_id, &params);
+		if (flow_name == NULL)
+		{
+			worker_commit();
+			return;				/* cancelled before it started */
+		}
+		worker_run.run_id = queued_run_id;
+	}
 	flow = elt_catalog_load_flow(flow_name, true, run_cxt);
 	if (flow == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" does not exist", flow_name)));
-	params = elt_jsonb_merge(flow->params, run_params);
-	worker_run.run_id = elt_catalog_create_run(flow, params, "manual");
+	if (queued_run_id == 0)
+	{
+		params = elt_jsonb_merge(flow->params, run_params);
+		worker_run.run_id = elt_catalog_create_run(flow, params, "manual");
+	}
+	elt_catalog_add_task_rows(worker_run.run_id, flow);
 	worker_commit();
 	RESUME_CANCEL_INTERRUPTS();
 	MemoryContextSwitchTo(run_cxt);
+	worker_run.slot = elt_claim_run_slot(worker_run.run_id);
 
 	pgstat_report_appname(psprintf("pg_elt run %lld", (long long) worker_run.run_id));
 	started_msg = makeStringInfo();
@@ -688,24 +711,25 @@ flow_execute(const char *flow_name, Jsonb *run_params)
 	worker_send_result(final_state, final_message, rows_loaded, started);
 }
 
+static void
+worker_release_slot(int code, Datum arg)
+{
+	elt_release_run_slot(worker_run.slot);
+	worker_run.slot = NULL;
+}
+
 /*
- * Entry point of the run's background worker.  main_arg is the handle of
- * the DSM segment flow_run created.
+ * Attaches to flow_run's shared memory (main_arg is its handle) and
+ * returns the flow name and params there.
  */
-void
-elt_flow_worker_main(Datum main_arg)
+static char *
+worker_attach_caller(dsm_handle handle, char **params_text, Oid *database, Oid *owner)
 {
 	dsm_segment *seg;
 	shm_toc    *toc;
 	shm_mq	   *mq;
-	char	   *flow_name;
-	Jsonb	   *params;
 
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_elt flow run");
-	seg = dsm_attach(DatumGetUInt32(main_arg));
+	seg = dsm_attach(handle);
 	if (seg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -714,19 +738,46 @@ elt_flow_worker_main(Datum main_arg)
 	toc = shm_toc_attach(ELT_RUN_MAGIC, dsm_segment_address(seg));
 	if (toc == NULL)
 		elog(ERROR, "bad magic number in pg_elt run shared memory");
-
-	memset(&worker_run, 0, sizeof(worker_run));
 	worker_run.shared = shm_toc_lookup(toc, ELT_KEY_SHARED, false);
 	worker_run.shared->worker_pid = MyProcPid;
-	flow_name = pstrdup(shm_toc_lookup(toc, ELT_KEY_FLOW, false));
 	mq = shm_toc_lookup(toc, ELT_KEY_QUEUE, false);
 	shm_mq_set_sender(mq, MyProc);
 	worker_run.queue = shm_mq_attach(mq, seg, NULL);
+	*params_text = pstrdup(shm_toc_lookup(toc, ELT_KEY_PARAMS, false));
+	*database = worker_run.shared->database;
+	*owner = worker_run.shared->owner;
+	return pstrdup(shm_toc_lookup(toc, ELT_KEY_FLOW, false));
+}
+
+/*
+ * Entry point of a run's background worker.  main_arg is the handle of
+ * flow_run's DSM segment, or 0 for a queued run, whose database, owner and
+ * run id are in bgw_extra.
+ */
+void
+elt_flow_worker_main(Datum main_arg)
+{
+	char	   *flow_name = NULL;
+	char	   *params_text = "{}";
+	Jsonb	   *params;
+	EltRunWorkerArgs args;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	memset(&worker_run, 0, sizeof(worker_run));
+	memset(&args, 0, sizeof(args));
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_elt flow run");
+	if (DatumGetUInt32(main_arg) != 0)
+		flow_name = worker_attach_caller(DatumGetUInt32(main_arg), &params_text,
+										 &args.database, &args.owner);
+	else
+		memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	worker_run.log_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log",
 											   ALLOCSET_DEFAULT_SIZES);
+	before_shmem_exit(worker_release_slot, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(worker_run.shared->database,
-											  worker_run.shared->owner, 0);
+	BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
 
 	/* Let NOTICE and INFO reach the hook, which keeps them out of the log. */
 	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
@@ -734,9 +785,7 @@ elt_flow_worker_main(Datum main_arg)
 	emit_log_hook = worker_emit_log_hook;
 	worker_run.capturing = true;
 
-	params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(shm_toc_lookup(toc, ELT_KEY_PARAMS, false))));
-
-	flow_execute(flow_name, params);
+	params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(params_text)));
+	flow_execute(flow_name, params, args.run_id);
 	proc_exit(0);
 }

@@ -171,9 +171,14 @@ run_receive(RunCaller *rc)
 	}
 }
 
-/* Checks that the caller may run this flow, and that a worker could. */
-static FlowDef *
-run_check_flow(const char *name)
+/*
+ * Checks that the caller may run this flow and that a worker could: the
+ * flow exists, the caller is a member of its owner, the owner can log in,
+ * it has tasks, and (unless the run starts only at commit) the calling
+ * transaction has no uncommitted change to it.
+ */
+FlowDef *
+elt_check_runnable_flow(const char *name, bool starts_at_commit)
 {
 	FlowDef    *flow = elt_catalog_load_flow(name, true, CurrentMemoryContext);
 
@@ -188,7 +193,7 @@ run_check_flow(const char *name)
 				 errmsg("permission denied to run flow \"%s\"", name),
 				 errdetail("Flow \"%s\" is owned by role \"%s\"; only members of that role may run it.",
 						   name, flow->owner_name)));
-	if (flow->uncommitted)
+	if (flow->uncommitted && !starts_at_commit)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("flow \"%s\" has changes that are not committed yet", name),
@@ -281,9 +286,6 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	Jsonb	   *params;
 	FlowDef    *flow;
 	RunCaller	rc;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -292,10 +294,8 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	elt_check_jsonb_object(params, "flow_run's params");
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "flow_run must return a record");
 
-	flow = run_check_flow(name);
+	flow = elt_check_runnable_flow(name, false);
 	memset(&rc, 0, sizeof(rc));
 	run_start_worker(&rc, flow,
 					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}");
@@ -320,18 +320,30 @@ elt_flow_run(PG_FUNCTION_ARGS)
 				 errmsg("the worker for flow \"%s\" exited before starting the run", name),
 				 errhint("The server log has the reason.")));
 	dsm_detach(rc.seg);
+	PG_RETURN_DATUM(elt_run_result(fcinfo, rc.run_id, rc.state, rc.message, rc.rows,
+								   rc.duration_us));
+}
 
-	values[0] = Int64GetDatum(rc.run_id);
-	values[1] = CStringGetTextDatum(rc.state);
-	values[2] = rc.message ? CStringGetTextDatum(rc.message) : (Datum) 0;
-	nulls[2] = rc.message == NULL;
-	values[3] = Int64GetDatum(rc.rows);
-	{
-		Interval   *duration = palloc0(sizeof(Interval));
+/* The row flow_run and flow_wait return. */
+Datum
+elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state, const char *message,
+			   int64 rows, int64 duration_us)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	Interval   *duration = palloc0(sizeof(Interval));
 
-		duration->time = rc.duration_us;
-		values[4] = IntervalPGetDatum(duration);
-	}
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function returning a run must return a record");
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = message ? CStringGetTextDatum(message) : (Datum) 0;
+	nulls[2] = message == NULL;
+	values[3] = Int64GetDatum(rows);
+	duration->time = duration_us;
+	values[4] = IntervalPGetDatum(duration);
+	nulls[4] = duration_us < 0;
 	tupdesc = BlessTupleDesc(tupdesc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }

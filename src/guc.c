@@ -9,6 +9,7 @@
  */
 #include "pg_elt.h"
 
+#include "pgtime.h"
 #include "utils/guc.h"
 
 int			elt_max_download_kb = 10 * 1024 * 1024; /* 10 GB */
@@ -18,6 +19,22 @@ int			elt_low_speed_timeout_s = 60;
 int			elt_max_redirects = 5;
 int			elt_progress_interval_s = 5;
 int			elt_cancel_wait_s = 10;
+int			elt_max_workers = 4;
+char	   *elt_timezone = NULL;
+int			elt_history_retention_min = 30 * 24 * 60;
+bool		elt_keep_completed_details = true;
+
+/* pg_elt.timezone must name a time zone PostgreSQL knows. */
+static bool
+elt_check_timezone(char **newval, void **extra, GucSource source)
+{
+	if (pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
+		return false;
+	}
+	return true;
+}
 
 void
 elt_define_gucs(void)
@@ -57,6 +74,27 @@ elt_define_gucs(void)
 							NULL,
 							&elt_cancel_wait_s, elt_cancel_wait_s, 0, 3600,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_elt.max_workers",
+							"Largest number of flow runs pg_elt's schedulers run at once.",
+							"Runs queued by flow_submit and schedules wait for a free worker.",
+							&elt_max_workers, elt_max_workers, 1, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pg_elt.timezone",
+							   "Time zone of cron schedules of flows without a timezone.",
+							   NULL,
+							   &elt_timezone, "UTC",
+							   PGC_SIGHUP, 0, elt_check_timezone, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.history_retention",
+							"Run history older than this is deleted by the scheduler.",
+							"0 keeps history for ever.",
+							&elt_history_retention_min, elt_history_retention_min, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pg_elt.keep_completed_details",
+							 "Keep task rows and logs of completed runs.",
+							 "Off keeps them only for runs that did not complete, so that frequent schedules do not grow the history.",
+							 &elt_keep_completed_details, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_elt");
 }

@@ -3,7 +3,8 @@
  * pg_elt.c
  *	  Module entry point.  pg_elt needs no shared_preload_libraries for
  *	  flow_run and load_csv: runs are executed by dynamic background
- *	  workers that load this library themselves.
+ *	  workers that load this library themselves.  Preloaded, it also sets
+ *	  up the scheduler runtime (scheduler.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,4 +32,6 @@ _PG_init(void)
 				 errmsg("could not initialize libcurl")));
 
 	elt_define_gucs();
+	if (process_shared_preload_libraries_in_progress)
+		elt_scheduler_preload();
 }

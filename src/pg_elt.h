@@ -13,7 +13,10 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
@@ -131,6 +134,10 @@ extern int	elt_low_speed_timeout_s;
 extern int	elt_max_redirects;
 extern int	elt_progress_interval_s;
 extern int	elt_cancel_wait_s;
+extern int	elt_max_workers;
+extern char *elt_timezone;
+extern int	elt_history_retention_min;
+extern bool elt_keep_completed_details;
 extern void elt_define_gucs(void);
 
 /* ---------------------------------------------------------------------
@@ -185,6 +192,24 @@ typedef struct AttemptOutcome
 extern Oid	elt_extension_owner(void);
 extern FlowDef *elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger);
+extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
+extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
+extern int64 elt_catalog_queue_run(FlowDef *flow, Jsonb *params, TimestampTz run_at,
+								   const char *trigger);
+
+typedef struct RunRow
+{
+	int64		run_id;
+	char	   *state;
+	char	   *message;
+	int64		rows;
+	int64		duration_us;	/* -1 while running */
+	Oid			owner;
+	bool		ours;			/* queued by the current transaction */
+} RunRow;
+
+extern bool elt_catalog_read_run(int64 run_id, RunRow *row);
+extern bool elt_catalog_cancel_unstarted(int64 run_id);
 extern void elt_catalog_attempt_start(int64 run_id, const char *task, int attempt);
 extern void elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 									const AttemptOutcome *outcome);
@@ -219,6 +244,79 @@ typedef struct EltRunShared
 #define ELT_MSG_STARTED		'S'	/* run_id */
 #define ELT_MSG_LOG			'L'	/* elevel, sqlerrcode, task, message, detail, hint */
 #define ELT_MSG_RESULT		'R'	/* run_id, state, message, rows, duration (us) */
+
+/* schedule.c */
+typedef struct EltSchedule
+{
+	bool		is_interval;
+	int64		interval_us;
+	uint64		minutes;		/* bit n: minute n */
+	uint32		hours;
+	uint32		days;			/* bits 1..31 */
+	uint16		months;			/* bits 1..12 */
+	uint8		weekdays;		/* bits 0..6, Sunday is 0 */
+	bool		days_restricted;
+	bool		weekdays_restricted;
+} EltSchedule;
+
+extern void elt_schedule_parse(const char *text, EltSchedule *s);
+extern TimestampTz elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz);
+
+/* ---------------------------------------------------------------------
+ * The runtime under shared_preload_libraries (scheduler.c)
+ * ---------------------------------------------------------------------
+ */
+#define ELT_MAX_DATABASES	64
+#define ELT_MAX_RUN_SLOTS	256
+
+typedef struct EltSchedulerSlot
+{
+	Oid			database;
+	pid_t		pid;
+	struct Latch *latch;
+	TimestampTz retry_at;		/* no pg_elt here when last checked */
+} EltSchedulerSlot;
+
+typedef struct EltRunSlot
+{
+	int64		run_id;			/* 0 = free */
+	Oid			database;
+	pid_t		pid;
+	pg_atomic_uint32 cancel_requested;
+} EltRunSlot;
+
+typedef struct EltShared
+{
+	slock_t		mutex;
+	struct Latch *launcher_latch;
+	EltSchedulerSlot schedulers[ELT_MAX_DATABASES];
+	EltRunSlot	runs[ELT_MAX_RUN_SLOTS];
+	ConditionVariable run_ended;
+} EltShared;
+
+/* What a queued run's worker gets in bgw_extra. */
+typedef struct EltRunWorkerArgs
+{
+	Oid			database;
+	Oid			owner;
+	int64		run_id;
+} EltRunWorkerArgs;
+
+extern EltShared *elt_shared;	/* NULL unless preloaded */
+extern void elt_scheduler_preload(void);
+extern EltRunSlot *elt_claim_run_slot(int64 run_id);
+extern void elt_release_run_slot(EltRunSlot *slot);
+extern bool elt_cancel_running(int64 run_id);
+extern int	elt_workers_running(void);
+extern void elt_wake_scheduler_now(Oid database);
+extern void elt_wake_scheduler_at_commit(bool launcher_too);
+extern PGDLLEXPORT void elt_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void elt_scheduler_main(Datum main_arg);
+
+/* flow_run.c */
+extern FlowDef *elt_check_runnable_flow(const char *name, bool starts_at_commit);
+extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state,
+							const char *message, int64 rows, int64 duration_us);
 
 /* executor.c */
 extern PGDLLEXPORT void elt_flow_worker_main(Datum main_arg);

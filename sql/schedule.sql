@@ -1,0 +1,52 @@
+-- Schedules: parsing and next fire times.
+SET timezone = 'UTC';
+CREATE TABLE cases (schedule text, after timestamptz, tz text DEFAULT 'UTC');
+INSERT INTO cases (schedule, after) VALUES
+  ('* * * * *',            '2021-01-01 00:00:00+00'),
+  ('* * * * *',            '2021-01-01 00:00:30+00'),
+  ('*/15 * * * *',         '2021-01-01 00:16:00+00'),
+  ('0 8-18/2 * * *',       '2021-01-01 09:00:00+00'),
+  ('30 2 * * mon-fri',     '2021-01-01 03:00:00+00'),   -- a Friday: next is Monday
+  ('0 0 1 jan,jul *',      '2021-02-01 00:00:00+00'),
+  ('0 0 13 * fri',         '2021-01-01 00:00:00+00'),   -- 13th OR Friday
+  ('0 0 29 feb *',         '2021-01-01 00:00:00+00'),   -- next leap day
+  ('5,10,50-52 * * * *',   '2021-01-01 00:51:00+00'),
+  ('0 12 * * 7',           '2021-01-01 00:00:00+00'),   -- 7 is Sunday
+  ('15/20 * * * *',        '2021-01-01 00:40:00+00'),
+  ('@hourly',              '2021-01-01 00:00:00+00'),
+  ('@daily',               '2021-01-01 00:00:00+00'),
+  ('@weekly',              '2021-01-01 00:00:00+00'),
+  ('@monthly',             '2021-01-15 00:00:00+00'),
+  ('@yearly',              '2021-01-15 00:00:00+00'),
+  ('every 30 seconds',     '2021-01-01 00:00:10+00'),
+  ('every 5 minutes',      '2021-01-01 00:07:00+00'),
+  ('every 2 hours',        '2021-01-01 03:00:00+00'),
+  ('EVERY 1 day',          '2021-01-01 03:00:00+00');
+INSERT INTO cases VALUES
+  ('0 9 * * *', '2021-03-27 12:00:00+00', 'Europe/Paris'),   -- across the DST change
+  ('30 2 * * *', '2021-03-27 12:00:00+00', 'Europe/Paris'),  -- 02:30 does not exist that night
+  ('0 0 * * *', '2021-01-01 00:00:00+00', 'America/New_York');
+SELECT schedule, after, tz, elt.schedule_next(schedule, after, tz) FROM cases;
+
+-- Invalid schedules say where the error is.
+SELECT elt.schedule_next('* * * *');
+SELECT elt.schedule_next('* * * * * *');
+SELECT elt.schedule_next('61 * * * *');
+SELECT elt.schedule_next('* * * foo *');
+SELECT elt.schedule_next('*/0 * * * *');
+SELECT elt.schedule_next('5-1 * * * *');
+SELECT elt.schedule_next('@fortnightly');
+SELECT elt.schedule_next('every fortnight');
+SELECT elt.schedule_next('every 0 seconds');
+SELECT elt.schedule_next('every 10 weeks');
+-- never fires
+SELECT elt.schedule_next('0 0 30 feb *', '2021-01-01');
+
+-- Flows: schedules are checked when written.
+INSERT INTO elt.flows (name, schedule) VALUES ('sched', '*/5 * * * * *');
+INSERT INTO elt.flows (name, schedule) VALUES ('sched', '0 0 31 apr *');
+INSERT INTO elt.flows (name, schedule, timezone) VALUES ('sched', '@daily', 'Mars/Olympus');
+INSERT INTO elt.flows (name, schedule, max_active_runs) VALUES ('sched', '@daily', 0);
+INSERT INTO elt.flows (name, schedule, timezone) VALUES ('sched', '@daily', 'Europe/Paris');
+SELECT name, schedule, timezone, enabled, catchup, max_active_runs FROM elt.flows WHERE name = 'sched';
+DELETE FROM elt.flows WHERE name = 'sched';

@@ -1,0 +1,201 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  Queued runs: flow_submit, flow_wait and flow_cancel.
+ *
+ *	  flow_submit inserts a pending run in the caller's transaction, so the
+ *	  run exists (and the scheduler starts it) only if and when that
+ *	  transaction commits; the commit wakes the scheduler.  flow_wait reads
+ *	  the run with the latest snapshot, whatever the caller's isolation
+ *	  level, and sleeps on a condition variable that every ending run
+ *	  broadcasts.  flow_cancel cancels a pending run at once and interrupts
+ *	  a running one through its slot in shared memory.
+ *
+ *	  These need shared_preload_libraries = 'pg_elt' (the scheduler).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(elt_flow_submit);
+PG_FUNCTION_INFO_V1(elt_flow_wait);
+PG_FUNCTION_INFO_V1(elt_flow_cancel);
+
+#define QUEUE_POLL_MS	100
+
+static void
+queue_require_scheduler(const char *function)
+{
+	if (elt_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s needs pg_elt in shared_preload_libraries", function),
+				 errdetail("Queued and scheduled runs are started by pg_elt's scheduler, which runs only when the library is preloaded."),
+				 errhint("Add pg_elt to shared_preload_libraries and restart the server, or use flow_run.")));
+}
+
+static bool
+queue_state_is_final(const char *state)
+{
+	return strcmp(state, "completed") == 0 || strcmp(state, "failed") == 0 ||
+		strcmp(state, "cancelled") == 0 || strcmp(state, "crashed") == 0;
+}
+
+/* The run, which the caller must be allowed to see. */
+static void
+queue_read_run(int64 run_id, RunRow *row)
+{
+	if (!elt_catalog_read_run(run_id, row) || !is_member_of_role(GetUserId(), row->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("run %lld does not exist", (long long) run_id),
+				 errhint("Runs are rows of elt.flow_runs; each role sees the runs of the roles it is a member of.")));
+}
+
+/*
+ * Waits until the run has ended or deadline (0: none) has passed, and
+ * returns it as it is then.
+ */
+static void
+queue_wait(int64 run_id, TimestampTz deadline, RunRow *row)
+{
+	for (;;)
+	{
+		long		wait_ms = QUEUE_POLL_MS;
+
+		queue_read_run(run_id, row);
+		if (queue_state_is_final(row->state))
+			break;
+		if (row->ours)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("run %lld was queued by the current transaction", (long long) run_id),
+					 errdetail("It starts when the transaction commits; waiting for it here would wait for ever."),
+					 errhint("Commit, then call flow_wait.")));
+		if (deadline != 0)
+		{
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+			if (left <= 0)
+				break;
+			wait_ms = Min(wait_ms, left);
+		}
+		if (elt_shared)
+			(void) ConditionVariableTimedSleep(&elt_shared->run_ended, wait_ms, PG_WAIT_EXTENSION);
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (elt_shared)
+		ConditionVariableCancelSleep();
+}
+
+/*
+ * flow_submit(flow text, params jsonb DEFAULT '{}', run_at timestamptz
+ * DEFAULT now()) RETURNS bigint: queues a run and returns its id.
+ */
+Datum
+elt_flow_submit(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Jsonb	   *params;
+	TimestampTz run_at;
+	FlowDef    *flow;
+	int64		run_id;
+
+	queue_require_scheduler("flow_submit");
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_submit needs a flow name")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	elt_check_jsonb_object(params, "flow_submit's params");
+	run_at = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+
+	flow = elt_check_runnable_flow(name, true);
+	run_id = elt_catalog_queue_run(flow, params ? elt_jsonb_merge(flow->params, params) : flow->params,
+								   run_at, "api");
+	elt_wake_scheduler_at_commit(false);
+	PG_RETURN_INT64(run_id);
+}
+
+/*
+ * flow_wait(run_id bigint, timeout interval DEFAULT NULL): waits for the
+ * run to end and returns the row flow_run returns; after timeout, returns
+ * the run as it is then (pending or running).
+ */
+Datum
+elt_flow_wait(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	TimestampTz deadline = 0;
+	RunRow		row;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_wait needs a run id")));
+	run_id = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+		deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														   TimestampTzGetDatum(GetCurrentTimestamp()),
+														   PG_GETARG_DATUM(1)));
+	queue_wait(run_id, deadline, &row);
+	PG_RETURN_DATUM(elt_run_result(fcinfo, row.run_id, row.state, row.message, row.rows,
+								   row.duration_us));
+}
+
+/*
+ * flow_cancel(run_id bigint) RETURNS boolean: cancels a queued or running
+ * run and waits (pg_elt.cancel_wait) for it to roll back; false, with a
+ * notice, when the run had already ended.
+ */
+Datum
+elt_flow_cancel(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	RunRow		row;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_cancel needs a run id")));
+	run_id = PG_GETARG_INT64(0);
+	queue_read_run(run_id, &row);
+	if (queue_state_is_final(row.state))
+	{
+		ereport(NOTICE,
+				(errmsg("run %lld has already ended (%s); nothing to cancel",
+						(long long) run_id, row.state)));
+		PG_RETURN_BOOL(false);
+	}
+	if (elt_catalog_cancel_unstarted(run_id))
+		PG_RETURN_BOOL(true);
+	if (!elt_cancel_running(run_id))
+	{
+		queue_require_scheduler("flow_cancel of a running run");
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld has no worker that could be cancelled", (long long) run_id),
+				 errhint("If it was started by flow_run, cancel the session that called flow_run.")));
+	}
+	queue_wait(run_id, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), elt_cancel_wait_s * 1000L),
+			   &row);
+	PG_RETURN_BOOL(true);
+}
