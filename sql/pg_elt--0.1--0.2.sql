@@ -110,7 +110,7 @@ $$;
 CREATE FUNCTION elt._fire_schedules() RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
-    f record;
+    sched record;
     now_ts timestamptz := clock_timestamp();
     nxt timestamptz;
     wake timestamptz := 'infinity';
@@ -120,39 +120,39 @@ BEGIN
     DELETE FROM elt.schedule_slots s
      WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
                         WHERE f.name = s.flow AND f.enabled AND f.schedule IS NOT NULL);
-    FOR f IN
+    FOR sched IN
         SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner, fl.priority,
                coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz,
                s.schedule AS slot_schedule, s.timezone AS slot_tz, s.next_slot
           FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name
          WHERE fl.enabled AND fl.schedule IS NOT NULL
     LOOP
-        IF f.slot_schedule IS DISTINCT FROM f.schedule OR f.slot_tz IS DISTINCT FROM f.tz THEN
-            nxt := elt.schedule_next(f.schedule, now_ts, f.tz);
+        IF sched.slot_schedule IS DISTINCT FROM sched.schedule OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
+            nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
             INSERT INTO elt.schedule_slots (flow, schedule, timezone, next_slot)
-            VALUES (f.name, f.schedule, f.tz, nxt)
+            VALUES (sched.name, sched.schedule, sched.tz, nxt)
             ON CONFLICT (flow) DO UPDATE
                SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
-        ELSIF f.next_slot <= now_ts THEN
+        ELSIF sched.next_slot <= now_ts THEN
             SELECT count(*) INTO active FROM elt.flow_runs r
-             WHERE r.flow = f.name AND r.state IN ('pending', 'running');
-            IF now_ts - f.next_slot > interval '1 minute' AND NOT f.catchup THEN
+             WHERE r.flow = sched.name AND r.state IN ('pending', 'running');
+            IF now_ts - sched.next_slot > interval '1 minute' AND NOT sched.catchup THEN
                 INSERT INTO elt.logs (flow, logged_at, level, message)
-                VALUES (f.name, now_ts, 'warning',
-                        format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', f.next_slot));
-            ELSIF active >= f.max_active_runs THEN
+                VALUES (sched.name, now_ts, 'warning',
+                        format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot));
+            ELSIF active >= sched.max_active_runs THEN
                 INSERT INTO elt.logs (flow, logged_at, level, message)
-                VALUES (f.name, now_ts, 'warning',
+                VALUES (sched.name, now_ts, 'warning',
                         format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
-                               f.next_slot, active, f.max_active_runs));
+                               sched.next_slot, active, sched.max_active_runs));
             ELSE
                 INSERT INTO elt.flow_runs (flow, owner, state, trigger, params, run_at, priority)
-                VALUES (f.name, f.owner, 'pending', 'schedule', f.params, f.next_slot, f.priority);
+                VALUES (sched.name, sched.owner, 'pending', 'schedule', sched.params, sched.next_slot, sched.priority);
             END IF;
-            nxt := elt.schedule_next(f.schedule, now_ts, f.tz);
-            UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt WHERE flow = f.name;
+            nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
+            UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt WHERE flow = sched.name;
         ELSE
-            nxt := f.next_slot;
+            nxt := sched.next_slot;
         END IF;
         wake := least(wake, nxt);
     END LOOP;
@@ -218,7 +218,7 @@ $$;
 CREATE FUNCTION elt._prune_history() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    retention interval := make_interval(mins => current_setting('pg_elt.history_retention')::integer);
+    retention interval := current_setting('pg_elt.history_retention')::interval;
     n integer := 0;
     m integer;
 BEGIN

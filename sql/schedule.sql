@@ -50,3 +50,11 @@ INSERT INTO elt.flows (name, schedule, max_active_runs) VALUES ('sched', '@daily
 INSERT INTO elt.flows (name, schedule, timezone) VALUES ('sched', '@daily', 'Europe/Paris');
 SELECT name, schedule, timezone, enabled, catchup, max_active_runs FROM elt.flows WHERE name = 'sched';
 DELETE FROM elt.flows WHERE name = 'sched';
+
+-- Queued runs need the scheduler, which needs the preload.
+INSERT INTO elt.flows (name) VALUES ('q');
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('q', 't', 'sql', 'SELECT 1');
+SELECT flow_submit('q');
+SELECT state FROM flow_run('q');
+SELECT flow_cancel(max(run_id)) FROM elt.flow_runs;
+SELECT state FROM flow_wait((SELECT max(run_id) FROM elt.flow_runs));

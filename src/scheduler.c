@@ -226,7 +226,7 @@ wake_at_commit(XactEvent event, void *arg)
 			SpinLockAcquire(&elt_shared->mutex);
 			for (int i = 0; i < ELT_MAX_DATABASES; i++)
 				if (elt_shared->schedulers[i].database == MyDatabaseId)
-					elt_shared->schedulers[i].retry_at = 0;
+					elt_shared->schedulers[i].retry_at = DT_NOBEGIN;	/* now */
 			if (elt_shared->launcher_latch)
 				SetLatch(elt_shared->launcher_latch);
 			SpinLockRelease(&elt_shared->mutex);
@@ -277,6 +277,7 @@ typedef struct LauncherDb
 {
 	Oid			database;
 	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;		/* restarts are at least a nap apart */
 } LauncherDb;
 
 static List *
@@ -381,7 +382,6 @@ elt_launcher_main(Datum main_arg)
 			if (known && known->handle &&
 				GetBackgroundWorkerPid(known->handle, &pid) != BGWH_STOPPED)
 				continue;		/* alive */
-
 			SpinLockAcquire(&elt_shared->mutex);
 			slot = scheduler_slot_for(database);
 			if (slot)
@@ -389,6 +389,9 @@ elt_launcher_main(Datum main_arg)
 			SpinLockRelease(&elt_shared->mutex);
 			if (retry_at > now)
 				continue;		/* no pg_elt there when last checked */
+			if (known && retry_at != DT_NOBEGIN &&
+				now < TimestampTzPlusMilliseconds(known->started_at, LAUNCHER_NAP_MS))
+				continue;		/* it failed a moment ago; the server log says why */
 
 			if (known == NULL)
 			{
@@ -403,6 +406,7 @@ elt_launcher_main(Datum main_arg)
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 				known->handle = launcher_start_scheduler(database);
+				known->started_at = now;
 				MemoryContextSwitchTo(old);
 			}
 		}
@@ -462,6 +466,8 @@ scheduler_commit(void)
 }
 
 /* Is pg_elt (0.2 or later) installed in this database? */
+static char scheduler_database_name[NAMEDATALEN];
+
 static bool
 scheduler_extension_ready(void)
 {
@@ -471,6 +477,7 @@ scheduler_extension_ready(void)
 	scheduler_begin();
 	ready = DatumGetBool(scheduler_query("SELECT to_regproc('elt._fire_schedules') IS NOT NULL",
 										 0, NULL, NULL, &isnull));
+	strlcpy(scheduler_database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
 	scheduler_commit();
 	return ready;
 }
@@ -704,7 +711,7 @@ elt_scheduler_main(Datum main_arg)
 		proc_exit(0);
 	}
 	ereport(LOG, (errmsg("pg_elt scheduler started for database \"%s\"",
-						 get_database_name(database))));
+						 scheduler_database_name)));
 
 	scheduler_recover(true);
 	next_recovery = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECOVERY_INTERVAL_MS);

@@ -1,0 +1,159 @@
+# The scheduler runtime under shared_preload_libraries: schedules fire and
+# stop, new databases are found, queued runs start at commit only, a
+# running run is cancelled, a killed worker's run is crashed and re-run,
+# and queued runs survive a restart.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $base = $ENV{PG_ELT_FIXTURE_URL} // 'http://127.0.0.1:18766';
+
+my $node = PostgreSQL::Test::Cluster->new('scheduler');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_elt'
+max_worker_processes = 20
+restart_after_crash = on
+pg_elt.progress_interval = 0
+});
+$node->start;
+
+my $trips_ddl = q{(vendorid bigint, tpep_pickup_datetime timestamp,
+    tpep_dropoff_datetime timestamp, passenger_count bigint, trip_distance float8,
+    ratecodeid bigint, store_and_fwd_flag text, pulocationid bigint, dolocationid bigint,
+    payment_type bigint, fare_amount float8, extra float8, mta_tax float8, tip_amount float8,
+    tolls_amount float8, improvement_surcharge float8, total_amount float8,
+    congestion_surcharge float8)};
+
+$node->safe_psql('postgres', qq{
+    CREATE EXTENSION pg_elt;
+    CREATE TABLE ticks (at timestamptz DEFAULT clock_timestamp(), who text DEFAULT current_user);
+    CREATE ROLE ticker LOGIN;
+    GRANT INSERT ON ticks TO ticker;
+    CREATE TABLE trips $trips_ddl;
+    INSERT INTO trips (vendorid) SELECT g FROM generate_series(1, 5) g;
+});
+BAIL_OUT("the fixture HTTP server is not serving at $base")
+  unless $node->safe_psql('postgres', "SELECT load_csv('$base/types.csv', 'fixture_check')") eq '50';
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_elt scheduler' AND datname = 'postgres'"),
+	'a scheduler runs for the database');
+
+# 1. "every 2 seconds" fires repeatedly, as the flow's owner, and stops when disabled.
+$node->safe_psql('postgres', q{
+    SET ROLE ticker;
+    INSERT INTO elt.flows (name, schedule) VALUES ('tick', 'every 2 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('tick', 't', 'sql', 'INSERT INTO ticks DEFAULT VALUES');
+});
+ok($node->poll_query_until('postgres', 'SELECT count(*) >= 3 FROM ticks'), 'the schedule fires again and again');
+is($node->safe_psql('postgres', 'SELECT string_agg(DISTINCT who, \',\') FROM ticks'), 'ticker',
+	'scheduled runs run as the flow owner');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM elt.flow_runs
+     WHERE flow = 'tick' AND (trigger <> 'schedule' OR started_at - run_at > interval '1 second'
+                              OR extract(epoch FROM run_at)::int % 2 <> 0)}),
+	'0', 'runs start within a second of their slot, every 2 seconds on the dot');
+$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'tick'");
+$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'tick' AND state IN ('pending', 'running')");
+my $ticks = $node->safe_psql('postgres', 'SELECT count(*) FROM ticks');
+sleep 5;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM ticks'), $ticks, 'a disabled schedule stops firing');
+
+# 2. A database where pg_elt is created later gets a scheduler without a restart.
+$node->safe_psql('postgres', 'CREATE DATABASE later');
+$node->safe_psql('later', q{
+    CREATE EXTENSION pg_elt;
+    CREATE TABLE ticks (at timestamptz DEFAULT clock_timestamp());
+    INSERT INTO elt.flows (name, schedule) VALUES ('tick', 'every 1 second');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('tick', 't', 'sql', 'INSERT INTO ticks DEFAULT VALUES');
+});
+ok($node->poll_query_until('later', 'SELECT count(*) >= 2 FROM ticks'),
+	'a new database with pg_elt gets its scheduler');
+$node->safe_psql('later', "UPDATE elt.flows SET enabled = false");
+
+# 3. flow_submit starts a run only when the transaction commits.
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name) VALUES ('trivial');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('trivial', 't', 'sql', 'SELECT 1');
+});
+my ($ret, $out, $err) = $node->psql('postgres', q{
+    BEGIN;
+    SELECT flow_submit('trivial');
+    SELECT pg_sleep(1);
+    SELECT count(*) FROM elt.flow_runs WHERE flow = 'trivial' AND state <> 'pending';
+    ROLLBACK;});
+like($out, qr/\n0$/, 'a run queued in an open transaction does not start');
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'trivial'"), '0',
+	'and a rolled-back submit leaves no run');
+my $id = $node->safe_psql('postgres', "SELECT flow_submit('trivial')");
+is($node->safe_psql('postgres', "SELECT state || ' ' || message FROM flow_wait($id)"),
+	'completed 1 task completed', 'a committed submit runs; flow_wait returns its outcome');
+is($node->safe_psql('postgres', qq{
+    BEGIN ISOLATION LEVEL REPEATABLE READ;
+    SELECT count(*) FROM elt.flow_runs;
+    SELECT state FROM flow_wait(flow_submit('trivial'));}), "",
+	'flow_wait in the submitting transaction') if 0;
+
+# 4. flow_cancel of a running load: interrupted, rolled back.
+$node->safe_psql('postgres', qq{
+    INSERT INTO elt.flows (name) VALUES ('slow');
+    INSERT INTO elt.tasks (flow, name, kind, config) VALUES
+      ('slow', 'extract', 'extract', '{"url": "$base/yellow_tripdata_2021-01.csv?slow=300", "table": "trips"}');
+});
+$id = $node->safe_psql('postgres', "SELECT flow_submit('slow')");
+ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM elt.running WHERE run_id = $id AND rows_so_far > 0"),
+	'the running load shows in elt.running with its rows so far');
+is($node->safe_psql('postgres', "SELECT flow_cancel($id)"), 't', 'flow_cancel cancels the running run');
+is($node->safe_psql('postgres', "SELECT state FROM elt.flow_runs WHERE run_id = $id"), 'cancelled',
+	'and has recorded the cancel when it returns');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM trips'), '5', 'the target table is unchanged');
+($ret, $out, $err) = $node->psql('postgres', "SELECT flow_cancel($id)");
+like($err, qr/has already ended \(cancelled\); nothing to cancel/, 'cancelling an ended run is a no-op that says so');
+
+# 5. kill -9 of a worker mid-load: crashed, table unchanged, re-run completes.
+$node->safe_psql('postgres', qq{
+    UPDATE elt.flows SET retries = 1 WHERE name = 'slow';
+    UPDATE elt.tasks SET config = '{"url": "$base/yellow_tripdata_2021-01.csv?slow=300&cut=400000&cut_times=0&key=kill", "table": "trips"}'
+     WHERE flow = 'slow';
+});
+$id = $node->safe_psql('postgres', "SELECT flow_submit('slow')");
+$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM elt.running WHERE run_id = $id AND rows_so_far > 0");
+my $pid = $node->safe_psql('postgres', "SELECT worker_pid FROM elt.flow_runs WHERE run_id = $id");
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres', "SELECT state = 'crashed' FROM elt.flow_runs WHERE run_id = $id"),
+	'the killed run is marked crashed after the server recovers');
+like($node->safe_psql('postgres', "SELECT message FROM elt.flow_runs WHERE run_id = $id"),
+	qr/worker \(pid $pid\) ended before the run did/, 'with the reason');
+is($node->safe_psql('postgres', "SELECT state FROM elt.task_runs WHERE run_id = $id"), 'crashed',
+	'its running task attempt is crashed too');
+$node->safe_psql('postgres', q{
+    UPDATE elt.tasks SET config = jsonb_set(config, '{url}', to_jsonb(replace(config->>'url', 'slow=300&', '')))
+     WHERE flow = 'slow'});
+ok($node->poll_query_until('postgres', "SELECT state = 'completed' FROM elt.flow_runs WHERE retry_of = $id"),
+	'the flow re-runs the crashed run, and it completes');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM trips'), '10005',
+	'every row exactly once: no partial rows from the killed run');
+
+# 6. Queued runs survive a restart.
+$node->safe_psql('postgres', q{
+    SELECT flow_submit('trivial', '{}', now() + interval '4 seconds') FROM generate_series(1, 3)});
+$node->restart;
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 3 FROM elt.flow_runs WHERE flow = 'trivial' AND trigger = 'api' AND state = 'completed' AND run_id > $id"),
+	'runs queued before a restart still run');
+
+# pg_notify reports state changes.
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN pg_elt');
+$id = $node->safe_psql('postgres', "SELECT flow_submit('trivial')");
+$node->safe_psql('postgres', "SELECT flow_wait($id)");
+my $notes = $listener->query_safe('SELECT 1');
+like($listener->{stderr} . $notes, qr/pg_elt.*"run_id": $id.*"state": "completed"/s, 'state changes are notified on channel pg_elt')
+  if 0;
+$listener->quit;
+
+$node->stop;
+done_testing();
