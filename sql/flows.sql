@@ -96,6 +96,18 @@ SELECT state FROM flow_run('alice_flow');
 SELECT count(*) FROM elt.flow_runs;
 RESET ROLE;
 
+-- pg_elt reads and writes its catalog as the extension owner with a fixed
+-- search_path: an operator a user puts first on theirs is never called.
+CREATE SCHEMA evil AUTHORIZATION elt_bob;
+SET ROLE elt_bob;
+CREATE FUNCTION evil.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'hijacked as %', current_user; RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.eq);
+SET search_path = evil, pg_catalog, public;
+SELECT state FROM flow_run('alice_flow');
+RESET search_path;
+RESET ROLE;
+
 -- Results reach a REPEATABLE READ caller, whose snapshot predates the run.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT count(*) > 0 AS has_runs FROM elt.flow_runs;

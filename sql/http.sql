@@ -91,3 +91,11 @@ SELECT load_csv('FILE:///etc/passwd', 'x');
 RESET ROLE;
 \getenv datadir PG_ELT_TEST_DATA
 SELECT load_csv('file://' || :'datadir' || '/types.csv', 'from_file') AS superuser_reads_files;
+
+-- A response that is not 2xx is never loaded; nor is anything in a
+-- read-only transaction.
+SELECT load_csv(:'base' || :'taxi' || '?status=302', 'not_loaded');
+SELECT to_regclass('not_loaded') IS NULL AS nothing_created;
+BEGIN READ ONLY;
+SELECT load_csv(:'base' || :'taxi', 'retried');
+ROLLBACK;

@@ -300,5 +300,9 @@ CREATE VIEW elt.running WITH (security_invoker = true) AS
 
 GRANT SELECT ON elt.runs, elt.task_attempts, elt.running TO PUBLIC;
 
+-- The scheduler's steps are the scheduler's alone.
+REVOKE EXECUTE ON FUNCTION elt._fire_schedules(), elt._claim_runs(integer),
+    elt._recover_runs(boolean, bigint[]), elt._prune_history() FROM PUBLIC;
+
 -- A scheduler for this database starts when this commits (if preloaded).
 SELECT elt._wake_scheduler();

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -29,22 +30,31 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-/* Runs the enclosed SPI work as the extension owner. */
+/*
+ * Runs the enclosed SPI work as the extension owner, the way a SECURITY
+ * DEFINER function with a fixed search_path would: the caller's
+ * search_path (which a task may have set) must not decide which
+ * functions and operators run with the owner's rights.
+ */
 typedef struct CatalogScope
 {
 	Oid			saved_user;
 	int			saved_sec;
+	int			guc_level;
 	MemoryContext caller_cxt;	/* for results that outlive SPI */
 } CatalogScope;
 
 static void
 catalog_enter(CatalogScope *scope)
 {
-	Oid			owner = elt_extension_owner();
-
 	scope->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&scope->saved_user, &scope->saved_sec);
-	SetUserIdAndSecContext(owner, scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	scope->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	SetUserIdAndSecContext(elt_extension_owner(),
+						   scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
@@ -53,6 +63,7 @@ static void
 catalog_leave(CatalogScope *scope)
 {
 	SPI_finish();
+	AtEOXact_GUC(true, scope->guc_level);
 	SetUserIdAndSecContext(scope->saved_user, scope->saved_sec);
 }
 

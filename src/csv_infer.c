@@ -307,18 +307,20 @@ csv_decide(const ColumnGuess *g)
 
 /*
  * Examines the head of a CSV file held in data[0..len).  Returns false
- * when it needs more data (the sample is not complete and at_eof is
- * false).  Blank lines are skipped, as they carry no row for inference.
+ * when it needs more data (the sample is not complete and neither at_eof
+ * nor full is set).  With full, the buffer is as much as will be read: a
+ * record cut at its end is left out.  Blank lines are skipped, as they
+ * carry no row for inference.
  */
 bool
-elt_csv_sample(const char *data, size_t len, bool at_eof, const CsvDialect *dialect,
+elt_csv_sample(const char *data, size_t len, bool at_eof, bool full, const CsvDialect *dialect,
 			   bool header, int max_rows, CsvSample *sample)
 {
 	size_t		pos = 0;
 	int			capacity = 64;
 	CsvField   *fields = palloc(sizeof(CsvField) * capacity);
 	ColumnGuess *guess = NULL;
-	bool		complete = at_eof;
+	bool		complete = at_eof || full;
 
 	memset(sample, 0, sizeof(CsvSample));
 	while (pos < len)
@@ -327,8 +329,8 @@ elt_csv_sample(const char *data, size_t len, bool at_eof, const CsvDialect *dial
 
 		if (n < 0)
 			break;
-		if (n == 1 && fields[0].value[0] == '\0' && !fields[0].quoted)
-			continue;			/* blank line */
+		if (n == 1 && fields[0].value[0] == '\0' && !fields[0].quoted && guess != NULL)
+			continue;			/* blank line (COPY takes line 1 as the header whatever it is) */
 
 		if (guess == NULL)
 		{
@@ -350,8 +352,7 @@ elt_csv_sample(const char *data, size_t len, bool at_eof, const CsvDialect *dial
 			const char *v = fields[i].value;
 
 			if (!fields[i].quoted &&
-				(v[0] == '\0' ||
-				 (dialect->null_string && strcmp(v, dialect->null_string) == 0)))
+				strcmp(v, dialect->null_string ? dialect->null_string : "") == 0)
 				continue;		/* NULL */
 			csv_observe(&guess[i], v);
 		}

@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(elt_check_extract_config);
 
 #define LOAD_SAMPLE_CHUNK	(64 * 1024)
 #define LOAD_SAMPLE_MAX		(8 * 1024 * 1024)
+#define LOAD_MAX_RETRY_DELAY_MS	(300 * 1000)
 
 /*
  * State of the load COPY is reading.  COPY's data callback takes no
@@ -117,6 +118,8 @@ load_option_number(JsonbValue *v, const char *name, double min)
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 	if (d < min)
 		load_option_error(name, psprintf("\"%s\" must be at least %g.", name, min));
+	if (d > 1e6)
+		load_option_error(name, psprintf("\"%s\" must be at most 1000000.", name));
 	return d;
 }
 
@@ -372,26 +375,39 @@ load_read_head(EltStream *stream, const LoadOptions *opts, StringInfo head,
 			   CsvSample *sample)
 {
 	CsvDialect	dialect = {opts->delimiter, opts->quote, opts->escape, opts->null_string};
-	bool		at_eof = false;
+	size_t		next_look = LOAD_SAMPLE_CHUNK;
+	MemoryContext sample_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_elt sample",
+													 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	bool		done = false;
 
-	for (;;)
+	while (!done)
 	{
 		size_t		n;
+		bool		at_eof;
+		bool		full;
 
 		enlargeStringInfo(head, LOAD_SAMPLE_CHUNK);
 		n = stream->read(stream, head->data + head->len, LOAD_SAMPLE_CHUNK);
 		head->len += n;
 		head->data[head->len] = '\0';
 		at_eof = (n == 0);
+		full = head->len >= LOAD_SAMPLE_MAX;
 
 		if (head->len >= 3 && memcmp(head->data, "\xEF\xBB\xBF", 3) == 0)
 		{
 			memmove(head->data, head->data + 3, head->len - 3 + 1);
 			head->len -= 3;
 		}
-		if (elt_csv_sample(head->data, head->len, at_eof || head->len >= LOAD_SAMPLE_MAX,
-						   &dialect, opts->header, opts->sample_rows, sample))
-			return;
+		/* look at what has come each time it doubles: linear work in all */
+		if (!at_eof && !full && (size_t) head->len < next_look)
+			continue;
+		next_look *= 2;
+		MemoryContextReset(sample_cxt);
+		old = MemoryContextSwitchTo(sample_cxt);
+		done = elt_csv_sample(head->data, head->len, at_eof, full, &dialect, opts->header,
+							  opts->sample_rows, sample);
+		MemoryContextSwitchTo(old);
 	}
 }
 
@@ -616,6 +632,8 @@ load_check_permissions(ParseState *pstate, Relation rel, List *attnamelist)
 		rte->insertedCols = bms_add_member(rte->insertedCols,
 										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
 	ExecCheckRTPerms(pstate->p_rtable, true);
+	if (XactReadOnly && !rel->rd_islocaltemp)
+		PreventCommandIfReadOnly("load_csv");
 
 	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
@@ -859,7 +877,8 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 
 		delay_ms = elt_http_retry_after_ms();
 		if (delay_ms == 0)
-			delay_ms = (long) (opts->retry_delay * 1000 * (1 << Min(attempt, 16)));
+			delay_ms = (long) Min(opts->retry_delay * 1000 * (1 << Min(attempt, 16)),
+								  LOAD_MAX_RETRY_DELAY_MS);
 		if (hopts.deadline != 0 &&
 			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms) >= hopts.deadline)
 			ReThrowError(edata);

@@ -383,6 +383,7 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 	{
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(run_cxt);
+		out.rows = out.bytes = 0;	/* rolled back */
 		out.error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
@@ -714,8 +715,43 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 static void
 worker_release_slot(int code, Datum arg)
 {
+	if (worker_run.shared)
+		worker_run.shared->worker_pid = 0;
 	elt_release_run_slot(worker_run.slot);
 	worker_run.slot = NULL;
+}
+
+/*
+ * An error outside any task (a changed definition, the catalog) ends the
+ * run as failed, recorded, rather than leaving it "running".
+ */
+static void
+worker_fail_run(void)
+{
+	ErrorData  *edata;
+	MemoryContext cxt = worker_run.log_cxt;
+
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	EmitErrorReport();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	QueryCancelPending = false;
+	if (worker_run.run_id != 0)
+	{
+		char	   *message = psprintf("the run failed: %s", edata->message);
+
+		worker_run.task = NULL;
+		worker_run.attempt = 0;
+		worker_log(WARNING, edata->sqlerrcode, message, edata->detail, edata->hint);
+		worker_begin();
+		elt_catalog_run_end(worker_run.run_id, "failed", message, 0);
+		worker_commit();
+		worker_flush_logs();
+		worker_send_result("failed", message, 0, GetCurrentTimestamp());
+	}
+	RESUME_INTERRUPTS();
 }
 
 /*
@@ -786,6 +822,14 @@ elt_flow_worker_main(Datum main_arg)
 	worker_run.capturing = true;
 
 	params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(params_text)));
-	flow_execute(flow_name, params, args.run_id);
+	PG_TRY();
+	{
+		flow_execute(flow_name, params, args.run_id);
+	}
+	PG_CATCH();
+	{
+		worker_fail_run();
+	}
+	PG_END_TRY();
 	proc_exit(0);
 }

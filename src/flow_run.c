@@ -68,11 +68,17 @@ msg_get_string(StringInfo msg)
 static void
 run_request_cancel(EltRunShared *shared, BackgroundWorkerHandle *handle)
 {
-	pid_t		pid = shared->worker_pid;
+	pid_t		pid = 0;
 
 	pg_atomic_write_u32(&shared->cancel_requested, 1);
-	if (pid == 0 && handle != NULL)
-		(void) GetBackgroundWorkerPid(handle, &pid);
+	/* the handle knows whether the worker still lives; the pid alone may be reused */
+	if (handle != NULL)
+	{
+		if (GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED)
+			pid = 0;
+	}
+	else
+		pid = shared->worker_pid;	/* cleared by the worker as it exits */
 	if (pid != 0)
 		kill(pid, SIGINT);
 }
@@ -99,9 +105,14 @@ run_wait_for_cancel(RunCaller *rc)
 		   GetCurrentTimestamp() < end)
 	{
 		pid_t		pid;
+		Size		nbytes;
+		void	   *data;
 
 		if (GetBackgroundWorkerPid(rc->handle, &pid) == BGWH_STOPPED)
 			break;
+		/* keep the queue drained, or a worker relaying its last lines would block */
+		while (shm_mq_receive(rc->queue, &nbytes, &data, true) == SHM_MQ_SUCCESS)
+			;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

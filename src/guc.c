@@ -72,8 +72,8 @@ elt_define_gucs(void)
 	DefineCustomIntVariable("pg_elt.cancel_wait",
 							"Time flow_run waits for a cancelled run to roll back.",
 							NULL,
-							&elt_cancel_wait_s, elt_cancel_wait_s, 0, 3600,
-							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+							&elt_cancel_wait_s, elt_cancel_wait_s, 0, 300,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_elt.max_workers",
 							"Largest number of flow runs pg_elt's schedulers run at once.",

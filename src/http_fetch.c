@@ -254,6 +254,13 @@ http_header_cb(char *line, size_t size, size_t nitems, void *arg)
 	return len;
 }
 
+/* A response whose body is the file: 2xx, or 0 for file:// URLs. */
+static inline bool
+http_status_is_data(long status)
+{
+	return status == 0 || (status >= 200 && status < 300);
+}
+
 /*
  * libcurl write callback: appends to the buffer.  The first call of a
  * response checks its status, so an error page is never taken for data.
@@ -268,7 +275,7 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	{
 		hs->status_seen = true;
 		curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
-		if (hs->status >= 400)
+		if (!http_status_is_data(hs->status))
 			return 0;
 		if (hs->received > 0 && hs->status != 206)
 		{
@@ -413,10 +420,12 @@ http_status_errcode(long status)
 static void
 http_report_status(HttpStream *hs)
 {
-	http_last_retry_after_ms = hs->retry_after_s > 0 ? hs->retry_after_s * 1000 : 0;
+	http_last_retry_after_ms = hs->retry_after_s > 0 ? Min(hs->retry_after_s, 300) * 1000 : 0;
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
+			 (hs->status >= 300 && hs->status < 400) ?
+			 errdetail("A redirect without a usable Location, or a response that is not the file.") : 0,
 			 hs->status == 404 ? errhint("Check the URL; the server has no such file.") :
 			 (hs->status == 401 || hs->status == 403) ?
 			 errhint("The server refused access; add credentials with the \"headers\" option.") : 0));
@@ -463,13 +472,13 @@ http_handle_failure(HttpStream *hs)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("\"%s\" is larger than pg_elt.max_download_size", hs->base.display_url),
 				 errhint("A superuser can raise pg_elt.max_download_size.")));
-	if (hs->status >= 400)
-		http_report_status(hs);
 	if (hs->result == CURLE_UNSUPPORTED_PROTOCOL || hs->result == CURLE_TOO_MANY_REDIRECTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
 				 errhint("Redirects are followed to http:// and https:// URLs only, at most pg_elt.max_redirects times.")));
+	if (!http_status_is_data(hs->status))
+		http_report_status(hs);
 
 	if (hs->resume_refused)
 		ereport(ERROR,
@@ -571,7 +580,7 @@ http_read(EltStream *stream, char *dst, size_t len)
 		{
 			if (!hs->status_seen)
 				curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
-			if (hs->result == CURLE_OK && hs->status < 400)
+			if (hs->result == CURLE_OK && http_status_is_data(hs->status))
 				return 0;
 			http_handle_failure(hs);
 			continue;

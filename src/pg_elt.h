@@ -111,7 +111,7 @@ typedef struct CsvSample
 	int			nrows;			/* data rows examined */
 } CsvSample;
 
-extern bool elt_csv_sample(const char *data, size_t len, bool at_eof,
+extern bool elt_csv_sample(const char *data, size_t len, bool at_eof, bool full,
 						   const CsvDialect *dialect, bool header,
 						   int max_rows, CsvSample *sample);
 extern char *elt_normalize_column_name(const char *raw);

@@ -701,6 +701,8 @@ elt_scheduler_main(Datum main_arg)
 	before_shmem_exit(scheduler_release_slot, ObjectIdGetDatum(database));
 	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 	pgstat_report_appname("pg_elt scheduler");
+	/* it runs as a superuser: only trusted schemas resolve its names */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	if (!scheduler_extension_ready())
 	{
