@@ -30,6 +30,16 @@ CREATE POLICY logs_owner ON elt.logs FOR SELECT
     USING (EXISTS (SELECT 1 FROM elt.flow_runs r WHERE r.run_id = logs.run_id)
            OR (logs.run_id IS NULL AND EXISTS (SELECT 1 FROM elt.flows f WHERE f.name = logs.flow)));
 
+-- Task concurrency limits by tag, across all flows and runs (as Prefect's).
+CREATE TABLE elt.concurrency_limits (
+    tag         text PRIMARY KEY,
+    max_running integer NOT NULL CHECK (max_running > 0)
+);
+COMMENT ON TABLE elt.concurrency_limits IS
+    'at most max_running task attempts with this tag run at once; others wait in pending';
+GRANT SELECT ON elt.concurrency_limits TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('elt.concurrency_limits', '');
+
 -- The scheduler's memory of each scheduled flow's next slot.  Private.
 CREATE TABLE elt.schedule_slots (
     flow      text PRIMARY KEY REFERENCES elt.flows (name) ON UPDATE CASCADE ON DELETE CASCADE,

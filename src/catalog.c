@@ -225,7 +225,7 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	{
 		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
-					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin"
+					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags"
 					 "  FROM elt.tasks WHERE flow = $1 ORDER BY name",
 					 1, types, values, NULL, SPI_OK_SELECT);
 		old = MemoryContextSwitchTo(cxt);
@@ -245,6 +245,7 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 			task->retry_backoff = catalog_float(tup, desc, 8);
 			task->timeout_ms = (int64) catalog_float(tup, desc, 9);
 			flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
+			task->tags = catalog_text_array(tup, desc, 11);
 			flow->tasks = lappend(flow->tasks, task);
 		}
 		MemoryContextSwitchTo(old);
@@ -560,4 +561,60 @@ elt_catalog_cancel_unstarted(int64 run_id)
 		catalog_notify(run_id, NULL, "cancelled");
 	catalog_leave(&scope);
 	return done;
+}
+
+/* The flow and params of a run (for a helper worker); NULL if none. */
+char *
+elt_catalog_run_flow(int64 run_id, Jsonb **params)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	char	   *flow = NULL;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT flow, params FROM elt.flow_runs WHERE run_id = $1",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scope.caller_cxt);
+
+		flow = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+												   &(bool) {false}));
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
+	return flow;
+}
+
+/* The state of an attempt, with its rows and message. */
+char *
+elt_catalog_read_attempt(int64 run_id, const char *task, int attempt, uint64 *rows,
+						 char **message)
+{
+	CatalogScope scope;
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(task), Int32GetDatum(attempt)};
+	char	   *state = "missing";
+	MemoryContext old;
+
+	*rows = 0;
+	*message = NULL;
+	catalog_enter(&scope);
+	catalog_exec("SELECT state, coalesce(rows_loaded, 0), message FROM elt.task_runs"
+				 " WHERE run_id = $1 AND task = $2 AND attempt = $3",
+				 3, types, values, NULL, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(scope.caller_cxt);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		*rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		*message = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	}
+	MemoryContextSwitchTo(old);
+	catalog_leave(&scope);
+	return state;
 }

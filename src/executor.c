@@ -47,10 +47,44 @@
 typedef enum TaskState
 {
 	TASK_PENDING,
+	TASK_RUNNING,				/* in a helper worker */
+	TASK_RETRY_WAIT,			/* an attempt failed; the next waits its delay */
 	TASK_COMPLETED,
 	TASK_FAILED,
 	TASK_CANCELLED
 } TaskState;
+
+/* Where a task of the run stands, for the coordinator. */
+typedef struct TaskProgress
+{
+	TaskDef    *task;
+	TaskState	state;
+	int			attempt;		/* the last one started */
+	double		delay_s;		/* before the next retry */
+	TimestampTz not_before;		/* of the next attempt */
+	BackgroundWorkerHandle *helper;
+	List	   *held_slots;		/* HeldSlot *: concurrency slots taken */
+	bool		told_waiting;
+	uint64		rows;
+	char	   *failure;
+} TaskProgress;
+
+typedef struct HeldSlot
+{
+	char	   *tag;
+	int			slot;
+} HeldSlot;
+
+/* What a helper worker gets in bgw_extra: one attempt of one task. */
+typedef struct HelperArgs
+{
+	Oid			database;
+	Oid			owner;
+	int64		run_id;
+	dsm_handle	caller_segment; /* flow_run's, for its cancel flag, or 0 */
+	int32		attempt;
+	char		task[BGW_EXTRALEN - 28];
+} HelperArgs;
 
 /* The state of this worker's run. */
 typedef struct WorkerRun
@@ -65,6 +99,8 @@ typedef struct WorkerRun
 	const char *task;			/* the task being run, for log lines */
 	int			attempt;
 	bool		capturing;
+	bool		is_helper;		/* runs one attempt for a coordinator */
+	dsm_handle	caller_segment; /* flow_run's segment, for helpers */
 } WorkerRun;
 
 static WorkerRun worker_run;
@@ -116,6 +152,25 @@ relay_message(StringInfo msg)
 	relay_flush(false);
 }
 
+/* Sends a line to the caller, if one listens. */
+static void
+worker_relay_line(int elevel, int sqlerrcode, const char *task, const char *message,
+				  const char *detail, const char *hint)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_run.log_cxt);
+	StringInfo	msg = makeStringInfo();
+
+	pq_sendbyte(msg, ELT_MSG_LOG);
+	pq_sendint32(msg, elevel);
+	pq_sendint32(msg, sqlerrcode);
+	msg_put_string(msg, task);
+	msg_put_string(msg, message);
+	msg_put_string(msg, detail);
+	msg_put_string(msg, hint);
+	relay_message(msg);
+	MemoryContextSwitchTo(old);
+}
+
 /* Records a line for elt.logs and relays it to the caller. */
 static void
 worker_log(int elevel, int sqlerrcode, const char *message, const char *detail,
@@ -123,7 +178,6 @@ worker_log(int elevel, int sqlerrcode, const char *message, const char *detail,
 {
 	MemoryContext old = MemoryContextSwitchTo(worker_run.log_cxt);
 	LogLine    *line = palloc0(sizeof(LogLine));
-	StringInfo	msg = makeStringInfo();
 
 	line->at = GetCurrentTimestamp();
 	line->elevel = elevel;
@@ -134,16 +188,8 @@ worker_log(int elevel, int sqlerrcode, const char *message, const char *detail,
 	line->detail = detail ? pstrdup(detail) : NULL;
 	line->hint = hint ? pstrdup(hint) : NULL;
 	worker_run.pending_lines = lappend(worker_run.pending_lines, line);
-
-	pq_sendbyte(msg, ELT_MSG_LOG);
-	pq_sendint32(msg, elevel);
-	pq_sendint32(msg, sqlerrcode);
-	msg_put_string(msg, line->task);
-	msg_put_string(msg, line->message);
-	msg_put_string(msg, line->detail);
-	msg_put_string(msg, line->hint);
-	relay_message(msg);
 	MemoryContextSwitchTo(old);
+	worker_relay_line(elevel, sqlerrcode, line->task, line->message, line->detail, line->hint);
 }
 
 static void
@@ -244,33 +290,8 @@ worker_cancel_requested(void)
 {
 	return (worker_run.shared &&
 			pg_atomic_read_u32(&worker_run.shared->cancel_requested) != 0) ||
-		(worker_run.slot && pg_atomic_read_u32(&worker_run.slot->cancel_requested) != 0);
-}
-
-/*
- * Sleeps between attempts.  Returns false when the run was cancelled
- * meanwhile; unlike elt_sleep_interruptible it does not throw.
- */
-static bool
-worker_wait(long ms)
-{
-	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
-
-	for (;;)
-	{
-		long		left;
-
-		if (worker_cancel_requested())
-			return false;
-		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
-		if (left <= 0)
-			return true;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left, 1000), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		if (ProcDiePending)
-			CHECK_FOR_INTERRUPTS();
-	}
+		(worker_run.slot && pg_atomic_read_u32(&worker_run.slot->cancel_requested) != 0) ||
+		(worker_run.is_helper && elt_run_cancel_requested(worker_run.run_id));
 }
 
 /*
@@ -404,73 +425,62 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 }
 
 /*
- * Runs a task with its retries.  Returns its final state; *rows gets what
- * an extract task loaded and *failure what went wrong.
+ * Runs one attempt of a task and records it (its row in elt.task_runs and
+ * its log lines).  Returns TASK_COMPLETED, TASK_RETRY_WAIT (failed, and
+ * worth another attempt), TASK_FAILED or TASK_CANCELLED.  Used by the
+ * coordinator for tasks it runs itself and by helper workers.
  */
 static TaskState
-task_run(TaskDef *task, Jsonb *params, MemoryContext run_cxt, uint64 *rows, char **failure)
+attempt_run(TaskDef *task, Jsonb *params, int attempt, MemoryContext run_cxt,
+			uint64 *rows, char **failure)
 {
-	double		delay_s = task->retry_delay_s;
+	AttemptOutcome out;
+	bool		retry;
 
 	worker_run.task = task->name;
-	for (int attempt = 1;; attempt++)
-	{
-		AttemptOutcome out;
-		bool		retry;
+	worker_run.attempt = attempt;
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	elt_catalog_attempt_start(worker_run.run_id, task->name, attempt);
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+	worker_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
+												   (long long) worker_run.run_id, task->name));
 
-		worker_run.attempt = attempt;
-		HOLD_CANCEL_INTERRUPTS();
-		worker_begin();
-		elt_catalog_attempt_start(worker_run.run_id, task->name, attempt);
-		worker_commit();
-		RESUME_CANCEL_INTERRUPTS();
-		worker_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
+	out = task_attempt(task, params, run_cxt);
+	retry = out.error && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries &&
+		(elt_error_is_retryable(out.error->sqlerrcode) ||
+		 (out.error->sqlerrcode == ERRCODE_QUERY_CANCELED));
+	if (retry)
+		out.state = "retrying";
 
-		out = task_attempt(task, params, run_cxt);
-		retry = out.error && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries &&
-			(elt_error_is_retryable(out.error->sqlerrcode) ||
-			 (out.error->sqlerrcode == ERRCODE_QUERY_CANCELED));
-		if (retry)
-			out.state = "retrying";
+	if (out.error)
+		worker_log(WARNING, out.error->sqlerrcode,
+				   psprintf("attempt %d %s: %s", attempt,
+							strcmp(out.state, "cancelled") == 0 ? "cancelled" : "failed",
+							out.message ? out.message : out.error->message),
+				   out.error->detail, out.error->hint);
+	else
+		worker_logf(INFO, "completed");
+	if (out.error && !retry && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries)
+		worker_logf(INFO, "not retried: the error would recur");
 
-		if (out.error)
-			worker_log(WARNING, out.error->sqlerrcode,
-					   psprintf("attempt %d %s: %s", attempt,
-								strcmp(out.state, "cancelled") == 0 ? "cancelled" : "failed",
-								out.message ? out.message : out.error->message),
-					   out.error->detail, out.error->hint);
-		else
-			worker_logf(INFO, "completed");
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	elt_catalog_attempt_end(worker_run.run_id, task->name, attempt, &out);
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+	worker_flush_logs();
+	pgstat_report_activity(STATE_IDLE, NULL);
 
-		HOLD_CANCEL_INTERRUPTS();
-		worker_begin();
-		elt_catalog_attempt_end(worker_run.run_id, task->name, attempt, &out);
-		worker_commit();
-		RESUME_CANCEL_INTERRUPTS();
-		worker_flush_logs();
-
-		if (!out.error)
-		{
-			*rows = out.rows;
-			return TASK_COMPLETED;
-		}
-		*failure = pstrdup(out.message ? out.message : out.error->message);
-		if (strcmp(out.state, "cancelled") == 0)
-			return TASK_CANCELLED;
-		if (!retry)
-		{
-			if (attempt <= task->retries)
-				worker_logf(INFO, "not retried: the error would recur");
-			return TASK_FAILED;
-		}
-		if (delay_s > 0)
-			worker_logf(INFO, "retrying in %.1f s", delay_s);
-		else
-			worker_logf(INFO, "retrying now");
-		if (!worker_wait((long) (delay_s * 1000)))
-			return TASK_CANCELLED;
-		delay_s *= task->retry_backoff;
-	}
+	*rows = out.rows;
+	*failure = out.error ? pstrdup(out.message ? out.message : out.error->message) : NULL;
+	if (!out.error)
+		return TASK_COMPLETED;
+	if (strcmp(out.state, "cancelled") == 0)
+		return TASK_CANCELLED;
+	return retry ? TASK_RETRY_WAIT : TASK_FAILED;
 }
 
 /* Records a task that never ran (a dependency did not complete, or cancel). */
@@ -540,19 +550,271 @@ flow_order(FlowDef *flow)
 	return order;
 }
 
-static TaskState
-task_state_of(List *order, TaskState *states, const char *name)
+static TaskProgress *
+progress_of(TaskProgress *progress, int n, const char *name)
 {
-	int			i = 0;
+	for (int i = 0; i < n; i++)
+		if (strcmp(progress[i].task->name, name) == 0)
+			return &progress[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Concurrency limits by tag: a task whose tag is in elt.concurrency_limits
+ * holds one of max_running advisory locks (session level, released if its
+ * holder dies) while an attempt runs, across all flows and runs.
+ * ---------------------------------------------------------------------
+ */
+
+static void
+slots_release(TaskProgress *p)
+{
 	ListCell   *lc;
 
-	foreach(lc, order)
+	if (p->held_slots == NIL)
+		return;
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	SPI_connect();
+	foreach(lc, p->held_slots)
 	{
-		if (strcmp(((TaskDef *) lfirst(lc))->name, name) == 0)
-			return states[i];
-		i++;
+		HeldSlot   *held = lfirst(lc);
+		Oid			types[2] = {TEXTOID, INT4OID};
+		Datum		values[2] = {CStringGetTextDatum(held->tag), Int32GetDatum(held->slot)};
+
+		SPI_execute_with_args("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), $2)",
+							  2, types, values, NULL, false, 0);
 	}
-	return TASK_FAILED;
+	SPI_finish();
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+	p->held_slots = NIL;
+}
+
+/* Takes a slot of every limited tag of the task, or none and says why. */
+static bool
+slots_acquire(TaskProgress *p, MemoryContext run_cxt)
+{
+	Datum	   *tags;
+	int			ntags = list_length(p->task->tags);
+	char	   *blocked = NULL;
+	int			blocked_max = 0;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	ListCell   *lc;
+	int			i = 0;
+
+	if (ntags == 0)
+		return true;
+	tags = palloc(sizeof(Datum) * ntags);
+	foreach(lc, p->task->tags)
+		tags[i++] = CStringGetTextDatum(lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));
+
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	SPI_connect();
+	SPI_execute_with_args("SELECT l.tag, l.max_running,"
+						  "       (SELECT s FROM pg_catalog.generate_series(0, l.max_running - 1) s"
+						  "         WHERE pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) l.tag), s)"
+						  "         LIMIT 1)"
+						  "  FROM elt.concurrency_limits l WHERE l.tag OPERATOR(pg_catalog.=) ANY ($1)",
+						  1, types, values, NULL, false, 0);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		Datum		slot = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(run_cxt);
+		char	   *tag = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+
+		if (isnull)
+		{
+			blocked = tag;
+			blocked_max = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		else
+		{
+			HeldSlot   *held = palloc(sizeof(HeldSlot));
+
+			held->tag = tag;
+			held->slot = DatumGetInt32(slot);
+			p->held_slots = lappend(p->held_slots, held);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+
+	if (blocked == NULL)
+		return true;
+	slots_release(p);
+	if (!p->told_waiting)
+	{
+		worker_run.task = p->task->name;
+		worker_run.attempt = 0;
+		worker_logf(INFO, "pending: all %d slots of the concurrency limit on tag \"%s\" are taken",
+					blocked_max, blocked);
+		p->told_waiting = true;
+	}
+	return false;
+}
+
+/* What the run has come to so far. */
+typedef struct RunTally
+{
+	uint64		rows_loaded;
+	char	   *first_failure;
+	bool		cancelled;
+} RunTally;
+
+/* Records the outcome of an attempt in the task's progress. */
+static void
+progress_apply(TaskProgress *p, TaskState outcome, uint64 rows, char *failure, RunTally *tally)
+{
+	worker_run.task = p->task->name;
+	worker_run.attempt = p->attempt;
+	p->state = outcome;
+	switch (outcome)
+	{
+		case TASK_COMPLETED:
+			if (strcmp(p->task->kind, "extract") == 0)
+				tally->rows_loaded += rows;
+			break;
+		case TASK_RETRY_WAIT:
+			if (p->delay_s > 0)
+				worker_logf(INFO, "retrying in %.1f s", p->delay_s);
+			else
+				worker_logf(INFO, "retrying now");
+			p->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														(int64) (p->delay_s * 1000));
+			p->delay_s = Min(p->delay_s * p->task->retry_backoff, 86400.0);
+			break;
+		case TASK_CANCELLED:
+			tally->cancelled = true;
+			break;
+		default:
+			if (tally->first_failure == NULL)
+				tally->first_failure = psprintf("task \"%s\" failed: %s", p->task->name,
+												failure ? failure : "unknown error");
+			break;
+	}
+	worker_run.task = NULL;
+	worker_run.attempt = 0;
+}
+
+/*
+ * Starts the task's next attempt in a helper worker, connected as the
+ * flow's owner.  False when no worker is to be had (pg_elt.max_workers,
+ * max_worker_processes), or the name does not fit: the caller then runs
+ * the attempt itself.
+ */
+static bool
+helper_start(TaskProgress *p, FlowDef *flow, int helpers)
+{
+	BackgroundWorker worker;
+	HelperArgs	args;
+	MemoryContext old;
+
+	if (strlen(p->task->name) >= sizeof(args.task) || elt_max_parallel_tasks <= 1 ||
+		helpers >= elt_max_parallel_tasks)
+		return false;
+	if (elt_shared != NULL &&
+		elt_workers_running() + elt_helpers_running() >= elt_max_workers)
+		return false;
+
+	memset(&args, 0, sizeof(args));
+	args.database = MyDatabaseId;
+	args.owner = flow->owner;
+	args.run_id = worker_run.run_id;
+	args.caller_segment = worker_run.caller_segment;
+	args.attempt = p->attempt;
+	strlcpy(args.task, p->task->name, sizeof(args.task));
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "elt_task_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt run %lld task %s",
+			 (long long) worker_run.run_id, p->task->name);
+	strlcpy(worker.bgw_type, "pg_elt task", BGW_MAXLEN);
+	StaticAssertStmt(sizeof(HelperArgs) <= BGW_EXTRALEN, "helper args too long");
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	worker.bgw_notify_pid = MyProcPid;
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &p->helper))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	MemoryContextSwitchTo(old);
+	p->state = TASK_RUNNING;
+	worker_relay_line(NOTICE, 0, p->task->name,
+					  psprintf("attempt %d of %d started in a parallel worker",
+							   p->attempt, p->task->retries + 1), NULL, NULL);
+	return true;
+}
+
+/* How a helper's attempt ended, from its row in elt.task_runs. */
+static TaskState
+helper_outcome(TaskProgress *p)
+{
+	char	   *state;
+	char	   *message;
+	TaskState	outcome;
+	MemoryContext home = CurrentMemoryContext;
+
+	HOLD_CANCEL_INTERRUPTS();
+	worker_begin();
+	MemoryContextSwitchTo(home);
+	state = elt_catalog_read_attempt(worker_run.run_id, p->task->name, p->attempt,
+									 &p->rows, &message);
+	if (strcmp(state, "completed") == 0)
+		outcome = TASK_COMPLETED;
+	else if (strcmp(state, "retrying") == 0)
+		outcome = TASK_RETRY_WAIT;
+	else if (strcmp(state, "cancelled") == 0)
+		outcome = TASK_CANCELLED;
+	else
+	{
+		outcome = TASK_FAILED;
+		if (strcmp(state, "failed") != 0)
+		{
+			AttemptOutcome out;
+
+			memset(&out, 0, sizeof(out));
+			out.state = "crashed";
+			out.message = message = "the task's worker exited before the attempt ended";
+			elt_catalog_attempt_end(worker_run.run_id, p->task->name, p->attempt, &out);
+		}
+	}
+	worker_commit();
+	RESUME_CANCEL_INTERRUPTS();
+	p->failure = message;
+	worker_relay_line(outcome == TASK_COMPLETED ? NOTICE : WARNING, 0, p->task->name,
+					  psprintf("parallel attempt %d %s%s%s", p->attempt, state,
+							   message ? ": " : "", message ? message : ""), NULL, NULL);
+	return outcome;
+}
+
+/* The run is cancelled: interrupt the helpers, whose attempts roll back. */
+static void
+coordinator_cancel(TaskProgress *progress, int ntasks, RunTally *tally)
+{
+	tally->cancelled = true;
+	QueryCancelPending = false;
+	for (int i = 0; i < ntasks; i++)
+	{
+		pid_t		pid;
+
+		if (progress[i].state == TASK_RUNNING &&
+			GetBackgroundWorkerPid(progress[i].helper, &pid) == BGWH_STARTED)
+			kill(pid, SIGINT);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -592,7 +854,10 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	FlowDef    *flow;
 	Jsonb	   *params;
 	List	   *order;
-	TaskState  *states;
+	int			ntasks;
+	TaskProgress *progress;
+	TaskProgress **ready;
+	RunTally	tally;
 	ListCell   *lc;
 	int			i = 0;
 	uint64		rows_loaded = 0;
@@ -640,47 +905,145 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 				(long long) worker_run.run_id, flow->name, flow->owner_name);
 
 	order = flow_order(flow);
-	states = palloc0(sizeof(TaskState) * Max(list_length(order), 1));
+	ntasks = list_length(order);
+	progress = palloc0(sizeof(TaskProgress) * Max(ntasks, 1));
+	ready = palloc(sizeof(TaskProgress *) * Max(ntasks, 1));
 	foreach(lc, order)
 	{
-		TaskDef    *task = lfirst(lc);
-		ListCell   *dc;
-		char	   *blocked_by = NULL;
-
-		foreach(dc, task->depends_on)
-			if (task_state_of(order, states, lfirst(dc)) != TASK_COMPLETED && blocked_by == NULL)
-				blocked_by = lfirst(dc);
-
-		cancelled |= worker_cancel_requested();
-		if (cancelled)
-		{
-			states[i] = TASK_CANCELLED;
-			task_skip(task, "cancelled", "not started: the run was cancelled");
-		}
-		else if (blocked_by)
-		{
-			states[i] = TASK_FAILED;
-			task_skip(task, "failed",
-					  psprintf("not started: upstream task \"%s\" did not complete", blocked_by));
-		}
-		else
-		{
-			uint64		rows = 0;
-			char	   *failure = NULL;
-
-			pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
-														   (long long) worker_run.run_id,
-														   task->name));
-			states[i] = task_run(task, params, run_cxt, &rows, &failure);
-			if (strcmp(task->kind, "extract") == 0)
-				rows_loaded += rows;
-			if (states[i] == TASK_CANCELLED)
-				cancelled = true;
-			else if (states[i] == TASK_FAILED && first_failure == NULL)
-				first_failure = psprintf("task \"%s\" failed: %s", task->name, failure);
-		}
+		progress[i].task = lfirst(lc);
+		progress[i].delay_s = progress[i].task->retry_delay_s;
 		i++;
 	}
+	tally.rows_loaded = 0;
+	tally.first_failure = NULL;
+	tally.cancelled = false;
+
+	/*
+	 * Each round: collect helpers that finished, skip tasks that cannot
+	 * run, start the ready ones (in helper workers when several things can
+	 * run at once, else here), then wait for a helper, a retry's time or a
+	 * free concurrency slot.
+	 */
+	for (;;)
+	{
+		int			running = 0;
+		int			nready = 0;
+		bool		left = false;
+		bool		ran_inline = false;
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz wake = TimestampTzPlusMilliseconds(now, 1000);
+		long		wait_ms;
+
+		if (!tally.cancelled && worker_cancel_requested())
+			coordinator_cancel(progress, ntasks, &tally);
+
+		for (i = 0; i < ntasks; i++)
+		{
+			TaskProgress *p = &progress[i];
+			pid_t		pid;
+
+			if (p->state != TASK_RUNNING)
+				continue;
+			if (GetBackgroundWorkerPid(p->helper, &pid) != BGWH_STOPPED)
+			{
+				running++;
+				continue;
+			}
+			{
+				TaskState	outcome = helper_outcome(p);
+
+				slots_release(p);
+				progress_apply(p, outcome, p->rows, p->failure, &tally);
+			}
+		}
+
+		for (i = 0; i < ntasks; i++)
+		{
+			TaskProgress *p = &progress[i];
+			ListCell   *dc;
+			char	   *blocked_by = NULL;
+			bool		deps_done = true;
+
+			if (p->state != TASK_PENDING && p->state != TASK_RETRY_WAIT)
+				continue;
+			foreach(dc, p->task->depends_on)
+			{
+				TaskProgress *dep = progress_of(progress, ntasks, lfirst(dc));
+
+				if (dep == NULL || dep->state == TASK_FAILED || dep->state == TASK_CANCELLED)
+					blocked_by = blocked_by ? blocked_by : lfirst(dc);
+				deps_done &= (dep != NULL && dep->state == TASK_COMPLETED);
+			}
+			if (tally.cancelled)
+			{
+				p->state = TASK_CANCELLED;
+				task_skip(p->task, "cancelled", "not started: the run was cancelled");
+				continue;
+			}
+			if (blocked_by)
+			{
+				p->state = TASK_FAILED;
+				task_skip(p->task, "failed",
+						  psprintf("not started: upstream task \"%s\" did not complete", blocked_by));
+				continue;
+			}
+			left = true;
+			if (!deps_done)
+				continue;
+			if (p->state == TASK_RETRY_WAIT && now < p->not_before)
+			{
+				wake = Min(wake, p->not_before);
+				continue;
+			}
+			ready[nready++] = p;
+		}
+		if (!left && running == 0)
+			break;
+
+		for (i = 0; i < nready && !ran_inline; i++)
+		{
+			TaskProgress *p = ready[i];
+			uint64		rows = 0;
+			char	   *failure = NULL;
+			TaskState	outcome;
+
+			if (!slots_acquire(p, run_cxt))
+			{
+				wake = Min(wake, TimestampTzPlusMilliseconds(now, 200));
+				continue;
+			}
+			p->attempt++;
+			if ((running > 0 || nready > 1) && helper_start(p, flow, running))
+			{
+				running++;
+				continue;
+			}
+			if (running > 0)
+			{
+				/* no worker to spare: wait for one of the others */
+				p->attempt--;
+				slots_release(p);
+				continue;
+			}
+			outcome = attempt_run(p->task, params, p->attempt, run_cxt, &rows, &failure);
+			slots_release(p);
+			progress_apply(p, outcome, rows, failure, &tally);
+			ran_inline = true;
+		}
+		if (ran_inline)
+			continue;
+
+		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake);
+		if (wait_ms > 0)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (ProcDiePending)
+			CHECK_FOR_INTERRUPTS();
+	}
+	cancelled = tally.cancelled;
+	rows_loaded = tally.rows_loaded;
+	first_failure = tally.first_failure;
 	worker_run.task = NULL;
 	worker_run.attempt = 0;
 
@@ -776,6 +1139,7 @@ worker_attach_caller(dsm_handle handle, char **params_text, Oid *database, Oid *
 		elog(ERROR, "bad magic number in pg_elt run shared memory");
 	worker_run.shared = shm_toc_lookup(toc, ELT_KEY_SHARED, false);
 	worker_run.shared->worker_pid = MyProcPid;
+	worker_run.caller_segment = handle;
 	mq = shm_toc_lookup(toc, ELT_KEY_QUEUE, false);
 	shm_mq_set_sender(mq, MyProc);
 	worker_run.queue = shm_mq_attach(mq, seg, NULL);
@@ -831,5 +1195,80 @@ elt_flow_worker_main(Datum main_arg)
 		worker_fail_run();
 	}
 	PG_END_TRY();
+	proc_exit(0);
+}
+
+static void
+helper_exit(int code, Datum arg)
+{
+	elt_helper_count(-1);
+}
+
+/*
+ * Entry point of a helper worker: one attempt of one task of a run whose
+ * coordinator runs tasks in parallel.  bgw_extra holds a HelperArgs.
+ */
+void
+elt_task_worker_main(Datum main_arg)
+{
+	HelperArgs	args;
+	MemoryContext cxt;
+	FlowDef    *flow;
+	Jsonb	   *params = NULL;
+	char	   *flow_name;
+	TaskDef    *task = NULL;
+	ListCell   *lc;
+	uint64		rows;
+	char	   *failure;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+
+	memset(&worker_run, 0, sizeof(worker_run));
+	worker_run.is_helper = true;
+	worker_run.run_id = args.run_id;
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "pg_elt task");
+	if (args.caller_segment != 0)
+	{
+		dsm_segment *seg = dsm_attach(args.caller_segment);
+
+		if (seg != NULL)
+		{
+			shm_toc    *toc = shm_toc_attach(ELT_RUN_MAGIC, dsm_segment_address(seg));
+
+			dsm_pin_mapping(seg);
+			if (toc != NULL)
+				worker_run.shared = shm_toc_lookup(toc, ELT_KEY_SHARED, false);
+		}
+	}
+	worker_run.log_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log",
+											   ALLOCSET_DEFAULT_SIZES);
+	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task", ALLOCSET_DEFAULT_SIZES);
+	elt_helper_count(1);
+	before_shmem_exit(helper_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
+	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = worker_emit_log_hook;
+	worker_run.capturing = true;
+
+	worker_begin();
+	MemoryContextSwitchTo(cxt);
+	flow_name = elt_catalog_run_flow(args.run_id, &params);
+	flow = flow_name ? elt_catalog_load_flow(flow_name, true, cxt) : NULL;
+	if (flow)
+		foreach(lc, flow->tasks)
+			if (strcmp(((TaskDef *) lfirst(lc))->name, args.task) == 0)
+				task = lfirst(lc);
+	if (task == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("task \"%s\" of run %lld no longer exists", args.task, (long long) args.run_id)));
+	worker_commit();
+	MemoryContextSwitchTo(cxt);
+
+	(void) attempt_run(task, params, args.attempt, cxt, &rows, &failure);
 	proc_exit(0);
 }

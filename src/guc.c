@@ -20,6 +20,7 @@ int			elt_max_redirects = 5;
 int			elt_progress_interval_s = 5;
 int			elt_cancel_wait_s = 10;
 int			elt_max_workers = 4;
+int			elt_max_parallel_tasks = 4;
 char	   *elt_timezone = NULL;
 int			elt_history_retention_min = 30 * 24 * 60;
 bool		elt_keep_completed_details = true;
@@ -80,6 +81,11 @@ elt_define_gucs(void)
 							"Runs queued by flow_submit and schedules wait for a free worker.",
 							&elt_max_workers, elt_max_workers, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.max_parallel_tasks",
+							"Largest number of tasks of one run that run at once.",
+							"Independent tasks of a flow run in parallel workers up to this; 1 runs them one after another.",
+							&elt_max_parallel_tasks, elt_max_parallel_tasks, 1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_elt.timezone",
 							   "Time zone of cron schedules of flows without a timezone.",
 							   NULL,

@@ -135,6 +135,7 @@ extern int	elt_max_redirects;
 extern int	elt_progress_interval_s;
 extern int	elt_cancel_wait_s;
 extern int	elt_max_workers;
+extern int	elt_max_parallel_tasks;
 extern char *elt_timezone;
 extern int	elt_history_retention_min;
 extern bool elt_keep_completed_details;
@@ -151,6 +152,7 @@ typedef struct TaskDef
 	Jsonb	   *config;
 	char	   *sql;
 	List	   *depends_on;		/* task names */
+	List	   *tags;
 	int			retries;
 	double		retry_delay_s;
 	double		retry_backoff;
@@ -210,6 +212,9 @@ typedef struct RunRow
 
 extern bool elt_catalog_read_run(int64 run_id, RunRow *row);
 extern bool elt_catalog_cancel_unstarted(int64 run_id);
+extern char *elt_catalog_run_flow(int64 run_id, Jsonb **params);
+extern char *elt_catalog_read_attempt(int64 run_id, const char *task, int attempt,
+									  uint64 *rows, char **message);
 extern void elt_catalog_attempt_start(int64 run_id, const char *task, int attempt);
 extern void elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 									const AttemptOutcome *outcome);
@@ -291,6 +296,7 @@ typedef struct EltShared
 	struct Latch *launcher_latch;
 	EltSchedulerSlot schedulers[ELT_MAX_DATABASES];
 	EltRunSlot	runs[ELT_MAX_RUN_SLOTS];
+	pg_atomic_uint32 helpers_running;
 	ConditionVariable run_ended;
 } EltShared;
 
@@ -308,6 +314,9 @@ extern EltRunSlot *elt_claim_run_slot(int64 run_id);
 extern void elt_release_run_slot(EltRunSlot *slot);
 extern bool elt_cancel_running(int64 run_id);
 extern int	elt_workers_running(void);
+extern int	elt_helpers_running(void);
+extern void elt_helper_count(int delta);
+extern bool elt_run_cancel_requested(int64 run_id);
 extern void elt_wake_scheduler_now(Oid database);
 extern void elt_wake_scheduler_at_commit(bool launcher_too);
 extern PGDLLEXPORT void elt_launcher_main(Datum main_arg);
@@ -320,6 +329,7 @@ extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *s
 
 /* executor.c */
 extern PGDLLEXPORT void elt_flow_worker_main(Datum main_arg);
+extern PGDLLEXPORT void elt_task_worker_main(Datum main_arg);
 extern bool elt_error_is_retryable(int sqlerrcode);
 extern void elt_sleep_interruptible(long ms);
 

@@ -94,6 +94,7 @@ elt_shmem_startup(void)
 		ConditionVariableInit(&elt_shared->run_ended);
 		for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
 			pg_atomic_init_u32(&elt_shared->runs[i].cancel_requested, 0);
+		pg_atomic_init_u32(&elt_shared->helpers_running, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -173,6 +174,37 @@ elt_cancel_running(int64 run_id)
 	if (pid != 0)
 		kill(pid, SIGINT);
 	return pid != 0;
+}
+
+int
+elt_helpers_running(void)
+{
+	return elt_shared ? (int) pg_atomic_read_u32(&elt_shared->helpers_running) : 0;
+}
+
+void
+elt_helper_count(int delta)
+{
+	if (elt_shared == NULL)
+		return;
+	if (delta > 0)
+		pg_atomic_fetch_add_u32(&elt_shared->helpers_running, delta);
+	else
+		pg_atomic_fetch_sub_u32(&elt_shared->helpers_running, -delta);
+}
+
+/* For a helper worker: has the run it works for been cancelled? */
+bool
+elt_run_cancel_requested(int64 run_id)
+{
+	bool		cancel = false;
+
+	if (elt_shared == NULL)
+		return false;
+	for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
+			cancel = pg_atomic_read_u32(&elt_shared->runs[i].cancel_requested) != 0;
+	return cancel;
 }
 
 int
@@ -589,7 +621,7 @@ scheduler_dispatch(void)
 		if (GetBackgroundWorkerPid(((Dispatched *) lfirst(lc))->handle, &pid) == BGWH_NOT_YET_STARTED)
 			starting++;
 	}
-	free_workers = elt_max_workers - elt_workers_running() - starting;
+	free_workers = elt_max_workers - elt_workers_running() - elt_helpers_running() - starting;
 	if (free_workers <= 0)
 		return 0;				/* a worker's exit sets our latch */
 
