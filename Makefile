@@ -43,3 +43,6 @@ EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Every module includes the shared header; rebuild them all when it changes.
+$(OBJS): src/pg_elt.h

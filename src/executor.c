@@ -591,9 +591,13 @@ slots_release(TaskProgress *p)
 	p->held_slots = NIL;
 }
 
-/* Takes a slot of every limited tag of the task, or none and says why. */
+/*
+ * Takes a slot of every limited tag of the task, or none and says why.
+ * Advisory locks are re-entrant within a session, so the slots this
+ * coordinator already holds for its other tasks are skipped by number.
+ */
 static bool
-slots_acquire(TaskProgress *p, MemoryContext run_cxt)
+slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext run_cxt)
 {
 	Datum	   *tags;
 	int			ntags = list_length(p->task->tags);
@@ -603,6 +607,7 @@ slots_acquire(TaskProgress *p, MemoryContext run_cxt)
 	Datum		values[1];
 	ListCell   *lc;
 	int			i = 0;
+	List	   *limits = NIL;	/* HeldSlot *: tag and max_running */
 
 	if (ntags == 0)
 		return true;
@@ -614,34 +619,61 @@ slots_acquire(TaskProgress *p, MemoryContext run_cxt)
 	HOLD_CANCEL_INTERRUPTS();
 	worker_begin();
 	SPI_connect();
-	SPI_execute_with_args("SELECT l.tag, l.max_running,"
-						  "       (SELECT s FROM pg_catalog.generate_series(0, l.max_running - 1) s"
-						  "         WHERE pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) l.tag), s)"
-						  "         LIMIT 1)"
-						  "  FROM elt.concurrency_limits l WHERE l.tag OPERATOR(pg_catalog.=) ANY ($1)",
-						  1, types, values, NULL, false, 0);
+	SPI_execute_with_args("SELECT tag, max_running FROM elt.concurrency_limits"
+						  " WHERE tag OPERATOR(pg_catalog.=) ANY ($1)",
+						  1, types, values, NULL, true, 0);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		bool		isnull;
-		Datum		slot = SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(run_cxt);
-		char	   *tag = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		HeldSlot   *limit = palloc(sizeof(HeldSlot));
+		bool		isnull;
 
-		if (isnull)
+		limit->tag = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		limit->slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		limits = lappend(limits, limit);
+		MemoryContextSwitchTo(old);
+	}
+	foreach(lc, limits)
+	{
+		HeldSlot   *limit = lfirst(lc);
+		Datum	   *mine = palloc(sizeof(Datum) * (limit->slot + 1));
+		int			nmine = 0;
+		Oid			ltypes[3] = {TEXTOID, INT4OID, INT4ARRAYOID};
+		Datum		lvalues[3];
+		bool		isnull;
+
+		for (int t = 0; t < ntasks; t++)
 		{
-			blocked = tag;
-			blocked_max = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			ListCell   *hc;
+
+			foreach(hc, progress[t].held_slots)
+				if (strcmp(((HeldSlot *) lfirst(hc))->tag, limit->tag) == 0)
+					mine[nmine++] = Int32GetDatum(((HeldSlot *) lfirst(hc))->slot);
+		}
+		lvalues[0] = CStringGetTextDatum(limit->tag);
+		lvalues[1] = Int32GetDatum(limit->slot);
+		lvalues[2] = PointerGetDatum(construct_array(mine, nmine, INT4OID, 4, true, TYPALIGN_INT));
+		SPI_execute_with_args("SELECT s FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s"
+							  " WHERE s OPERATOR(pg_catalog.<>) ALL ($3)"
+							  "   AND pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), s)"
+							  " LIMIT 1",
+							  3, ltypes, lvalues, NULL, false, 0);
+		if (SPI_processed == 0)
+		{
+			blocked = limit->tag;
+			blocked_max = limit->slot;
+			break;
 		}
 		else
 		{
+			MemoryContext old = MemoryContextSwitchTo(run_cxt);
 			HeldSlot   *held = palloc(sizeof(HeldSlot));
 
-			held->tag = tag;
-			held->slot = DatumGetInt32(slot);
+			held->tag = limit->tag;
+			held->slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 			p->held_slots = lappend(p->held_slots, held);
+			MemoryContextSwitchTo(old);
 		}
-		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	worker_commit();
@@ -1007,7 +1039,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 			char	   *failure = NULL;
 			TaskState	outcome;
 
-			if (!slots_acquire(p, run_cxt))
+			if (!slots_acquire(p, progress, ntasks, run_cxt))
 			{
 				wake = Min(wake, TimestampTzPlusMilliseconds(now, 200));
 				continue;

@@ -1,0 +1,86 @@
+# Independent tasks of a flow run side by side, each in its own worker; a
+# concurrency limit of 1 on their tag serialises them, across runs too;
+# cancelling a run interrupts all its running tasks.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('parallel');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_elt'
+max_worker_processes = 20
+pg_elt.max_workers = 8
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION pg_elt;
+    CREATE TABLE spans (run bigint, task text, started timestamptz, ended timestamptz);
+    INSERT INTO elt.flows (name) VALUES ('pair');
+    INSERT INTO elt.tasks (flow, name, kind, sql, tags) VALUES
+      ('pair', 'a', 'sql', $$INSERT INTO spans SELECT (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'pair'), 'a', clock_timestamp(), clock_timestamp() + (pg_sleep(1.5) IS NULL)::int * interval '1 s'$$, '{db}'),
+      ('pair', 'b', 'sql', $$INSERT INTO spans SELECT (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'pair'), 'b', clock_timestamp(), clock_timestamp() + (pg_sleep(1.5) IS NULL)::int * interval '1 s'$$, '{db}');
+    INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+      ('pair', 'after', 'sql', 'SELECT 1', '{a,b}');
+    -- the end time: pg_sleep returns void, so record it after the sleep
+    CREATE FUNCTION close_span() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.ended := clock_timestamp(); RETURN NEW; END $$;
+    CREATE TRIGGER close_span BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION close_span();
+});
+
+my $overlap = q{
+    SELECT count(*) FROM spans x JOIN spans y ON x.run = y.run AND x.task = 'a' AND y.task = 'b'
+     WHERE x.run = (SELECT max(run) FROM spans)
+       AND x.started < y.ended AND y.started < x.ended};
+
+# 1. Without a limit, a and b overlap; "after" waits for both.
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('pair')"), 'completed', 'the flow completes');
+is($node->safe_psql('postgres', $overlap), '1', 'two independent tasks run at the same time');
+is($node->safe_psql('postgres', q{
+    SELECT bool_and(t.started_at >= (SELECT max(ended_at) FROM elt.task_runs u
+                                      WHERE u.run_id = t.run_id AND u.task IN ('a', 'b')))
+      FROM elt.task_runs t WHERE t.task = 'after'}), 't', 'a task starts after all its dependencies ended');
+
+# 2. A limit of 1 on their tag serialises them, and says why one waits.
+$node->safe_psql('postgres', "INSERT INTO elt.concurrency_limits VALUES ('db', 1)");
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('pair')"), 'completed', 'the limited flow completes');
+is($node->safe_psql('postgres', $overlap), '0', 'a limit of 1 on their tag serialises them');
+like($node->safe_psql('postgres', q{
+    SELECT string_agg(message, '|') FROM elt.logs
+     WHERE run_id = (SELECT max(run_id) FROM elt.flow_runs) AND message LIKE 'pending:%'}),
+	qr/pending: all 1 slots of the concurrency limit on tag "db" are taken/, 'the waiting task says which limit');
+
+# 3. The limit holds across runs: two runs of a one-task flow submitted together.
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name, max_active_runs) VALUES ('single', 5);
+    INSERT INTO elt.tasks (flow, name, kind, sql, tags) VALUES
+      ('single', 's', 'sql', $$INSERT INTO spans SELECT 0, 's', clock_timestamp(), NULL FROM pg_sleep(1)$$, '{db}');
+});
+my $ids = $node->safe_psql('postgres', "SELECT string_agg(flow_submit('single')::text, ',') FROM generate_series(1, 2)");
+$node->safe_psql('postgres', "SELECT flow_wait(id) FROM unnest('{$ids}'::bigint[]) id");
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM spans x JOIN spans y ON x.task = 's' AND y.task = 's' AND x.ctid < y.ctid
+     WHERE x.started < y.ended AND y.started < x.ended}), '0', 'the limit serialises tasks of different runs');
+$node->safe_psql('postgres', "DELETE FROM elt.concurrency_limits");
+
+# 4. Cancelling the caller cancels every running task of the run.
+my ($ret, $out, $err) = $node->psql('postgres', q{
+    SET statement_timeout = '700ms';
+    SELECT state FROM flow_run('pair');});
+like($err, qr/canceling statement due to statement timeout/, 'the caller is cancelled');
+is($node->safe_psql('postgres', q{
+    SELECT string_agg(task || ':' || state, ',' ORDER BY task) FROM elt.task_runs
+     WHERE run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'pair')}),
+	'a:cancelled,after:cancelled,b:cancelled', 'both running tasks and the pending one are cancelled');
+
+# 5. A timeout in a parallel task fails that task, with the reason.
+$node->safe_psql('postgres', q{
+    UPDATE elt.tasks SET timeout = '300ms' WHERE flow = 'pair' AND name = 'a'});
+is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_run('pair')"),
+	'failed: task "a" failed: timed out after 0.3 s', 'a timed-out parallel task fails the run');
+
+$node->stop;
+done_testing();
