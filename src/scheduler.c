@@ -613,6 +613,8 @@ scheduler_dispatch(void)
 	bool		isnull;
 	Datum		next;
 	TimestampTz result = 0;
+	List	   *claimed = NIL;	/* 2-lists of run_id and owner, as text */
+	MemoryContext outer = CurrentMemoryContext;
 
 	foreach(lc, dispatched)
 	{
@@ -625,6 +627,10 @@ scheduler_dispatch(void)
 	if (free_workers <= 0)
 		return 0;				/* a worker's exit sets our latch */
 
+	/*
+	 * Claim first, and commit: a worker that starts before the claim is
+	 * visible would not find its run.
+	 */
 	values[0] = Int32GetDatum(free_workers);
 	scheduler_begin();
 	if (SPI_execute_with_args("SELECT run_id, owner FROM elt._claim_runs($1)", 1, types, values,
@@ -632,15 +638,28 @@ scheduler_dispatch(void)
 		elog(ERROR, "pg_elt scheduler could not claim runs");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		int64		run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		Oid			owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		claimed = lappend(claimed, list_make2(
+			pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)),
+			pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2))));
+		MemoryContextSwitchTo(old);
+	}
+	scheduler_commit();
+
+	scheduler_begin();
+	foreach(lc, claimed)
+	{
+		List	   *run = lfirst(lc);
+		int64		run_id = strtoll(linitial(run), NULL, 10);
+		Oid			owner = (Oid) strtoul(lsecond(run), NULL, 10);
 
 		if (!scheduler_start_run(run_id, owner))
 		{
 			Oid			rtypes[1] = {INT8OID};
 			Datum		rvalues[1] = {Int64GetDatum(run_id)};
 
-			(void) scheduler_query("UPDATE elt.flow_runs SET state = 'pending', started_at = NULL WHERE run_id = $1",
+			(void) scheduler_query("UPDATE elt.flow_runs SET state = 'pending' WHERE run_id = $1 AND worker_pid IS NULL",
 								   1, rtypes, rvalues, &isnull);
 			result = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 		}

@@ -1,23 +1,32 @@
 #!/bin/bash
-# pg_elt's benchmark (as root on Debian 12): load_csv of the gzip taxi file
-# over HTTP against server-side COPY of the same file uncompressed, in one
-# run, alternating, into identical fresh typed tables.  Prints each run, the
-# medians, the ratio a/b, and the loading backend's peak memory in (a).
+# pg_elt's benchmark (as root on Debian 12).
 #
-#   bash test/bench.sh [--runs N] [--rows N]
+# 1. Loading: load_csv of the gzip taxi file over HTTP against server-side
+#    COPY of the same file uncompressed, in one run, alternating, into
+#    identical fresh typed tables.  Prints each run, the medians, the ratio
+#    a/b, and the loading backend's peak memory in (a).
+# 2. Orchestration: the latency from flow_submit of a one-task SELECT 1 flow
+#    to its completed state (median over 200 runs, one after another), and
+#    runs completed per second with pg_elt.max_workers = 4 (500 runs queued
+#    at once).
 #
-# Uses the local cluster 15/main (as test/demo.sh sets it up), database
-# pg_elt_bench, and serves the file on 127.0.0.1:8767.
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|runs]
+#
+# Uses the local cluster 15/main (as test/demo.sh sets it up, with
+# shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
+# serves the file on 127.0.0.1:8767.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=5
 rows=1369765
+only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --rows) rows=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--rows N]" >&2; exit 2 ;;
+        --only) only=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--rows N] [--only load|runs]" >&2; exit 2 ;;
     esac
 done
 
@@ -25,6 +34,63 @@ source test/setup.sh
 source test/fixtures.sh
 
 pg_elt_start_main_cluster pg_elt_bench
+# the scheduler (flow_submit) needs the preload
+if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
+   [ "$(su postgres -c "psql -qAtX -c 'SHOW max_worker_processes'")" -lt 16 ]; then
+    su postgres -c "psql -qAtX -c \"ALTER SYSTEM SET shared_preload_libraries = 'pg_elt'\""
+    su postgres -c "psql -qAtX -c \"ALTER SYSTEM SET max_worker_processes = 16\""
+    pg_ctlcluster 15 main restart
+    for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
+fi
+
+psql_bench() {
+    su postgres -c "psql -qAtX -d pg_elt_bench -v ON_ERROR_STOP=1 $*"
+}
+echo "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_elt; ALTER EXTENSION pg_elt UPDATE;" | psql_bench
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+bench_runs() {
+    psql_bench <<'SQL'
+SET client_min_messages = warning;
+DELETE FROM elt.flows WHERE name = 'bench_trivial';
+INSERT INTO elt.flows (name, max_active_runs) VALUES ('bench_trivial', 1000);
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('bench_trivial', 'one', 'sql', 'SELECT 1');
+SQL
+    # latency: 200 runs, one after another, each submitted and waited for
+    {
+        echo "SET client_min_messages = warning;"
+        for _ in $(seq 200); do
+            echo "SELECT flow_submit('bench_trivial') AS id \\gset"
+            echo "SELECT state FROM flow_wait(:id) \\g /dev/null"
+        done
+    } | psql_bench
+    psql_bench <<'SQL'
+SELECT format('latency flow_submit -> completed over %s runs: median %s ms, p90 %s ms (target: median <= 50 ms)',
+              count(*),
+              round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)) * 1000)::numeric, 1),
+              round((percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - created_at)) * 1000)::numeric, 1))
+  FROM (SELECT * FROM elt.flow_runs WHERE flow = 'bench_trivial' AND state = 'completed'
+         ORDER BY run_id DESC LIMIT 200) r;
+SQL
+    # throughput: 500 runs queued at once (one commit), max_workers = 4
+    psql_bench <<'SQL'
+SET client_min_messages = warning;
+CREATE TEMP TABLE batch AS SELECT flow_submit('bench_trivial') AS id FROM generate_series(1, 500);
+SELECT count(*) FROM batch b, LATERAL flow_wait(b.id) w WHERE w.state = 'completed' \g /dev/null
+SELECT format('throughput: %s of %s runs completed in %s s = %s runs/s with pg_elt.max_workers = %s (target >= 50)',
+              count(*) FILTER (WHERE state = 'completed'), count(*),
+              round(extract(epoch FROM max(ended_at) - min(created_at))::numeric, 2),
+              round((count(*) FILTER (WHERE state = 'completed')
+                     / extract(epoch FROM max(ended_at) - min(created_at)))::numeric, 1),
+              current_setting('pg_elt.max_workers'))
+  FROM elt.flow_runs r JOIN batch b ON b.id = r.run_id;
+SQL
+}
+
+if [ "$only" = runs ]; then
+    bench_runs
+    exit 0
+fi
 
 data=/var/tmp/pg_elt-bench
 mkdir -p "$data"
@@ -42,11 +108,6 @@ echo "bench: $(stat -c %s "$gz") bytes gzip, $(stat -c %s "$csv") bytes CSV, $ro
 pg_elt_start_fixture_server 8767 "$data"
 url=http://127.0.0.1:8767/yellow_tripdata_2021-01.csv.gz
 
-psql_bench() {
-    su postgres -c "psql -qAtX -d pg_elt_bench -v ON_ERROR_STOP=1 $*"
-}
-
-echo "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_elt;" | psql_bench
 
 ddl="(vendorid bigint, tpep_pickup_datetime timestamp, tpep_dropoff_datetime timestamp,
       passenger_count bigint, trip_distance float8, ratecodeid bigint, store_and_fwd_flag text,
@@ -120,10 +181,14 @@ SQL
     mem_line="$mem_line $anon"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 ma=$(median "${a_times[@]}")
 mb=$(median "${b_times[@]}")
 peak_private=$(printf '%s\n' $mem_line | sort -n | tail -1)
 printf '\nmedian of %d runs: (a) %.2f s   (b) %.2f s   ratio a/b = %.2f   (target <= 1.25)\n' "$runs" "$ma" "$mb" \
     "$(awk -v a="$ma" -v b="$mb" 'BEGIN {print a / b}')"
 printf 'peak private memory of the loading backend in (a): %d MB (target < 100 MB)\n' $((peak_private / 1024))
+
+if [ "$only" != load ]; then
+    echo
+    bench_runs
+fi
