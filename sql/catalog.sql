@@ -55,3 +55,23 @@ SELECT params FROM elt.flows WHERE name = 'alices';
 SET ROLE elt_carol;
 SELECT name, owner FROM elt.flows;
 RESET ROLE;
+
+-- History retention: old runs go, in batches; with keep_completed_details
+-- off, completed runs keep their row but not their task rows and logs.
+INSERT INTO elt.flow_runs (run_id, flow, owner, state, started_at, ended_at)
+VALUES (900001, 'old', 'postgres', 'completed', now() - interval '40 days', now() - interval '40 days'),
+       (900002, 'new', 'postgres', 'completed', now(), now()),
+       (900003, 'new', 'postgres', 'failed', now(), now());
+INSERT INTO elt.task_runs (run_id, task, attempt, state) VALUES (900001, 't', 1, 'completed'),
+       (900002, 't', 1, 'completed'), (900003, 't', 1, 'failed');
+SELECT elt._prune_history();
+SELECT run_id, (SELECT count(*) FROM elt.task_runs t WHERE t.run_id = r.run_id) AS task_rows
+  FROM elt.flow_runs r WHERE run_id > 900000 ORDER BY run_id;
+SELECT elt._prune_history(keep_completed_details => false);
+SELECT run_id, (SELECT count(*) FROM elt.task_runs t WHERE t.run_id = r.run_id) AS task_rows
+  FROM elt.flow_runs r WHERE run_id > 900000 ORDER BY run_id;
+DELETE FROM elt.flow_runs WHERE run_id > 900000;
+-- the scheduler's functions are not for users
+SET ROLE elt_bob;
+SELECT elt._prune_history();
+RESET ROLE;

@@ -11,7 +11,9 @@ ALTER TABLE elt.flows
     ADD COLUMN catchup boolean NOT NULL DEFAULT false,
     ADD COLUMN max_active_runs integer NOT NULL DEFAULT 1,
     ADD COLUMN retries integer NOT NULL DEFAULT 0,
-    ADD COLUMN priority integer NOT NULL DEFAULT 0;
+    ADD COLUMN priority integer NOT NULL DEFAULT 0,
+    ADD COLUMN timeout interval;
+COMMENT ON COLUMN elt.flows.timeout IS 'a run taking longer is stopped and fails';
 COMMENT ON COLUMN elt.flows.schedule IS 'cron (5 fields, @daily, ...) or "every N seconds|minutes|hours|days"';
 COMMENT ON COLUMN elt.flows.retries IS 're-runs of a run that crashed (server crash or killed worker)';
 
@@ -92,6 +94,10 @@ BEGIN
     END IF;
     IF NEW.retries < 0 THEN
         RAISE EXCEPTION 'retries of flow "%" must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.timeout IS NOT NULL AND NEW.timeout <= '0' THEN
+        RAISE EXCEPTION 'timeout of flow "%" must be positive', NEW.name
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NEW.timezone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone)
@@ -225,10 +231,12 @@ END
 $$;
 
 -- Deletes old history, a batch at a time.
-CREATE FUNCTION elt._prune_history() RETURNS integer
+CREATE FUNCTION elt._prune_history(
+    retention interval DEFAULT current_setting('pg_elt.history_retention')::interval,
+    keep_completed_details boolean DEFAULT current_setting('pg_elt.keep_completed_details')::boolean)
+RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    retention interval := current_setting('pg_elt.history_retention')::interval;
     n integer := 0;
     m integer;
 BEGIN
@@ -239,7 +247,7 @@ BEGIN
         DELETE FROM elt.logs WHERE id IN
             (SELECT id FROM elt.logs WHERE run_id IS NULL AND logged_at < clock_timestamp() - retention LIMIT 1000);
     END IF;
-    IF NOT current_setting('pg_elt.keep_completed_details')::boolean THEN
+    IF NOT keep_completed_details THEN
         DELETE FROM elt.logs WHERE id IN
             (SELECT l.id FROM elt.logs l JOIN elt.flow_runs r USING (run_id)
               WHERE r.state = 'completed' LIMIT 5000);
@@ -312,7 +320,7 @@ GRANT SELECT ON elt.runs, elt.task_attempts, elt.running TO PUBLIC;
 
 -- The scheduler's steps are the scheduler's alone.
 REVOKE EXECUTE ON FUNCTION elt._fire_schedules(), elt._claim_runs(integer),
-    elt._recover_runs(boolean, bigint[]), elt._prune_history() FROM PUBLIC;
+    elt._recover_runs(boolean, bigint[]), elt._prune_history(interval, boolean) FROM PUBLIC;
 
 -- A scheduler for this database starts when this commits (if preloaded).
 SELECT elt._wake_scheduler();

@@ -199,7 +199,8 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	HeapTuple	tup;
 
 	catalog_enter(&scope);
-	catalog_exec("SELECT f.name, f.owner::oid, r.rolcanlogin, f.params, f.xmin, r.rolname"
+	catalog_exec("SELECT f.name, f.owner::oid, r.rolcanlogin, f.params, f.xmin, r.rolname,"
+				 "       (extract(epoch FROM f.timeout) * 1000)::float8"
 				 "  FROM elt.flows f JOIN pg_catalog.pg_roles r ON r.oid = f.owner"
 				 " WHERE f.name = $1",
 				 1, types, values, NULL, SPI_OK_SELECT);
@@ -219,6 +220,7 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	flow->params = catalog_jsonb(tup, desc, 4);
 	flow->uncommitted = catalog_xmin_is_ours(tup, desc, 5);
 	flow->owner_name = catalog_text(tup, desc, 6);
+	flow->timeout_ms = (int64) catalog_float(tup, desc, 7);
 	MemoryContextSwitchTo(old);
 
 	if (with_tasks)

@@ -100,6 +100,7 @@ typedef struct WorkerRun
 	int			attempt;
 	bool		capturing;
 	bool		is_helper;		/* runs one attempt for a coordinator */
+	TimestampTz deadline;		/* of the flow's timeout, or 0 */
 	dsm_handle	caller_segment; /* flow_run's segment, for helpers */
 } WorkerRun;
 
@@ -386,10 +387,21 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 {
 	AttemptOutcome out;
 
+	int64		limit_ms = task->timeout_ms;
+	bool		flow_bound = false;
+
 	memset(&out, 0, sizeof(out));
+	if (worker_run.deadline != 0)
+	{
+		int64		left = Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   worker_run.deadline), 1);
+
+		if (limit_ms == 0 || left < limit_ms)
+			limit_ms = left, flow_bound = true;
+	}
 	worker_begin();
-	if (task->timeout_ms > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(task->timeout_ms, INT_MAX));
+	if (limit_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(limit_ms, INT_MAX));
 	PG_TRY();
 	{
 		if (strcmp(task->kind, "sql") == 0)
@@ -419,7 +431,12 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 		out.state = "cancelled";
 		out.message = "cancelled while running";
 	}
-	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && task->timeout_ms > 0)
+	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && flow_bound)
+	{
+		out.message = "the flow's timeout ended it";
+		out.no_retry = true;
+	}
+	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && limit_ms > 0)
 		out.message = psprintf("timed out after %.1f s", task->timeout_ms / 1000.0);
 	return out;
 }
@@ -449,7 +466,7 @@ attempt_run(TaskDef *task, Jsonb *params, int attempt, MemoryContext run_cxt,
 												   (long long) worker_run.run_id, task->name));
 
 	out = task_attempt(task, params, run_cxt);
-	retry = out.error && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries &&
+	retry = out.error && !out.no_retry && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries &&
 		(elt_error_is_retryable(out.error->sqlerrcode) ||
 		 (out.error->sqlerrcode == ERRCODE_QUERY_CANCELED));
 	if (retry)
@@ -464,7 +481,8 @@ attempt_run(TaskDef *task, Jsonb *params, int attempt, MemoryContext run_cxt,
 	else
 		worker_logf(INFO, "completed");
 	if (out.error && !retry && strcmp(out.state, "cancelled") != 0 && attempt <= task->retries)
-		worker_logf(INFO, "not retried: the error would recur");
+		worker_logf(INFO, out.no_retry ? "not retried: the flow's time is up" :
+					"not retried: the error would recur");
 
 	HOLD_CANCEL_INTERRUPTS();
 	worker_begin();
@@ -699,6 +717,7 @@ typedef struct RunTally
 	uint64		rows_loaded;
 	char	   *first_failure;
 	bool		cancelled;
+	bool		timed_out;		/* the flow's timeout: cancelled, and failed */
 } RunTally;
 
 /* Records the outcome of an attempt in the task's progress. */
@@ -833,12 +852,19 @@ helper_outcome(TaskProgress *p)
 	return outcome;
 }
 
-/* The run is cancelled: interrupt the helpers, whose attempts roll back. */
+/*
+ * The run is cancelled, or its time is up: interrupt the helpers, whose
+ * attempts roll back and end cancelled; pending tasks will not start.
+ */
 static void
 coordinator_cancel(TaskProgress *progress, int ntasks, RunTally *tally)
 {
 	tally->cancelled = true;
 	QueryCancelPending = false;
+	if (worker_run.shared)
+		pg_atomic_write_u32(&worker_run.shared->cancel_requested, 1);
+	if (worker_run.slot)
+		pg_atomic_write_u32(&worker_run.slot->cancel_requested, 1);
 	for (int i = 0; i < ntasks; i++)
 	{
 		pid_t		pid;
@@ -949,6 +975,9 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	tally.rows_loaded = 0;
 	tally.first_failure = NULL;
 	tally.cancelled = false;
+	tally.timed_out = false;
+	if (flow->timeout_ms > 0)
+		worker_run.deadline = TimestampTzPlusMilliseconds(started, flow->timeout_ms);
 
 	/*
 	 * Each round: collect helpers that finished, skip tasks that cannot
@@ -968,6 +997,13 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 
 		if (!tally.cancelled && worker_cancel_requested())
 			coordinator_cancel(progress, ntasks, &tally);
+		if (!tally.cancelled && worker_run.deadline != 0 && now >= worker_run.deadline)
+		{
+			tally.timed_out = true;
+			coordinator_cancel(progress, ntasks, &tally);
+		}
+		if (worker_run.deadline != 0 && !tally.cancelled)
+			wake = Min(wake, worker_run.deadline);
 
 		for (i = 0; i < ntasks; i++)
 		{
@@ -1009,7 +1045,8 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 			if (tally.cancelled)
 			{
 				p->state = TASK_CANCELLED;
-				task_skip(p->task, "cancelled", "not started: the run was cancelled");
+				task_skip(p->task, "cancelled", tally.timed_out ?
+						  "not started: the flow timed out" : "not started: the run was cancelled");
 				continue;
 			}
 			if (blocked_by)
@@ -1073,9 +1110,11 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 		if (ProcDiePending)
 			CHECK_FOR_INTERRUPTS();
 	}
-	cancelled = tally.cancelled;
+	cancelled = tally.cancelled && !tally.timed_out;
 	rows_loaded = tally.rows_loaded;
-	first_failure = tally.first_failure;
+	first_failure = tally.timed_out ?
+		psprintf("timed out after %.1f s (the flow's timeout)", flow->timeout_ms / 1000.0) :
+		tally.first_failure;
 	worker_run.task = NULL;
 	worker_run.attempt = 0;
 

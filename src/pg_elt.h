@@ -167,6 +167,7 @@ typedef struct FlowDef
 	bool		owner_can_login;
 	Jsonb	   *params;
 	List	   *tasks;			/* TaskDef *, in name order */
+	int64		timeout_ms;		/* the whole run's, 0 = none */
 	bool		uncommitted;	/* changed by the current transaction */
 } FlowDef;
 
@@ -189,6 +190,7 @@ typedef struct AttemptOutcome
 	uint64		bytes;
 	ErrorData  *error;			/* NULL when none */
 	const char *message;		/* overrides error's message when set */
+	bool		no_retry;		/* the flow's timeout ended it */
 } AttemptOutcome;
 
 extern Oid	elt_extension_owner(void);
