@@ -114,6 +114,10 @@ BEGIN
                 USING HINT = 'Add pg_elt to shared_preload_libraries and restart the server; flow_run works without it.';
         END IF;
     END IF;
+    -- a new or changed schedule takes effect when this commits
+    IF NEW.schedule IS NOT NULL OR (TG_OP = 'UPDATE' AND OLD.schedule IS NOT NULL) THEN
+        PERFORM elt._wake_scheduler();
+    END IF;
     RETURN NEW;
 END
 $$;
