@@ -283,6 +283,26 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger)
 	return run_id;
 }
 
+/*
+ * The flow name and params (columns 1 and 2) of the run the last query
+ * returned, in the caller's context; NULL when it returned none.
+ */
+static char *
+catalog_run_flow_and_params(CatalogScope *scope, Jsonb **params)
+{
+	MemoryContext old;
+	char	   *flow;
+
+	if (SPI_processed != 1)
+		return NULL;
+	old = MemoryContextSwitchTo(scope->caller_cxt);
+	flow = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	*params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+											   &(bool) {false}));
+	MemoryContextSwitchTo(old);
+	return flow;
+}
+
 /* The tasks of a starting run, pending. */
 void
 elt_catalog_add_task_rows(int64 run_id, FlowDef *flow)
@@ -322,16 +342,9 @@ elt_catalog_claim_queued_run(int64 run_id, Jsonb **params)
 				 " WHERE run_id = $1 AND state = 'running' AND worker_pid IS NULL"
 				 " RETURNING flow, params",
 				 2, types, values, NULL, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 1)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		flow = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		*params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-												   &(bool) {false}));
-		MemoryContextSwitchTo(old);
+	flow = catalog_run_flow_and_params(&scope, params);
+	if (flow)
 		catalog_notify(run_id, NULL, "running");
-	}
 	catalog_leave(&scope);
 	return flow;
 }
@@ -577,15 +590,7 @@ elt_catalog_run_flow(int64 run_id, Jsonb **params)
 	catalog_enter(&scope);
 	catalog_exec("SELECT flow, params FROM elt.flow_runs WHERE run_id = $1",
 				 1, types, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		MemoryContext old = MemoryContextSwitchTo(scope.caller_cxt);
-
-		flow = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		*params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-												   &(bool) {false}));
-		MemoryContextSwitchTo(old);
-	}
+	flow = catalog_run_flow_and_params(&scope, params);
 	catalog_leave(&scope);
 	return flow;
 }

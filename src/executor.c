@@ -764,7 +764,6 @@ progress_apply(TaskProgress *p, TaskState outcome, uint64 rows, char *failure, R
 static bool
 helper_start(TaskProgress *p, FlowDef *flow, int helpers)
 {
-	BackgroundWorker worker;
 	HelperArgs	args;
 	MemoryContext old;
 
@@ -783,21 +782,12 @@ helper_start(TaskProgress *p, FlowDef *flow, int helpers)
 	args.attempt = p->attempt;
 	strlcpy(args.task, p->task->name, sizeof(args.task));
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "elt_task_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt run %lld task %s",
-			 (long long) worker_run.run_id, p->task->name);
-	strlcpy(worker.bgw_type, "pg_elt task", BGW_MAXLEN);
 	StaticAssertStmt(sizeof(HelperArgs) <= BGW_EXTRALEN, "helper args too long");
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = MyProcPid;
-
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (!RegisterDynamicBackgroundWorker(&worker, &p->helper))
+	if (!elt_start_worker("elt_task_worker_main", "pg_elt task",
+						  psprintf("pg_elt run %lld task %s", (long long) worker_run.run_id,
+								   p->task->name),
+						  (Datum) 0, &args, sizeof(args), &p->helper))
 	{
 		MemoryContextSwitchTo(old);
 		return false;
@@ -1146,6 +1136,21 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	worker_send_result(final_state, final_message, rows_loaded, started);
 }
 
+/*
+ * Connects to the database as the flow's owner, and starts collecting the
+ * run's messages: NOTICE and INFO must reach the hook, which keeps them out
+ * of the server log.
+ */
+static void
+worker_connect(Oid database, Oid owner)
+{
+	BackgroundWorkerInitializeConnectionByOid(database, owner, 0);
+	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = worker_emit_log_hook;
+	worker_run.capturing = true;
+}
+
 static void
 worker_release_slot(int code, Datum arg)
 {
@@ -1248,13 +1253,7 @@ elt_flow_worker_main(Datum main_arg)
 											   ALLOCSET_DEFAULT_SIZES);
 	before_shmem_exit(worker_release_slot, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
-
-	/* Let NOTICE and INFO reach the hook, which keeps them out of the log. */
-	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = worker_emit_log_hook;
-	worker_run.capturing = true;
+	worker_connect(args.database, args.owner);
 
 	params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(params_text)));
 	PG_TRY();
@@ -1319,11 +1318,7 @@ elt_task_worker_main(Datum main_arg)
 	elt_helper_count(1);
 	before_shmem_exit(helper_exit, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(args.database, args.owner, 0);
-	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = worker_emit_log_hook;
-	worker_run.capturing = true;
+	worker_connect(args.database, args.owner);
 
 	worker_begin();
 	MemoryContextSwitchTo(cxt);

@@ -231,7 +231,6 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 	shm_toc    *toc;
 	char	   *p;
 	shm_mq	   *mq;
-	BackgroundWorker worker;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(EltRunShared));
@@ -264,18 +263,9 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 	shm_mq_set_receiver(mq, MyProc);
 	rc->queue = shm_mq_attach(mq, rc->seg, NULL);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "elt_flow_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt run of flow %s", flow->name);
-	strlcpy(worker.bgw_type, "pg_elt flow run", BGW_MAXLEN);
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(rc->seg));
-	worker.bgw_notify_pid = MyProcPid;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &rc->handle))
+	if (!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
+						  psprintf("pg_elt run of flow %s", flow->name),
+						  UInt32GetDatum(dsm_segment_handle(rc->seg)), NULL, 0, &rc->handle))
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker for flow \"%s\"", flow->name),

@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,4 +35,32 @@ _PG_init(void)
 	elt_define_gucs();
 	if (process_shared_preload_libraries_in_progress)
 		elt_scheduler_preload();
+}
+
+/*
+ * Registers a dynamic background worker of this library that connects to a
+ * database; its exit sets the caller's latch.  The handle is allocated in
+ * the current memory context.  False when no worker slot is free.
+ */
+bool
+elt_start_worker(const char *function, const char *type, const char *name,
+				 Datum main_arg, const void *extra, Size extra_len,
+				 BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker;
+
+	Assert(extra_len <= BGW_EXTRALEN);
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, type, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	worker.bgw_main_arg = main_arg;
+	if (extra_len > 0)
+		memcpy(worker.bgw_extra, extra, extra_len);
+	worker.bgw_notify_pid = MyProcPid;
+	return RegisterDynamicBackgroundWorker(&worker, handle);
 }

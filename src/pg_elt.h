@@ -40,6 +40,12 @@ struct EltStream
 	const char *display_url;	/* URL without credentials, for messages */
 };
 
+/* pg_elt.c */
+struct BackgroundWorkerHandle;
+extern bool elt_start_worker(const char *function, const char *type, const char *name,
+							 Datum main_arg, const void *extra, Size extra_len,
+							 struct BackgroundWorkerHandle **handle);
+
 /* http_fetch.c */
 typedef struct HttpOptions
 {

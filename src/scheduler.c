@@ -346,20 +346,11 @@ launcher_databases(void)
 static BackgroundWorkerHandle *
 launcher_start_scheduler(Oid database)
 {
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "elt_scheduler_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt scheduler for database %u", database);
-	strlcpy(worker.bgw_type, "pg_elt scheduler", BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(database);
-	worker.bgw_notify_pid = MyProcPid;
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!elt_start_worker("elt_scheduler_main", "pg_elt scheduler",
+						  psprintf("pg_elt scheduler for database %u", database),
+						  ObjectIdGetDatum(database), NULL, 0, &handle))
 	{
 		ereport(LOG,
 				(errmsg("pg_elt launcher could not start a scheduler for database %u", database),
@@ -558,27 +549,16 @@ scheduler_recover(bool at_start)
 static bool
 scheduler_start_run(int64 run_id, Oid owner)
 {
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	EltRunWorkerArgs args = {MyDatabaseId, owner, run_id};
 	MemoryContext old;
 	Dispatched *d;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_elt", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "elt_flow_worker_main", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_elt run %lld", (long long) run_id);
-	strlcpy(worker.bgw_type, "pg_elt flow run", BGW_MAXLEN);
-	worker.bgw_main_arg = (Datum) 0;
 	StaticAssertStmt(sizeof(EltRunWorkerArgs) <= BGW_EXTRALEN, "run worker args too long");
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = MyProcPid;
-
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
+						  psprintf("pg_elt run %lld", (long long) run_id),
+						  (Datum) 0, &args, sizeof(args), &handle))
 	{
 		MemoryContextSwitchTo(old);
 		if (!logged_worker_limit)
