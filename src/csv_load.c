@@ -32,6 +32,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
@@ -411,6 +412,32 @@ load_read_head(EltStream *stream, const LoadOptions *opts, StringInfo head,
 	}
 }
 
+/*
+ * Header names come straight from the file: convert them from the file's
+ * encoding, and refuse bytes that are not text in the server's, before
+ * they become column names.
+ */
+static void
+load_header_to_server(CsvSample *sample, const LoadOptions *opts, const char *display_url)
+{
+	int			file_encoding = opts->encoding ? pg_char_to_encoding(opts->encoding) : -1;
+
+	for (int i = 0; sample->names && i < sample->ncolumns; i++)
+	{
+		char	   *name = sample->names[i];
+
+		if (file_encoding >= 0)
+			name = pg_any_to_server(name, strlen(name), file_encoding);
+		else if (!pg_verifymbstr(name, strlen(name), true))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("header field %d of \"%s\" is not valid %s", i + 1, display_url,
+							GetDatabaseEncodingName()),
+					 errhint("Give the file's encoding with the \"encoding\" option.")));
+		sample->names[i] = name;
+	}
+}
+
 /* ---------------------------------------------------------------------
  * The target table
  * ---------------------------------------------------------------------
@@ -734,6 +761,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 
 	initStringInfo(&head);
 	load_read_head(stream, opts, &head, &sample);
+	load_header_to_server(&sample, opts, stream->display_url);
 
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
