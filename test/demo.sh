@@ -44,6 +44,7 @@ fi
 echo "pg_elt: running the ingest flow on $url"
 su postgres -c "psql -X -d taxi -v ON_ERROR_STOP=1 -v url='$url'" <<SQL
 CREATE EXTENSION IF NOT EXISTS pg_elt;
+ALTER EXTENSION pg_elt UPDATE;
 DELETE FROM elt.flows WHERE name = 'ingest';
 \i $PWD/test/ingest_flow.sql
 \x auto
