@@ -100,8 +100,7 @@ BEGIN
         RAISE EXCEPTION 'timeout of flow "%" must be positive', NEW.name
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NEW.timezone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone)
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_abbrevs WHERE abbrev = NEW.timezone) THEN
+    IF NEW.timezone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.timezone) THEN
         RAISE EXCEPTION 'unknown time zone "%" for flow "%"', NEW.timezone, NEW.name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use a name from pg_timezone_names, e.g. Europe/Paris or UTC.';
@@ -147,6 +146,7 @@ BEGIN
           FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name
          WHERE fl.enabled AND fl.schedule IS NOT NULL
     LOOP
+      BEGIN
         IF sched.slot_schedule IS DISTINCT FROM sched.schedule OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
             INSERT INTO elt.schedule_slots (flow, schedule, timezone, next_slot)
@@ -175,6 +175,16 @@ BEGIN
             nxt := sched.next_slot;
         END IF;
         wake := least(wake, nxt);
+      EXCEPTION WHEN OTHERS THEN
+        -- one broken schedule must not stop the others: park it until it changes
+        INSERT INTO elt.schedule_slots (flow, schedule, timezone, next_slot)
+        VALUES (sched.name, sched.schedule, sched.tz, 'infinity')
+        ON CONFLICT (flow) DO UPDATE
+           SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = 'infinity';
+        INSERT INTO elt.logs (flow, logged_at, level, sqlstate, message)
+        VALUES (sched.name, clock_timestamp(), 'warning', SQLSTATE,
+                'schedule disabled until it is changed: ' || SQLERRM);
+      END;
     END LOOP;
     RETURN wake;
 END

@@ -39,6 +39,7 @@ SELECT elt.schedule_next('@fortnightly');
 SELECT elt.schedule_next('every fortnight');
 SELECT elt.schedule_next('every 0 seconds');
 SELECT elt.schedule_next('every 10 weeks');
+SELECT elt.schedule_next('every 200000000 days');
 -- never fires
 SELECT elt.schedule_next('0 0 30 feb *', '2021-01-01');
 

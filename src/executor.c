@@ -100,6 +100,7 @@ typedef struct WorkerRun
 	int			attempt;
 	bool		capturing;
 	bool		is_helper;		/* runs one attempt for a coordinator */
+	int			helpers;		/* helpers counted in shared memory */
 	TimestampTz deadline;		/* of the flow's timeout, or 0 */
 	dsm_handle	caller_segment; /* flow_run's segment, for helpers */
 } WorkerRun;
@@ -654,12 +655,16 @@ slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext
 	foreach(lc, limits)
 	{
 		HeldSlot   *limit = lfirst(lc);
-		Datum	   *mine = palloc(sizeof(Datum) * (limit->slot + 1));
+		Datum	   *mine;
 		int			nmine = 0;
+		int			nheld = 0;
 		Oid			ltypes[3] = {TEXTOID, INT4OID, INT4ARRAYOID};
 		Datum		lvalues[3];
 		bool		isnull;
 
+		for (int t = 0; t < ntasks; t++)
+			nheld += list_length(progress[t].held_slots);
+		mine = palloc(sizeof(Datum) * (nheld + 1));
 		for (int t = 0; t < ntasks; t++)
 		{
 			ListCell   *hc;
@@ -672,8 +677,9 @@ slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext
 		lvalues[1] = Int32GetDatum(limit->slot);
 		lvalues[2] = PointerGetDatum(construct_array(mine, nmine, INT4OID, 4, true, TYPALIGN_INT));
 		SPI_execute_with_args("SELECT s FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s"
-							  " WHERE s OPERATOR(pg_catalog.<>) ALL ($3)"
-							  "   AND pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), s)"
+							  " WHERE CASE WHEN s OPERATOR(pg_catalog.<>) ALL ($3)"
+							  "   THEN pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), s)"
+							  "   ELSE false END"
 							  " LIMIT 1",
 							  3, ltypes, lvalues, NULL, false, 0);
 		if (SPI_processed == 0)
@@ -794,6 +800,8 @@ helper_start(TaskProgress *p, FlowDef *flow, int helpers)
 	}
 	MemoryContextSwitchTo(old);
 	p->state = TASK_RUNNING;
+	elt_helper_count(1);		/* until we see it stopped */
+	worker_run.helpers++;
 	worker_relay_line(NOTICE, 0, p->task->name,
 					  psprintf("attempt %d of %d started in a parallel worker",
 							   p->attempt, p->task->retries + 1), NULL, NULL);
@@ -842,6 +850,20 @@ helper_outcome(TaskProgress *p)
 	return outcome;
 }
 
+/* Interrupts the running helpers (again each round: some start late). */
+static void
+coordinator_signal_helpers(TaskProgress *progress, int ntasks)
+{
+	for (int i = 0; i < ntasks; i++)
+	{
+		pid_t		pid;
+
+		if (progress[i].state == TASK_RUNNING &&
+			GetBackgroundWorkerPid(progress[i].helper, &pid) == BGWH_STARTED)
+			kill(pid, SIGINT);
+	}
+}
+
 /*
  * The run is cancelled, or its time is up: interrupt the helpers, whose
  * attempts roll back and end cancelled; pending tasks will not start.
@@ -855,14 +877,7 @@ coordinator_cancel(TaskProgress *progress, int ntasks, RunTally *tally)
 		pg_atomic_write_u32(&worker_run.shared->cancel_requested, 1);
 	if (worker_run.slot)
 		pg_atomic_write_u32(&worker_run.slot->cancel_requested, 1);
-	for (int i = 0; i < ntasks; i++)
-	{
-		pid_t		pid;
-
-		if (progress[i].state == TASK_RUNNING &&
-			GetBackgroundWorkerPid(progress[i].helper, &pid) == BGWH_STARTED)
-			kill(pid, SIGINT);
-	}
+	coordinator_signal_helpers(progress, ntasks);
 }
 
 /* ---------------------------------------------------------------------
@@ -887,6 +902,22 @@ worker_send_result(const char *state, const char *message, uint64 rows, Timestam
 	relay_message(msg);
 	relay_flush(true);
 	RESUME_CANCEL_INTERRUPTS();
+}
+
+/*
+ * A run executes the definition its owner approved: if the flow now has
+ * another owner (given away, or deleted and made again by someone else),
+ * the run must not execute it with the old owner's rights.
+ */
+static void
+flow_check_owner(FlowDef *flow)
+{
+	if (flow->owner != GetSessionUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("flow \"%s\" is now owned by role \"%s\", not by the role that started this run",
+						flow->name, flow->owner_name),
+				 errhint("Start a new run of the flow.")));
 }
 
 /*
@@ -933,6 +964,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" does not exist", flow_name)));
+	flow_check_owner(flow);
 	if (queued_run_id == 0)
 	{
 		params = elt_jsonb_merge(flow->params, run_params);
@@ -994,6 +1026,8 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 		}
 		if (worker_run.deadline != 0 && !tally.cancelled)
 			wake = Min(wake, worker_run.deadline);
+		if (tally.cancelled)
+			coordinator_signal_helpers(progress, ntasks);
 
 		for (i = 0; i < ntasks; i++)
 		{
@@ -1007,6 +1041,8 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 				running++;
 				continue;
 			}
+			elt_helper_count(-1);
+			worker_run.helpers--;
 			{
 				TaskState	outcome = helper_outcome(p);
 
@@ -1154,6 +1190,9 @@ worker_connect(Oid database, Oid owner)
 static void
 worker_release_slot(int code, Datum arg)
 {
+	if (worker_run.helpers > 0)
+		elt_helper_count(-worker_run.helpers);
+	worker_run.helpers = 0;
 	if (worker_run.shared)
 		worker_run.shared->worker_pid = 0;
 	elt_release_run_slot(worker_run.slot);
@@ -1179,7 +1218,8 @@ worker_fail_run(void)
 	QueryCancelPending = false;
 	if (worker_run.run_id != 0)
 	{
-		char	   *message = psprintf("the run failed: %s", edata->message);
+		char	   *message = MemoryContextStrdup(TopMemoryContext,
+												  psprintf("the run failed: %s", edata->message));
 
 		worker_run.task = NULL;
 		worker_run.attempt = 0;
@@ -1268,12 +1308,6 @@ elt_flow_worker_main(Datum main_arg)
 	proc_exit(0);
 }
 
-static void
-helper_exit(int code, Datum arg)
-{
-	elt_helper_count(-1);
-}
-
 /*
  * Entry point of a helper worker: one attempt of one task of a run whose
  * coordinator runs tasks in parallel.  bgw_extra holds a HelperArgs.
@@ -1315,8 +1349,6 @@ elt_task_worker_main(Datum main_arg)
 	worker_run.log_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log",
 											   ALLOCSET_DEFAULT_SIZES);
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task", ALLOCSET_DEFAULT_SIZES);
-	elt_helper_count(1);
-	before_shmem_exit(helper_exit, (Datum) 0);
 
 	worker_connect(args.database, args.owner);
 
@@ -1332,7 +1364,22 @@ elt_task_worker_main(Datum main_arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task \"%s\" of run %lld no longer exists", args.task, (long long) args.run_id)));
+	flow_check_owner(flow);
 	worker_commit();
+	MemoryContextSwitchTo(cxt);
+
+	if (worker_cancel_requested())
+	{
+		AttemptOutcome out;
+
+		memset(&out, 0, sizeof(out));
+		out.state = "cancelled";
+		out.message = "cancelled before it started";
+		worker_begin();
+		elt_catalog_attempt_end(args.run_id, task->name, args.attempt, &out);
+		worker_commit();
+		proc_exit(0);
+	}
 	MemoryContextSwitchTo(cxt);
 
 	(void) attempt_run(task, params, args.attempt, cxt, &rows, &failure);

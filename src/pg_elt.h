@@ -288,6 +288,7 @@ typedef struct EltSchedulerSlot
 	pid_t		pid;
 	struct Latch *latch;
 	TimestampTz retry_at;		/* no pg_elt here when last checked */
+	bool		recovered;		/* crashed runs marked since server start */
 } EltSchedulerSlot;
 
 typedef struct EltRunSlot

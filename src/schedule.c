@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(elt_check_schedule);
 
 /* How far ahead a cron schedule is searched: 8 years covers leap days. */
 #define SCHEDULE_SEARCH_DAYS	(366 * 8)
+#define SCHEDULE_MAX_INTERVAL_US	(366 * USECS_PER_DAY)
 
 typedef struct CronField
 {
@@ -208,6 +209,8 @@ schedule_parse_interval(const char *text, EltSchedule *s)
 		p++;
 	if (*p != '\0')
 		schedule_error(text, p - text, "unexpected text after the interval");
+	if (n > SCHEDULE_MAX_INTERVAL_US / unit_us)
+		schedule_error(text, unit - text - 1, "the interval must be at most 366 days");
 	s->is_interval = true;
 	s->interval_us = n * unit_us;
 }

@@ -64,6 +64,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #define LAUNCHER_NAP_MS			10000
 #define SCHEDULER_RETRY_MS		60000
 #define RECOVERY_INTERVAL_MS	60000
+#define SCHEDULER_ERROR_NAP_MS	5000
 
 /* ---------------------------------------------------------------------
  * Shared memory
@@ -121,9 +122,14 @@ elt_scheduler_preload(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* A run worker announces itself, so that flow_cancel can reach it. */
-EltRunSlot *
-elt_claim_run_slot(int64 run_id)
+/*
+ * Takes the shared-memory slot of a run: the scheduler reserves it (pid 0)
+ * when it starts the run's worker, so that the worker counts against
+ * pg_elt.max_workers at once; the worker then adopts it, keeping a cancel
+ * that came meanwhile.  flow_run's workers take a free one.
+ */
+static EltRunSlot *
+run_slot_take(int64 run_id, pid_t pid)
 {
 	EltRunSlot *slot = NULL;
 
@@ -131,28 +137,49 @@ elt_claim_run_slot(int64 run_id)
 		return NULL;
 	SpinLockAcquire(&elt_shared->mutex);
 	for (int i = 0; i < ELT_MAX_RUN_SLOTS && slot == NULL; i++)
+		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
+			slot = &elt_shared->runs[i];
+	for (int i = 0; i < ELT_MAX_RUN_SLOTS && slot == NULL; i++)
 		if (elt_shared->runs[i].run_id == 0)
 		{
 			slot = &elt_shared->runs[i];
 			slot->run_id = run_id;
-			slot->pid = MyProcPid;
 			slot->database = MyDatabaseId;
 			pg_atomic_write_u32(&slot->cancel_requested, 0);
 		}
+	if (slot)
+		slot->pid = pid;
 	SpinLockRelease(&elt_shared->mutex);
 	return slot;
+}
+
+EltRunSlot *
+elt_claim_run_slot(int64 run_id)
+{
+	return run_slot_take(run_id, MyProcPid);
+}
+
+static EltRunSlot *
+run_slot_reserve(int64 run_id)
+{
+	return run_slot_take(run_id, 0);
 }
 
 void
 elt_release_run_slot(EltRunSlot *slot)
 {
+	Oid			database;
+
 	if (slot == NULL)
 		return;
+
 	SpinLockAcquire(&elt_shared->mutex);
+	database = slot->database;
 	slot->run_id = 0;
 	slot->pid = 0;
 	SpinLockRelease(&elt_shared->mutex);
 	ConditionVariableBroadcast(&elt_shared->run_ended);
+	elt_wake_scheduler_now(database);	/* a worker is free */
 }
 
 /* Asks the worker of a running run to cancel it; false if none runs it. */
@@ -160,20 +187,23 @@ bool
 elt_cancel_running(int64 run_id)
 {
 	pid_t		pid = 0;
+	bool		found = false;
 
 	if (elt_shared == NULL)
 		return false;
+
 	SpinLockAcquire(&elt_shared->mutex);
 	for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
 		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
 		{
 			pg_atomic_write_u32(&elt_shared->runs[i].cancel_requested, 1);
 			pid = elt_shared->runs[i].pid;
+			found = true;
 		}
 	SpinLockRelease(&elt_shared->mutex);
-	if (pid != 0)
+	if (pid != 0)				/* 0: not started yet; it will see the flag */
 		kill(pid, SIGINT);
-	return pid != 0;
+	return found;
 }
 
 int
@@ -190,7 +220,10 @@ elt_helper_count(int delta)
 	if (delta > 0)
 		pg_atomic_fetch_add_u32(&elt_shared->helpers_running, delta);
 	else
+	{
 		pg_atomic_fetch_sub_u32(&elt_shared->helpers_running, -delta);
+		elt_wake_scheduler_now(MyDatabaseId);	/* a worker is free */
+	}
 }
 
 /* For a helper worker: has the run it works for been cancelled? */
@@ -471,9 +504,12 @@ scheduler_query(const char *sql, int nargs, Oid *types, Datum *values, bool *isn
 	return result;
 }
 
+static MemoryContext scheduler_home_cxt = NULL;
+
 static void
 scheduler_begin(void)
 {
+	scheduler_home_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -486,6 +522,7 @@ scheduler_commit(void)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(scheduler_home_cxt);
 }
 
 /* Is pg_elt (0.2 or later) installed in this database? */
@@ -498,7 +535,17 @@ scheduler_extension_ready(void)
 	bool		ready;
 
 	scheduler_begin();
-	ready = DatumGetBool(scheduler_query("SELECT to_regproc('elt._fire_schedules') IS NOT NULL",
+	/*
+	 * The scheduler is a superuser: it calls elt.* functions only if they
+	 * are the extension's, not objects anyone could create in a database
+	 * without pg_elt.
+	 */
+	ready = DatumGetBool(scheduler_query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+										 "  JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid"
+										 " WHERE e.extname OPERATOR(pg_catalog.=) 'pg_elt'"
+										 "   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass"
+										 "   AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+										 "   AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('elt._fire_schedules()'))",
 										 0, NULL, NULL, &isnull));
 	strlcpy(scheduler_database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
 	scheduler_commit();
@@ -540,8 +587,18 @@ scheduler_recover(bool at_start)
 
 	foreach(lc, gone)
 	{
-		dispatched = list_delete_ptr(dispatched, lfirst(lc));
-		pfree(lfirst(lc));
+		Dispatched *d = lfirst(lc);
+		EltRunSlot *slot = NULL;
+
+		SpinLockAcquire(&elt_shared->mutex);
+		for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+			if (elt_shared->runs[i].run_id == d->run_id &&
+				elt_shared->runs[i].database == MyDatabaseId && elt_shared->runs[i].pid == 0)
+				slot = &elt_shared->runs[i];
+		SpinLockRelease(&elt_shared->mutex);
+		elt_release_run_slot(slot); /* its worker never adopted it */
+		dispatched = list_delete_ptr(dispatched, d);
+		pfree(d);
 	}
 }
 
@@ -550,17 +607,21 @@ static bool
 scheduler_start_run(int64 run_id, Oid owner)
 {
 	BackgroundWorkerHandle *handle;
+	EltRunSlot *reserved;
 	EltRunWorkerArgs args = {MyDatabaseId, owner, run_id};
 	MemoryContext old;
 	Dispatched *d;
 
 	StaticAssertStmt(sizeof(EltRunWorkerArgs) <= BGW_EXTRALEN, "run worker args too long");
+	reserved = run_slot_reserve(run_id);
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
+	if (reserved == NULL ||
+		!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
 						  psprintf("pg_elt run %lld", (long long) run_id),
 						  (Datum) 0, &args, sizeof(args), &handle))
 	{
 		MemoryContextSwitchTo(old);
+		elt_release_run_slot(reserved);
 		if (!logged_worker_limit)
 			ereport(LOG,
 					(errmsg("pg_elt: max_worker_processes (%d) is the limit on running flows, not pg_elt.max_workers (%d); queued runs wait",
@@ -585,7 +646,6 @@ scheduler_start_run(int64 run_id, Oid owner)
 static TimestampTz
 scheduler_dispatch(void)
 {
-	int			starting = 0;
 	int			free_workers;
 	ListCell   *lc;
 	Oid			types[1] = {INT4OID};
@@ -596,14 +656,7 @@ scheduler_dispatch(void)
 	List	   *claimed = NIL;	/* 2-lists of run_id and owner, as text */
 	MemoryContext outer = CurrentMemoryContext;
 
-	foreach(lc, dispatched)
-	{
-		pid_t		pid;
-
-		if (GetBackgroundWorkerPid(((Dispatched *) lfirst(lc))->handle, &pid) == BGWH_NOT_YET_STARTED)
-			starting++;
-	}
-	free_workers = elt_max_workers - elt_workers_running() - elt_helpers_running() - starting;
+	free_workers = elt_max_workers - elt_workers_running() - elt_helpers_running();
 	if (free_workers <= 0)
 		return 0;				/* a worker's exit sets our latch */
 
@@ -639,7 +692,7 @@ scheduler_dispatch(void)
 			Oid			rtypes[1] = {INT8OID};
 			Datum		rvalues[1] = {Int64GetDatum(run_id)};
 
-			(void) scheduler_query("UPDATE elt.flow_runs SET state = 'pending' WHERE run_id = $1 AND worker_pid IS NULL",
+			(void) scheduler_query("UPDATE elt.flow_runs SET state = 'pending' WHERE run_id = $1 AND state = 'running' AND worker_pid IS NULL",
 								   1, rtypes, rvalues, &isnull);
 			result = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 		}
@@ -718,12 +771,44 @@ scheduler_release_slot(int code, Datum arg)
 	SpinLockRelease(&elt_shared->mutex);
 }
 
+/*
+ * One round of the scheduler; returns when to wake for the next, or 0 when
+ * the extension is gone.
+ */
+static TimestampTz
+scheduler_step(TimestampTz *next_recovery)
+{
+	TimestampTz now;
+	TimestampTz wake;
+	TimestampTz next;
+
+	if (!scheduler_extension_ready())
+		return 0;
+	now = GetCurrentTimestamp();
+	if (now >= *next_recovery || dispatched != NIL)
+		scheduler_recover(false);
+	if (now >= *next_recovery)
+	{
+		scheduler_prune();
+		*next_recovery = TimestampTzPlusMilliseconds(now, RECOVERY_INTERVAL_MS);
+	}
+	wake = *next_recovery;
+	next = scheduler_fire();
+	if (next != 0 && next < wake)
+		wake = next;
+	next = scheduler_dispatch();
+	if (next != 0 && next < wake)
+		wake = next;
+	return wake;
+}
+
 void
 elt_scheduler_main(Datum main_arg)
 {
 	Oid			database = DatumGetObjectId(main_arg);
 	TimestampTz next_recovery;
 	MemoryContext loop_cxt;
+	bool		first_start;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -746,15 +831,24 @@ elt_scheduler_main(Datum main_arg)
 	ereport(LOG, (errmsg("pg_elt scheduler started for database \"%s\"",
 						 scheduler_database_name)));
 
-	scheduler_recover(true);
+	/*
+	 * Runs left "running" are crashed only on the first start after the
+	 * server (re)started; a scheduler restarted later would otherwise take
+	 * runs its predecessor is still starting for dead ones.
+	 */
+	SpinLockAcquire(&elt_shared->mutex);
+	first_start = !scheduler_slot_for(database)->recovered;
+	SpinLockRelease(&elt_shared->mutex);
+	scheduler_recover(first_start);
+	SpinLockAcquire(&elt_shared->mutex);
+	scheduler_slot_for(database)->recovered = true;
+	SpinLockRelease(&elt_shared->mutex);
 	next_recovery = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECOVERY_INTERVAL_MS);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt scheduler", ALLOCSET_DEFAULT_SIZES);
 
 	while (!ShutdownRequestPending)
 	{
-		TimestampTz now;
 		TimestampTz wake;
-		TimestampTz next;
 		long		sleep_ms;
 
 		MemoryContextSwitchTo(loop_cxt);
@@ -763,25 +857,22 @@ elt_scheduler_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!scheduler_extension_ready())
-			break;				/* DROP EXTENSION */
-
-		now = GetCurrentTimestamp();
-		if (now >= next_recovery || dispatched != NIL)
-			scheduler_recover(false);
-		if (now >= next_recovery)
+		/* an error in one step is logged and the loop goes on */
+		PG_TRY();
 		{
-			scheduler_prune();
-			next_recovery = TimestampTzPlusMilliseconds(now, RECOVERY_INTERVAL_MS);
+			wake = scheduler_step(&next_recovery);
 		}
-
-		wake = next_recovery;
-		next = scheduler_fire();
-		if (next != 0 && next < wake)
-			wake = next;
-		next = scheduler_dispatch();
-		if (next != 0 && next < wake)
-			wake = next;
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(loop_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SCHEDULER_ERROR_NAP_MS);
+		}
+		PG_END_TRY();
+		if (wake == 0)
+			break;				/* DROP EXTENSION */
 
 		MemoryContextReset(loop_cxt);
 		sleep_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake);

@@ -74,6 +74,25 @@ ok($node->poll_query_until('later', 'SELECT count(*) >= 2 FROM ticks'),
 	'a new database with pg_elt gets its scheduler');
 $node->safe_psql('later', "UPDATE elt.flows SET enabled = false");
 
+# 2b. A database without pg_elt where someone made look-alike functions: the
+# scheduler (a superuser) must not call them.
+$node->safe_psql('postgres', q{
+    CREATE ROLE mallory LOGIN;
+    CREATE DATABASE noext OWNER mallory;});
+$node->safe_psql('noext', q{
+    SET ROLE mallory;
+    CREATE SCHEMA elt;
+    CREATE TABLE elt.evidence (who text, super bool);
+    CREATE FUNCTION elt._fire_schedules() RETURNS timestamptz LANGUAGE sql AS
+      $$ INSERT INTO elt.evidence SELECT current_user, usesuper FROM pg_user WHERE usename = current_user;
+         SELECT now() + interval '1 hour' $$;
+    CREATE FUNCTION elt._recover_runs(boolean, bigint[]) RETURNS integer LANGUAGE sql AS
+      $$ INSERT INTO elt.evidence SELECT current_user, usesuper FROM pg_user WHERE usename = current_user;
+         SELECT 0 $$;});
+sleep 12;    # the launcher looks at every database at least every 10 seconds
+is($node->safe_psql('noext', 'SELECT count(*) FROM elt.evidence'), '0',
+	'a look-alike elt schema is never run by the scheduler');
+
 # 3. flow_submit starts a run only when the transaction commits.
 $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name) VALUES ('trivial');
@@ -104,6 +123,25 @@ $id = $node->safe_psql('postgres', "SELECT flow_submit('trivial', '{}', now() + 
 is($node->safe_psql('postgres', "SELECT flow_cancel($id)"), 't', 'a queued run can be cancelled');
 is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM elt.flow_runs WHERE run_id = $id"),
 	'cancelled: cancelled before it started', 'and never starts');
+
+# A queued run does not execute a flow that changed hands: alice's run of a
+# flow that bob re-created under the same name fails instead of running
+# bob's SQL as alice.
+$node->safe_psql('postgres', q{
+    CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
+    CREATE TABLE handed (who text); GRANT INSERT ON handed TO alice, bob;
+    SET ROLE alice;
+    INSERT INTO elt.flows (name) VALUES ('handoff');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('handoff', 't', 'sql', 'INSERT INTO handed VALUES (current_user)');});
+$id = $node->safe_psql('postgres', "SET ROLE alice; SELECT flow_submit('handoff', '{}', now() + interval '2 seconds')");
+$node->safe_psql('postgres', q{
+    SET ROLE alice; DELETE FROM elt.flows WHERE name = 'handoff';
+    SET ROLE bob;
+    INSERT INTO elt.flows (name) VALUES ('handoff');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('handoff', 't', 'sql', 'INSERT INTO handed VALUES (current_user)');});
+like($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_wait($id)"),
+	qr/^failed: the run failed: flow "handoff" is now owned by role "bob"/, 'the run of a flow that changed owner fails');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM handed'), '0', 'and runs nothing');
 
 # max_active_runs: a slot that would overlap a running run is skipped and logged.
 $node->safe_psql('postgres', q{
