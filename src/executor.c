@@ -1,24 +1,29 @@
 /*-------------------------------------------------------------------------
  *
  * executor.c
- *	  The flow executor: the background worker that runs one flow run.
+ *	  The flow executor: the background worker that runs one flow run, and
+ *	  the helper workers it starts for tasks that can run side by side.
  *
- *	  The worker connects to the caller's database as the flow's owner
- *	  (PostgreSQL 15 requires that role to have LOGIN, which flow
- *	  definitions check), so every task runs with the owner's rights and
- *	  never more.  Tasks run one after another in dependency order; each
- *	  attempt is one transaction, so a completed load stays committed when a
- *	  later task fails and a failed attempt leaves nothing behind.  History
- *	  (attempt rows, log lines) is written in transactions of its own.
+ *	  Workers connect to the run's database as the flow's owner (PostgreSQL
+ *	  15 requires that role to have LOGIN, which flow definitions check), so
+ *	  every task runs with the owner's rights and never more.  The run's
+ *	  worker coordinates: a task starts when its dependencies completed, its
+ *	  retry delay has passed and its tags' concurrency limits have a free
+ *	  slot; one ready task runs in the coordinator itself, several run in
+ *	  helpers.  Each attempt is one transaction, so a completed load stays
+ *	  committed when a later task fails and a failed attempt leaves nothing
+ *	  behind.  History (attempt rows, log lines) is written in transactions
+ *	  of its own.
  *
  *	  Everything the run logs (its own lines, load progress, NOTICEs raised
  *	  by task SQL) goes through one path: an emit_log_hook collects it for
  *	  elt.logs and relays it to the waiting caller over the run's message
  *	  queue, so the caller sees it live whatever its isolation level.
  *
- *	  Cancellation comes from the caller as a flag in shared memory plus
- *	  SIGINT, which interrupts the running task like a query cancel; the
- *	  flag tells a cancel from a task's timeout.
+ *	  Cancellation comes as a flag in shared memory (flow_run's segment, or
+ *	  the run's slot when preloaded) plus SIGINT, which interrupts the
+ *	  running task like a query cancel; the flag tells a cancel from a
+ *	  task's timeout.  The flow's timeout stops the run the same way.
  *
  *-------------------------------------------------------------------------
  */
