@@ -20,6 +20,14 @@ SELECT task, attempt, level, message FROM elt.logs WHERE run_id = last_run() ORD
 SELECT state, rows_loaded FROM flow_run('ingest', '{"table_name": "yellow_taxi_trips"}');
 SELECT count(*) FROM yellow_taxi_trips;
 
+-- A task's SET ends with the task: the next task sees the defaults.
+INSERT INTO elt.flows (name) VALUES ('settings');
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
+  ('settings', 'a', 'sql', 'SET search_path = nowhere; SET work_mem = ''1MB''');
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+  ('settings', 'b', 'sql', $sql$DO $do$ BEGIN RAISE NOTICE 'work_mem is %', current_setting('work_mem'); END $do$$sql$, '{a}');
+SELECT state FROM flow_run('settings');
+
 -- A table-name parameter is an identifier, never SQL.
 INSERT INTO elt.flows (name) VALUES ('inject');
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES

@@ -395,6 +395,7 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 
 	int64		limit_ms = task->timeout_ms;
 	bool		flow_bound = false;
+	int			guc_level;
 
 	memset(&out, 0, sizeof(out));
 	if (worker_run.deadline != 0)
@@ -406,6 +407,8 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 			limit_ms = left, flow_bound = true;
 	}
 	worker_begin();
+	/* what the task's SQL SETs ends with the attempt, as in a function */
+	guc_level = NewGUCNestLevel();
 	if (limit_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(limit_ms, INT_MAX));
 	PG_TRY();
@@ -415,6 +418,7 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 		else
 			task_run_extract(task, params, &out);
 		disable_timeout(STATEMENT_TIMEOUT, false);
+		AtEOXact_GUC(false, guc_level);
 		worker_commit();
 		out.state = "completed";
 	}
