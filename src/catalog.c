@@ -256,29 +256,39 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	return flow;
 }
 
-/* Records a new run as running, with its tasks pending; returns run_id. */
+/*
+ * Records a new run and returns its run_id: running in this worker
+ * (flow_run), or pending until the scheduler starts it at run_at
+ * (flow_submit; inserted in the caller's transaction).
+ */
 int64
-elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger)
+elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
+					   TimestampTz run_at, bool running_here)
 {
 	CatalogScope scope;
-	Oid			types[5] = {TEXTOID, OIDOID, JSONBOID, INT4OID, TEXTOID};
-	Datum		values[5];
+	Oid			types[6] = {TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
+	Datum		values[6];
 	int64		run_id;
 
 	values[0] = CStringGetTextDatum(flow->name);
 	values[1] = ObjectIdGetDatum(flow->owner);
 	values[2] = JsonbPGetDatum(params);
-	values[3] = Int32GetDatum(MyProcPid);
+	values[3] = TimestampTzGetDatum(run_at);
 	values[4] = CStringGetTextDatum(trigger);
-
+	values[5] = BoolGetDatum(running_here);
 	catalog_enter(&scope);
-	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, worker_pid, trigger, state, started_at)"
-				 " VALUES ($1, $2::regrole, $3, $4, $5, 'running', clock_timestamp())"
+	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, run_at, trigger, priority,"
+				 "                           state, worker_pid, started_at)"
+				 " SELECT $1, $2::regrole, $3, $4, $5, f.priority,"
+				 "        CASE WHEN $6 THEN 'running' ELSE 'pending' END,"
+				 "        CASE WHEN $6 THEN pg_backend_pid() END,"
+				 "        CASE WHEN $6 THEN clock_timestamp() END"
+				 "   FROM elt.flows f WHERE f.name = $1"
 				 " RETURNING run_id",
-				 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
+				 6, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 										 &(bool) {false}));
-	catalog_notify(run_id, NULL, "running");
+	catalog_notify(run_id, NULL, running_here ? "running" : "pending");
 	catalog_leave(&scope);
 	return run_id;
 }
@@ -479,33 +489,6 @@ elt_catalog_write_logs(int64 run_id, List *lines)
 					 9, types, values, nulls, SPI_OK_INSERT);
 	}
 	catalog_leave(&scope);
-}
-
-/* Queues a run (flow_submit): pending until the scheduler starts it. */
-int64
-elt_catalog_queue_run(FlowDef *flow, Jsonb *params, TimestampTz run_at, const char *trigger)
-{
-	CatalogScope scope;
-	Oid			types[5] = {TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
-	Datum		values[5];
-	int64		run_id;
-
-	values[0] = CStringGetTextDatum(flow->name);
-	values[1] = ObjectIdGetDatum(flow->owner);
-	values[2] = JsonbPGetDatum(params);
-	values[3] = TimestampTzGetDatum(run_at);
-	values[4] = CStringGetTextDatum(trigger);
-	catalog_enter(&scope);
-	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, run_at, trigger, state, priority)"
-				 " SELECT $1, $2::regrole, $3, $4, $5, 'pending', f.priority"
-				 "   FROM elt.flows f WHERE f.name = $1"
-				 " RETURNING run_id",
-				 5, types, values, NULL, SPI_OK_INSERT_RETURNING);
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										 &(bool) {false}));
-	catalog_notify(run_id, NULL, "pending");
-	catalog_leave(&scope);
-	return run_id;
 }
 
 /*

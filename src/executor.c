@@ -977,7 +977,8 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	if (queued_run_id == 0)
 	{
 		params = elt_jsonb_merge(flow->params, run_params);
-		worker_run.run_id = elt_catalog_create_run(flow, params, "manual");
+		worker_run.run_id = elt_catalog_create_run(flow, params, "manual",
+												   GetCurrentTimestamp(), true);
 	}
 	elt_catalog_add_task_rows(worker_run.run_id, flow);
 	worker_commit();

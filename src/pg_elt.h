@@ -201,11 +201,10 @@ typedef struct AttemptOutcome
 
 extern Oid	elt_extension_owner(void);
 extern FlowDef *elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt);
-extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger);
+extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
+									TimestampTz run_at, bool running_here);
 extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
 extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
-extern int64 elt_catalog_queue_run(FlowDef *flow, Jsonb *params, TimestampTz run_at,
-								   const char *trigger);
 
 typedef struct RunRow
 {

@@ -129,8 +129,8 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 	run_at = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
 
 	flow = elt_check_runnable_flow(name, true);
-	run_id = elt_catalog_queue_run(flow, params ? elt_jsonb_merge(flow->params, params) : flow->params,
-								   run_at, "api");
+	run_id = elt_catalog_create_run(flow, params ? elt_jsonb_merge(flow->params, params) : flow->params,
+									"api", run_at, false);
 	elt_wake_scheduler_at_commit(false);
 	PG_RETURN_INT64(run_id);
 }
