@@ -25,7 +25,10 @@ INSERT INTO cases (schedule, after) VALUES
 INSERT INTO cases VALUES
   ('0 9 * * *', '2021-03-27 12:00:00+00', 'Europe/Paris'),   -- across the DST change
   ('30 2 * * *', '2021-03-27 12:00:00+00', 'Europe/Paris'),  -- 02:30 does not exist that night
-  ('0 0 * * *', '2021-01-01 00:00:00+00', 'America/New_York');
+  ('0 0 * * *', '2021-01-01 00:00:00+00', 'America/New_York'),
+  ('*/20 * * * *', '2021-11-07 05:30:00+00', 'America/New_York'),  -- 01:30 EDT, clocks go back at 02:00
+  ('*/20 * * * *', '2021-11-07 05:40:00+00', 'America/New_York'),
+  ('30 1 * * *', '2021-11-07 04:00:00+00', 'America/New_York');
 SELECT schedule, after, tz, elt.schedule_next(schedule, after, tz) FROM cases;
 
 -- Invalid schedules say where the error is.

@@ -360,6 +360,15 @@ elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz)
 				if (tm2timestamp(&when, 0, NULL, &wall) != 0)
 					return DT_NOEND;
 				result = schedule_from_local(wall, tz);
+
+				/*
+				 * When clocks go back, a wall time happens twice; the zone
+				 * conversion gives the later instant, so try the earlier one
+				 * (an hour before) first.
+				 */
+				if (result - USECS_PER_HOUR > after &&
+					schedule_to_local(result - USECS_PER_HOUR, tz) == wall)
+					return result - USECS_PER_HOUR;
 				if (result > after)
 					return result;
 			}
