@@ -82,5 +82,30 @@ $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_run('pair')"),
 	'failed: task "a" failed: timed out after 0.3 s', 'a timed-out parallel task fails the run');
 
+# 6. Queued runs start by run_at, then priority, as workers free up.
+$node->safe_psql('postgres', q{
+    ALTER SYSTEM SET pg_elt.max_workers = 1;
+    SELECT pg_reload_conf();
+    CREATE TABLE started (flow text, at timestamptz DEFAULT clock_timestamp());
+    INSERT INTO elt.flows (name, priority, max_active_runs) VALUES ('p_low', 0, 5), ('p_high', 5, 5), ('blocker', 0, 5);
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
+      ('p_low', 't', 'sql', $$INSERT INTO started (flow) VALUES ('low')$$),
+      ('p_high', 't', 'sql', $$INSERT INTO started (flow) VALUES ('high')$$),
+      ('blocker', 't', 'sql', 'SELECT pg_sleep(1)');
+});
+sleep 1;
+$node->safe_psql('postgres', "SELECT flow_submit('blocker')");
+$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.flow_runs WHERE flow = 'blocker' AND state = 'running'");
+$node->safe_psql('postgres', q{
+    UPDATE elt.tasks SET sql = $$INSERT INTO started (flow) VALUES ('early')$$ WHERE flow = 'blocker';
+    BEGIN;
+    SELECT flow_submit('p_low');
+    SELECT flow_submit('p_high');
+    SELECT flow_submit('blocker', '{}', now() - interval '1 minute');
+    COMMIT;});
+$node->poll_query_until('postgres', 'SELECT count(*) = 3 FROM started');
+is($node->safe_psql('postgres', "SELECT string_agg(flow, ',' ORDER BY at) FROM started"),
+	'early,high,low', 'queued runs start by run_at, then priority');
+
 $node->stop;
 done_testing();
