@@ -250,25 +250,6 @@ worker_emit_log_hook(ErrorData *edata)
  * ---------------------------------------------------------------------
  */
 
-static MemoryContext worker_home_cxt = NULL;
-
-/* Starts a transaction; worker_commit returns to the current context. */
-static void
-worker_begin(void)
-{
-	worker_home_cxt = CurrentMemoryContext;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-worker_commit(void)
-{
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(worker_home_cxt);
-}
 
 /*
  * Writes history in its own transaction.  Cancel interrupts are held: a
@@ -282,9 +263,9 @@ worker_flush_logs(void)
 	relay_flush(true);
 	if (worker_run.run_id != 0 && worker_run.pending_lines != NIL)
 	{
-		worker_begin();
+		elt_begin_work();
 		elt_catalog_write_logs(worker_run.run_id, worker_run.pending_lines);
-		worker_commit();
+		elt_commit_work();
 		MemoryContextReset(worker_run.log_cxt);
 		worker_run.pending_lines = NIL;
 	}
@@ -406,7 +387,7 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 		if (limit_ms == 0 || left < limit_ms)
 			limit_ms = left, flow_bound = true;
 	}
-	worker_begin();
+	elt_begin_work();
 	/* what the task's SQL SETs ends with the attempt, as in a function */
 	guc_level = NewGUCNestLevel();
 	if (limit_ms > 0)
@@ -419,7 +400,7 @@ task_attempt(TaskDef *task, Jsonb *params, MemoryContext run_cxt)
 			task_run_extract(task, params, &out);
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		AtEOXact_GUC(false, guc_level);
-		worker_commit();
+		elt_commit_work();
 		out.state = "completed";
 	}
 	PG_CATCH();
@@ -467,9 +448,9 @@ attempt_run(TaskDef *task, Jsonb *params, int attempt, MemoryContext run_cxt,
 	worker_run.task = task->name;
 	worker_run.attempt = attempt;
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	elt_catalog_attempt_start(worker_run.run_id, task->name, attempt);
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	worker_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
 	pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
@@ -495,9 +476,9 @@ attempt_run(TaskDef *task, Jsonb *params, int attempt, MemoryContext run_cxt,
 					"not retried: the error would recur");
 
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	elt_catalog_attempt_end(worker_run.run_id, task->name, attempt, &out);
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	worker_flush_logs();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -524,9 +505,9 @@ task_skip(TaskDef *task, const char *state, const char *message)
 	worker_run.attempt = 0;
 	worker_logf(strcmp(state, "failed") == 0 ? WARNING : INFO, "%s", message);
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	elt_catalog_attempt_end(worker_run.run_id, task->name, 1, &out);
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 }
 
@@ -602,7 +583,7 @@ slots_release(TaskProgress *p)
 	if (p->held_slots == NIL)
 		return;
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	SPI_connect();
 	foreach(lc, p->held_slots)
 	{
@@ -614,7 +595,7 @@ slots_release(TaskProgress *p)
 							  2, types, values, NULL, false, 0);
 	}
 	SPI_finish();
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	p->held_slots = NIL;
 }
@@ -645,7 +626,7 @@ slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext
 	values[0] = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));
 
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	SPI_connect();
 	SPI_execute_with_args("SELECT tag, max_running FROM elt.concurrency_limits"
 						  " WHERE tag OPERATOR(pg_catalog.=) ANY ($1)",
@@ -709,7 +690,7 @@ slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext
 		}
 	}
 	SPI_finish();
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 
 	if (blocked == NULL)
@@ -827,7 +808,7 @@ helper_outcome(TaskProgress *p)
 	MemoryContext home = CurrentMemoryContext;
 
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	MemoryContextSwitchTo(home);
 	state = elt_catalog_read_attempt(worker_run.run_id, p->task->name, p->attempt,
 									 &p->rows, &message);
@@ -850,7 +831,7 @@ helper_outcome(TaskProgress *p)
 			elt_catalog_attempt_end(worker_run.run_id, p->task->name, p->attempt, &out);
 		}
 	}
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	p->failure = message;
 	worker_relay_line(outcome == TASK_COMPLETED ? NOTICE : WARNING, 0, p->task->name,
@@ -956,14 +937,14 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	char	   *final_message;
 
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	MemoryContextSwitchTo(run_cxt);
 	if (queued_run_id != 0)
 	{
 		flow_name = elt_catalog_claim_queued_run(queued_run_id, &params);
 		if (flow_name == NULL)
 		{
-			worker_commit();
+			elt_commit_work();
 			return;				/* cancelled before it started */
 		}
 		worker_run.run_id = queued_run_id;
@@ -981,7 +962,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 												   GetCurrentTimestamp(), true);
 	}
 	elt_catalog_add_task_rows(worker_run.run_id, flow);
-	worker_commit();
+	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	MemoryContextSwitchTo(run_cxt);
 	worker_run.slot = elt_claim_run_slot(worker_run.run_id);
@@ -1174,9 +1155,9 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 				final_state, final_message);
 
 	HOLD_CANCEL_INTERRUPTS();
-	worker_begin();
+	elt_begin_work();
 	elt_catalog_run_end(worker_run.run_id, final_state, final_message, rows_loaded);
-	worker_commit();
+	elt_commit_work();
 	worker_flush_logs();
 	RESUME_CANCEL_INTERRUPTS();
 	worker_send_result(final_state, final_message, rows_loaded, started);
@@ -1234,9 +1215,9 @@ worker_fail_run(void)
 		worker_run.task = NULL;
 		worker_run.attempt = 0;
 		worker_log(WARNING, edata->sqlerrcode, message, edata->detail, edata->hint);
-		worker_begin();
+		elt_begin_work();
 		elt_catalog_run_end(worker_run.run_id, "failed", message, 0);
-		worker_commit();
+		elt_commit_work();
 		worker_flush_logs();
 		worker_send_result("failed", message, 0, GetCurrentTimestamp());
 	}
@@ -1362,7 +1343,7 @@ elt_task_worker_main(Datum main_arg)
 
 	worker_connect(args.database, args.owner);
 
-	worker_begin();
+	elt_begin_work();
 	MemoryContextSwitchTo(cxt);
 	flow_name = elt_catalog_run_flow(args.run_id, &params);
 	flow = flow_name ? elt_catalog_load_flow(flow_name, true, cxt) : NULL;
@@ -1375,7 +1356,7 @@ elt_task_worker_main(Datum main_arg)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task \"%s\" of run %lld no longer exists", args.task, (long long) args.run_id)));
 	flow_check_owner(flow);
-	worker_commit();
+	elt_commit_work();
 	MemoryContextSwitchTo(cxt);
 
 	if (worker_cancel_requested())
@@ -1385,9 +1366,9 @@ elt_task_worker_main(Datum main_arg)
 		memset(&out, 0, sizeof(out));
 		out.state = "cancelled";
 		out.message = "cancelled before it started";
-		worker_begin();
+		elt_begin_work();
 		elt_catalog_attempt_end(args.run_id, task->name, args.attempt, &out);
-		worker_commit();
+		elt_commit_work();
 		proc_exit(0);
 	}
 	MemoryContextSwitchTo(cxt);

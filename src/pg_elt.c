@@ -13,7 +13,10 @@
 #include <curl/curl.h>
 
 #include "fmgr.h"
+#include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "postmaster/bgworker.h"
 
 PG_MODULE_MAGIC;
@@ -63,4 +66,28 @@ elt_start_worker(const char *function, const char *type, const char *name,
 		memcpy(worker.bgw_extra, extra, extra_len);
 	worker.bgw_notify_pid = MyProcPid;
 	return RegisterDynamicBackgroundWorker(&worker, handle);
+}
+
+static MemoryContext work_home_cxt = NULL;
+
+/*
+ * A background worker's unit of work: a transaction with a snapshot.
+ * elt_commit_work returns to the memory context that was current here,
+ * so what the caller allocates outside the transaction survives it.
+ */
+void
+elt_begin_work(void)
+{
+	work_home_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+elt_commit_work(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(work_home_cxt);
 }

@@ -46,6 +46,9 @@ extern bool elt_start_worker(const char *function, const char *type, const char 
 							 Datum main_arg, const void *extra, Size extra_len,
 							 struct BackgroundWorkerHandle **handle);
 
+extern void elt_begin_work(void);
+extern void elt_commit_work(void);
+
 /* http_fetch.c */
 typedef struct HttpOptions
 {

@@ -504,25 +504,18 @@ scheduler_query(const char *sql, int nargs, Oid *types, Datum *values, bool *isn
 	return result;
 }
 
-static MemoryContext scheduler_home_cxt = NULL;
-
 static void
 scheduler_begin(void)
 {
-	scheduler_home_cxt = CurrentMemoryContext;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
+	elt_begin_work();
 	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
 static void
 scheduler_commit(void)
 {
-	PopActiveSnapshot();
 	SPI_finish();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(scheduler_home_cxt);
+	elt_commit_work();
 }
 
 /* Is pg_elt (0.2 or later) installed in this database? */
