@@ -3,7 +3,7 @@
 # which also starts the fixture HTTP server and the TAP tests).
 
 EXTENSION = pg_elt
-EXTVERSION = 0.1
+EXTVERSION = 0.3
 
 MODULE_big = pg_elt
 OBJS = \
@@ -20,7 +20,10 @@ OBJS = \
 	src/executor.o \
 	src/flow_run.o \
 	src/scheduler.o \
-	src/queue.o
+	src/queue.o \
+	src/outbound.o \
+	src/file_source.o \
+	src/tag_limits.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

@@ -10,3 +10,5 @@ CREATE ROLE elt_bob LOGIN;
 CREATE ROLE elt_team NOLOGIN;
 CREATE ROLE elt_carol LOGIN IN ROLE elt_alice;
 GRANT CREATE ON SCHEMA public TO elt_alice, elt_bob, elt_carol;
+-- access to pg_elt is opt-in: the one step an administrator takes
+GRANT USAGE ON SCHEMA elt TO elt_alice, elt_bob, elt_carol;

@@ -1,4 +1,5 @@
 -- Flow and task definitions: validated when written; owned and private.
+\set SHOW_CONTEXT never
 INSERT INTO elt.flows (name) VALUES ('f');
 SELECT name, params, owner FROM elt.flows;
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('f', 'a', 'sql', 'SELECT 1');

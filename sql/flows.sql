@@ -1,4 +1,5 @@
 -- Flows: the README's ingest flow, retries, failures, owners, cancellation.
+\set SHOW_CONTEXT never
 \set base 'http://127.0.0.1:18766'
 CREATE FUNCTION last_run() RETURNS bigint LANGUAGE sql AS 'SELECT max(run_id) FROM elt.flow_runs';
 CREATE VIEW attempts AS
@@ -29,7 +30,7 @@ INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
 SELECT state FROM flow_run('settings');
 
 -- A table-name parameter is an identifier, never SQL.
-INSERT INTO elt.flows (name) VALUES ('inject');
+INSERT INTO elt.flows (name, params) VALUES ('inject', '{"table_name": "injected"}');
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
   ('inject', 'make', 'sql', 'CREATE TABLE :"table_name" (note text); INSERT INTO :"table_name" VALUES (:''table_name'')');
 SELECT state, message FROM flow_run('inject', '{"table_name": "x\"; DROP TABLE yellow_taxi_trips; --"}');
@@ -39,6 +40,22 @@ SELECT count(*) FROM yellow_taxi_trips;
 -- and a config parameter is a value: a table name that is not a name fails the load
 SELECT state, message FROM flow_run('ingest', '{"table_name": "x\"; DROP TABLE yellow_taxi_trips; --"}');
 SELECT count(*) FROM yellow_taxi_trips;
+
+-- Parameters are declared by the flow: a misspelt key is an error that
+-- lists them, not a silent fall back to the default.
+SELECT state FROM flow_run('ingest', '{"tabel_name": "typo"}');
+-- a quoted reference to a parameter the flow lacks fails when written
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('inject', 'typo', 'sql', 'SELECT * FROM :"tbl"');
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES
+  ('inject', 'typo', 'extract', '{"url": "http://127.0.0.1:18766/x.csv?t=:''tbl''", "table": "t"}');
+-- a bare :name is left as written (as psql does): it is also a slice, a[1:n]
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('inject', 'slice', 'sql', 'SELECT (ARRAY[1,2,3])[1:n] FROM (SELECT 2 AS n) s');
+-- A dry run shows what each task would execute, in run order.
+SELECT task, kind, depends_on, sql, url, table_name
+  FROM elt.flow_plan('ingest', '{"table_name": "plan_t", "url": "http://u:secret@127.0.0.1:18766/f.csv.gz"}');
+SELECT task, sql FROM elt.flow_plan('inject', '{"table_name": "x\"y"}');
+SELECT * FROM elt.flow_plan('ingest', '{"tabel_name": "typo"}');
+DELETE FROM elt.tasks WHERE flow = 'inject' AND name = 'slice';
 
 -- 503 twice, then the file: the task completes after 3 attempts.
 INSERT INTO elt.flows (name, params) VALUES ('flaky', '{"key": "flow503"}');

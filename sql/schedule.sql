@@ -1,4 +1,5 @@
 -- Schedules: parsing and next fire times.
+\set SHOW_CONTEXT never
 SET timezone = 'UTC';
 CREATE TABLE cases (schedule text, after timestamptz, tz text DEFAULT 'UTC');
 INSERT INTO cases (schedule, after) VALUES
@@ -28,7 +29,11 @@ INSERT INTO cases VALUES
   ('0 0 * * *', '2021-01-01 00:00:00+00', 'America/New_York'),
   ('*/20 * * * *', '2021-11-07 05:30:00+00', 'America/New_York'),  -- 01:30 EDT, clocks go back at 02:00
   ('*/20 * * * *', '2021-11-07 05:40:00+00', 'America/New_York'),
-  ('30 1 * * *', '2021-11-07 04:00:00+00', 'America/New_York');
+  ('30 1 * * *', '2021-11-07 04:00:00+00', 'America/New_York'),
+  -- Lord Howe Island puts its clocks back by half an hour (02:00 -> 01:30):
+  -- 01:45 happens twice that night and fires at its first occurrence only
+  ('45 1 * * *', '2024-04-06 12:00:00+00', 'Australia/Lord_Howe'),
+  ('45 1 * * *', '2024-04-06 14:45:00+00', 'Australia/Lord_Howe');
 SELECT schedule, after, tz, elt.schedule_next(schedule, after, tz) FROM cases;
 
 -- Invalid schedules say where the error is.

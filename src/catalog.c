@@ -14,14 +14,22 @@
  */
 #include "pg_elt.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "utils/array.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "catalog/namespace.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -102,28 +110,74 @@ catalog_notify(int64 run_id, const char *task, const char *state)
 	catalog_exec("SELECT pg_catalog.pg_notify('pg_elt', $1)", 1, types, values, NULL, SPI_OK_SELECT);
 }
 
+/*
+ * The extension's owner in this database.  Looked up afresh each time
+ * (it is one index probe): a cached value would outlive a DROP and CREATE
+ * EXTENSION by another role.  Also the one place that notices a catalog
+ * older than this library, so that the error says how to fix it instead
+ * of failing on a missing column.
+ */
 Oid
 elt_extension_owner(void)
 {
-	static Oid	cached = InvalidOid;
-	bool		isnull;
-	Datum		owner;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+	char	   *version = NULL;
 
-	if (OidIsValid(cached))
-		return cached;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'pg_elt'",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("pg_elt"));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		version = isnull ? NULL : TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"pg_elt\" is not installed in database \"%s\"",
 						get_database_name(MyDatabaseId)),
 				 errhint("Run CREATE EXTENSION pg_elt.")));
-	owner = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	SPI_finish();
-	cached = DatumGetObjectId(owner);
-	return cached;
+	if (version == NULL || strcmp(version, PG_ELT_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_elt's catalog in database \"%s\" is version %s, but the library is version %s",
+						get_database_name(MyDatabaseId), version ? version : "?", PG_ELT_VERSION),
+				 errhint("Run ALTER EXTENSION pg_elt UPDATE in that database.")));
+	return owner;
+}
+
+/*
+ * Access to pg_elt is opt-in, as with pg_cron: a role may use it when it
+ * has USAGE on schema elt (GRANT USAGE ON SCHEMA elt TO role).  The API
+ * functions live in the extension's schema, where EXECUTE is PUBLIC's by
+ * PostgreSQL's default, so each checks this first.
+ */
+void
+elt_require_usage(const char *function)
+{
+	Oid			nsp = get_namespace_oid(PG_ELT_SCHEMA, true);
+
+	if (!OidIsValid(nsp) ||
+		pg_namespace_aclcheck(nsp, GetUserId(), ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for %s", function),
+				 errdetail("Role \"%s\" has no USAGE on schema elt, which pg_elt's functions require.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("An administrator lets a role use pg_elt with GRANT USAGE ON SCHEMA elt TO that role.")));
 }
 
 static char *
@@ -197,11 +251,12 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	MemoryContext old;
 	TupleDesc	desc;
 	HeapTuple	tup;
+	bool		isnull;
 
 	catalog_enter(&scope);
 	catalog_exec("SELECT f.name, f.owner::oid, r.rolcanlogin, f.params, f.xmin, r.rolname,"
 				 "       (extract(epoch FROM f.timeout) * 1000)::float8"
-				 "  FROM elt.flows f JOIN pg_catalog.pg_roles r ON r.oid = f.owner"
+				 "  FROM elt.flows f LEFT JOIN pg_catalog.pg_roles r ON r.oid = f.owner"
 				 " WHERE f.name = $1",
 				 1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -216,7 +271,7 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	flow = palloc0(sizeof(FlowDef));
 	flow->name = catalog_text(tup, desc, 1);
 	flow->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &(bool) {false}));
-	flow->owner_can_login = DatumGetBool(SPI_getbinval(tup, desc, 3, &(bool) {false}));
+	flow->owner_can_login = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
 	flow->params = catalog_jsonb(tup, desc, 4);
 	flow->uncommitted = catalog_xmin_is_ours(tup, desc, 5);
 	flow->owner_name = catalog_text(tup, desc, 6);
@@ -607,4 +662,30 @@ elt_catalog_read_attempt(int64 run_id, const char *task, int attempt, uint64 *ro
 	MemoryContextSwitchTo(old);
 	catalog_leave(&scope);
 	return state;
+}
+
+/* The limits of elt.concurrency_limits on any of tags (a text[]), in cxt. */
+void
+elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt)
+{
+	CatalogScope scope;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1] = {tags};
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT tag, max_running FROM elt.concurrency_limits WHERE tag = ANY ($1)",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		TagLimit   *limit = palloc(sizeof(TagLimit));
+
+		limit->tag = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		limit->max_running = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+														 SPI_tuptable->tupdesc, 2,
+														 &(bool) {false}));
+		*limits = lappend(*limits, limit);
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
 }

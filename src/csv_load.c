@@ -56,14 +56,17 @@ PG_FUNCTION_INFO_V1(elt_check_extract_config);
 
 /*
  * State of the load COPY is reading.  COPY's data callback takes no
- * argument, so, as in citus' local copy, it lives in a static.
+ * argument, so the load being read is found through a static.  Loads
+ * nest (a trigger on the target may call load_csv), so each load saves
+ * the pointer it replaces and puts it back however it ends: the static
+ * always names the innermost load that is running, or none.
  */
 typedef struct ActiveLoad
 {
 	StringInfo	head;			/* bytes read ahead for the sample */
 	size_t		head_pos;
 	EltStream  *stream;			/* what follows the head */
-	EltStream  *http;			/* for byte counts in progress notices */
+	EltStream  *source;			/* for byte counts in progress notices */
 	CopyFromState cstate;
 	TimestampTz started;
 	TimestampTz next_progress;
@@ -342,11 +345,30 @@ load_report_progress(ActiveLoad *load)
 	load->next_progress = TimestampTzPlusMilliseconds(now, elt_progress_interval_s * 1000);
 	TimestampDifference(load->started, now, &secs, &usecs);
 	elapsed = secs + usecs / 1e6;
-	mb = elt_http_bytes_received(load->http) / (1024.0 * 1024.0);
+	mb = load->source->received / (1024.0 * 1024.0);
 	ereport(NOTICE,
 			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
 					load->stream->display_url,
 					load->cstate->cur_lineno - (load->cstate->opts.header_line ? 1 : 0), mb, elapsed > 0 ? mb / elapsed : 0.0)));
+}
+
+/*
+ * COPY keeps the line (CSV record) it is reading in line_buf and grows it
+ * to 1 GB if the file says so; a small gzip of one endless line would
+ * take that much memory.  COPY calls back for more data while the line is
+ * incomplete, so checking here bounds it, to within one read.
+ */
+static void
+load_check_line_length(ActiveLoad *load)
+{
+	CopyFromState cstate = load->cstate;
+
+	if ((int64) cstate->line_buf.len > (int64) elt_max_line_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("line " UINT64_FORMAT " of \"%s\" is longer than pg_elt.max_line_length (%d kB)",
+						cstate->cur_lineno, load->stream->display_url, elt_max_line_kb),
+				 errhint("A superuser can raise pg_elt.max_line_length. If no line of the file is that long, a quote character is unbalanced: check the \"quote\" option.")));
 }
 
 static int
@@ -354,6 +376,8 @@ load_copy_read(void *outbuf, int minread, int maxread)
 {
 	ActiveLoad *load = active_load;
 	size_t		n;
+
+	load_check_line_length(load);
 
 	if (load->head_pos < (size_t) load->head->len)
 	{
@@ -410,6 +434,12 @@ load_read_head(EltStream *stream, const LoadOptions *opts, StringInfo head,
 							  opts->sample_rows, sample);
 		MemoryContextSwitchTo(old);
 	}
+	if (sample->ncolumns == 0 && head->len >= LOAD_SAMPLE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("line 1 of \"%s\" is longer than %d MB, the most pg_elt reads to learn the file's columns",
+						stream->display_url, LOAD_SAMPLE_MAX / (1024 * 1024)),
+				 errhint("If no line of the file is that long, a quote character is unbalanced: check the \"quote\" option.")));
 }
 
 /*
@@ -591,10 +621,19 @@ load_create_table(RangeVar *rv, const LoadOptions *opts, const CsvSample *sample
 			base = raw ? elt_normalize_column_name(raw) : "";
 		if (base[0] == '\0')
 			base = psprintf("column_%d", i + 1);
-		/* make duplicates unique: a, a_2, a_3 */
+		/* as PostgreSQL will truncate it, so that duplicates are seen */
+		base = pnstrdup(base, pg_mbcliplen(base, strlen(base), NAMEDATALEN - 1));
+		/* make duplicates unique: a, a_2, a_3, the suffix kept whole */
 		name = base;
 		for (int suffix = 2; list_member(names, makeString(name)); suffix++)
-			name = psprintf("%s_%d", base, suffix);
+		{
+			char		tail[16];
+
+			snprintf(tail, sizeof(tail), "_%d", suffix);
+			name = psprintf("%.*s%s",
+							pg_mbcliplen(base, strlen(base), NAMEDATALEN - 1 - strlen(tail)),
+							base, tail);
+		}
 		names = lappend(names, makeString(name));
 
 		type = load_type_override(opts, raw, name, used);
@@ -746,8 +785,8 @@ static uint64
 load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpOptions *hopts,
 			 uint64 *bytes)
 {
-	EltStream  *http = elt_http_open(url, hopts);
-	EltStream  *stream = elt_gzip_open_if_compressed(elt_gzip_open_if_compressed(http));
+	EltStream  *source = elt_open_url(url, hopts);
+	EltStream  *stream = elt_gzip_open_if_compressed(elt_gzip_open_if_compressed(source));
 	StringInfoData head;
 	CsvSample	sample;
 	Oid			relid;
@@ -757,6 +796,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	ParseState *pstate;
 	CopyFromState cstate;
 	ActiveLoad	load;
+	ActiveLoad *interrupted_load = active_load;
 	uint64		rows;
 
 	initStringInfo(&head);
@@ -802,7 +842,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	memset(&load, 0, sizeof(load));
 	load.head = &head;
 	load.stream = stream;
-	load.http = http;
+	load.source = source;
 	load.cstate = cstate;
 	load.started = GetCurrentTimestamp();
 	load.next_progress = TimestampTzPlusMilliseconds(load.started, elt_progress_interval_s * 1000);
@@ -814,11 +854,13 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	PG_CATCH();
 	{
 		MemoryContext ecxt = MemoryContextSwitchTo(CurTransactionContext);
-		ErrorData  *edata = CopyErrorData();
-		int			cls = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		ErrorData  *edata;
+		int			cls;
 
+		active_load = interrupted_load;
+		edata = CopyErrorData();
+		cls = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 		MemoryContextSwitchTo(ecxt);
-		active_load = NULL;
 		if ((cls != ERRCODE_DATA_EXCEPTION && cls != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) ||
 			cstate->cur_lineno == 0)
 			PG_RE_THROW();
@@ -826,12 +868,12 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		load_report_row_error(edata, cstate, rel, stream->display_url, created, opts->sample_rows);
 	}
 	PG_END_TRY();
-	active_load = NULL;
+	active_load = interrupted_load;
 
 	EndCopyFrom(cstate);
 	free_parsestate(pstate);
 	table_close(rel, NoLock);
-	*bytes = elt_http_bytes_received(http);
+	*bytes = source->received;
 	stream->close(stream);
 	return rows;
 }
@@ -852,6 +894,7 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 {
 	RangeVar   *rv;
 	HttpOptions hopts;
+	int			retry_after_ms = 0;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	ResourceOwner caller_owner = CurrentResourceOwner;
 
@@ -862,7 +905,9 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.headers = opts->headers;
+	hopts.retry_after_ms = &retry_after_ms;
 	hopts.allow_file = superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES);
+	hopts.restricted = !superuser();
 	hopts.deadline = opts->timeout > 0 ?
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) (opts->timeout * 1000)) : 0;
 	elt_check_url_allowed(url, hopts.allow_file);
@@ -903,7 +948,7 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 		if (!load_error_is_transient(edata->sqlerrcode) || attempt >= opts->retries)
 			ReThrowError(edata);
 
-		delay_ms = elt_http_retry_after_ms();
+		delay_ms = retry_after_ms;
 		if (delay_ms == 0)
 			delay_ms = (long) Min(opts->retry_delay * 1000 * (1 << Min(attempt, 16)),
 								  LOAD_MAX_RETRY_DELAY_MS);
@@ -933,6 +978,7 @@ elt_load_csv_sql(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("load_csv needs a URL and a table name")));
+	elt_require_usage("load_csv");
 	elt_parse_load_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opts, false, false);
 	PG_RETURN_INT64((int64) elt_load_csv(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 										 text_to_cstring(PG_GETARG_TEXT_PP(1)), &opts, &bytes));

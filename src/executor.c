@@ -30,6 +30,7 @@
 #include "pg_elt.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -68,17 +69,11 @@ typedef struct TaskProgress
 	double		delay_s;		/* before the next retry */
 	TimestampTz not_before;		/* of the next attempt */
 	BackgroundWorkerHandle *helper;
-	List	   *held_slots;		/* HeldSlot *: concurrency slots taken */
+	List	   *held_slots;		/* concurrency slots taken (tag_limits.c) */
 	bool		told_waiting;
 	uint64		rows;
 	char	   *failure;
 } TaskProgress;
-
-typedef struct HeldSlot
-{
-	char	   *tag;
-	int			slot;
-} HeldSlot;
 
 /* What a helper worker gets in bgw_extra: one attempt of one task. */
 typedef struct HelperArgs
@@ -101,6 +96,7 @@ typedef struct WorkerRun
 	MemoryContext log_cxt;		/* log lines and relay messages */
 	List	   *pending_lines;	/* LogLine * not yet in elt.logs */
 	int64		run_id;
+	char	   *flow_name;		/* in TopMemoryContext, for the server log */
 	const char *task;			/* the task being run, for log lines */
 	int			attempt;
 	bool		capturing;
@@ -337,7 +333,7 @@ elt_error_is_retryable(int sqlerrcode)
 static void
 task_run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
 {
-	char	   *sql = elt_substitute(task->sql, params);
+	char	   *sql = elt_substitute(task->sql, params, psprintf("task \"%s\"", task->name));
 	int			rc;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -357,7 +353,8 @@ task_run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
 static void
 task_run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out)
 {
-	Jsonb	   *config = elt_substitute_jsonb(task->config, params);
+	Jsonb	   *config = elt_substitute_jsonb(task->config, params,
+											  psprintf("task \"%s\"", task->name));
 	LoadOptions opts;
 	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
 	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));
@@ -516,8 +513,8 @@ task_skip(TaskDef *task, const char *state, const char *message)
  * ties broken by name.  Definitions are checked for cycles when written,
  * so a cycle here means a concurrent change; it fails the run.
  */
-static List *
-flow_order(FlowDef *flow)
+List *
+elt_flow_order(FlowDef *flow)
 {
 	List	   *order = NIL;
 	List	   *left = list_copy(flow->tasks);
@@ -570,138 +567,60 @@ progress_of(TaskProgress *progress, int n, const char *name)
 
 /* ---------------------------------------------------------------------
  * Concurrency limits by tag: a task whose tag is in elt.concurrency_limits
- * holds one of max_running advisory locks (session level, released if its
- * holder dies) while an attempt runs, across all flows and runs.
+ * holds one of max_running slots (tag_limits.c) while an attempt runs,
+ * across all flows and runs of the database.
  * ---------------------------------------------------------------------
  */
 
 static void
 slots_release(TaskProgress *p)
 {
-	ListCell   *lc;
-
-	if (p->held_slots == NIL)
-		return;
-	HOLD_CANCEL_INTERRUPTS();
-	elt_begin_work();
-	SPI_connect();
-	foreach(lc, p->held_slots)
-	{
-		HeldSlot   *held = lfirst(lc);
-		Oid			types[2] = {TEXTOID, INT4OID};
-		Datum		values[2] = {CStringGetTextDatum(held->tag), Int32GetDatum(held->slot)};
-
-		SPI_execute_with_args("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), $2)",
-							  2, types, values, NULL, false, 0);
-	}
-	SPI_finish();
-	elt_commit_work();
-	RESUME_CANCEL_INTERRUPTS();
+	elt_tag_slots_release(p->held_slots);
 	p->held_slots = NIL;
 }
 
-/*
- * Takes a slot of every limited tag of the task, or none and says why.
- * Advisory locks are re-entrant within a session, so the slots this
- * coordinator already holds for its other tasks are skipped by number.
- */
-static bool
-slots_acquire(TaskProgress *p, TaskProgress *progress, int ntasks, MemoryContext run_cxt)
+/* The limits on the task's tags, from elt.concurrency_limits. */
+static List *
+slots_limits_of(TaskDef *task, MemoryContext run_cxt)
 {
-	Datum	   *tags;
-	int			ntags = list_length(p->task->tags);
-	char	   *blocked = NULL;
-	int			blocked_max = 0;
-	Oid			types[1] = {TEXTARRAYOID};
-	Datum		values[1];
+	Datum	   *tags = palloc(sizeof(Datum) * Max(list_length(task->tags), 1));
+	int			ntags = 0;
+	Datum		tag_array;
 	ListCell   *lc;
-	int			i = 0;
-	List	   *limits = NIL;	/* HeldSlot *: tag and max_running */
+	List	   *limits = NIL;
 
-	if (ntags == 0)
-		return true;
-	tags = palloc(sizeof(Datum) * ntags);
-	foreach(lc, p->task->tags)
-		tags[i++] = CStringGetTextDatum(lfirst(lc));
-	values[0] = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));
+	foreach(lc, task->tags)
+		tags[ntags++] = CStringGetTextDatum(lfirst(lc));
+	tag_array = PointerGetDatum(construct_array(tags, ntags, TEXTOID, -1, false, TYPALIGN_INT));
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
-	SPI_connect();
-	SPI_execute_with_args("SELECT tag, max_running FROM elt.concurrency_limits"
-						  " WHERE tag OPERATOR(pg_catalog.=) ANY ($1)",
-						  1, types, values, NULL, true, 0);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(run_cxt);
-		HeldSlot   *limit = palloc(sizeof(HeldSlot));
-		bool		isnull;
-
-		limit->tag = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
-		limit->slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		limits = lappend(limits, limit);
-		MemoryContextSwitchTo(old);
-	}
-	foreach(lc, limits)
-	{
-		HeldSlot   *limit = lfirst(lc);
-		Datum	   *mine;
-		int			nmine = 0;
-		int			nheld = 0;
-		Oid			ltypes[3] = {TEXTOID, INT4OID, INT4ARRAYOID};
-		Datum		lvalues[3];
-		bool		isnull;
-
-		for (int t = 0; t < ntasks; t++)
-			nheld += list_length(progress[t].held_slots);
-		mine = palloc(sizeof(Datum) * (nheld + 1));
-		for (int t = 0; t < ntasks; t++)
-		{
-			ListCell   *hc;
-
-			foreach(hc, progress[t].held_slots)
-				if (strcmp(((HeldSlot *) lfirst(hc))->tag, limit->tag) == 0)
-					mine[nmine++] = Int32GetDatum(((HeldSlot *) lfirst(hc))->slot);
-		}
-		lvalues[0] = CStringGetTextDatum(limit->tag);
-		lvalues[1] = Int32GetDatum(limit->slot);
-		lvalues[2] = PointerGetDatum(construct_array(mine, nmine, INT4OID, 4, true, TYPALIGN_INT));
-		SPI_execute_with_args("SELECT s FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s"
-							  " WHERE CASE WHEN s OPERATOR(pg_catalog.<>) ALL ($3)"
-							  "   THEN pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pg_elt tag ' OPERATOR(pg_catalog.||) $1), s)"
-							  "   ELSE false END"
-							  " LIMIT 1",
-							  3, ltypes, lvalues, NULL, false, 0);
-		if (SPI_processed == 0)
-		{
-			blocked = limit->tag;
-			blocked_max = limit->slot;
-			break;
-		}
-		else
-		{
-			MemoryContext old = MemoryContextSwitchTo(run_cxt);
-			HeldSlot   *held = palloc(sizeof(HeldSlot));
-
-			held->tag = limit->tag;
-			held->slot = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			p->held_slots = lappend(p->held_slots, held);
-			MemoryContextSwitchTo(old);
-		}
-	}
-	SPI_finish();
+	elt_catalog_tag_limits(tag_array, &limits, run_cxt);
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
+	return limits;
+}
 
-	if (blocked == NULL)
+/* Takes a slot of every limited tag of the task, or none and says why. */
+static bool
+slots_acquire(TaskProgress *p, MemoryContext run_cxt)
+{
+	TagLimit   *full;
+	MemoryContext old;
+
+	if (p->task->tags == NIL)
 		return true;
-	slots_release(p);
+	old = MemoryContextSwitchTo(run_cxt);
+	full = elt_tag_slots_take(slots_limits_of(p->task, run_cxt), &p->held_slots);
+	MemoryContextSwitchTo(old);
+	if (full == NULL)
+		return true;
 	if (!p->told_waiting)
 	{
 		worker_run.task = p->task->name;
 		worker_run.attempt = 0;
 		worker_logf(INFO, "pending: all %d slots of the concurrency limit on tag \"%s\" are taken",
-					blocked_max, blocked);
+					full->max_running, full->tag);
 		p->told_waiting = true;
 	}
 	return false;
@@ -875,6 +794,8 @@ coordinator_cancel(TaskProgress *progress, int ntasks, RunTally *tally)
  * ---------------------------------------------------------------------
  */
 
+static void worker_log_run_end(const char *state, const char *message);
+
 static void
 worker_send_result(const char *state, const char *message, uint64 rows, TimestampTz started)
 {
@@ -955,6 +876,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" does not exist", flow_name)));
 	flow_check_owner(flow);
+	worker_run.flow_name = MemoryContextStrdup(TopMemoryContext, flow->name);
 	if (queued_run_id == 0)
 	{
 		params = elt_jsonb_merge(flow->params, run_params);
@@ -975,7 +897,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	worker_logf(INFO, "run %lld of flow \"%s\" started as role \"%s\"",
 				(long long) worker_run.run_id, flow->name, flow->owner_name);
 
-	order = flow_order(flow);
+	order = elt_flow_order(flow);
 	ntasks = list_length(order);
 	progress = palloc0(sizeof(TaskProgress) * Max(ntasks, 1));
 	ready = palloc(sizeof(TaskProgress *) * Max(ntasks, 1));
@@ -1093,7 +1015,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 			char	   *failure = NULL;
 			TaskState	outcome;
 
-			if (!slots_acquire(p, progress, ntasks, run_cxt))
+			if (!slots_acquire(p, run_cxt))
 			{
 				wake = Min(wake, TimestampTzPlusMilliseconds(now, 200));
 				continue;
@@ -1156,11 +1078,29 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
+	worker_log_run_end(final_state, final_message);
 	elt_catalog_run_end(worker_run.run_id, final_state, final_message, rows_loaded);
 	elt_commit_work();
 	worker_flush_logs();
 	RESUME_CANCEL_INTERRUPTS();
 	worker_send_result(final_state, final_message, rows_loaded, started);
+}
+
+/*
+ * Writes the end of the run to the server log, as pg_elt.log_runs asks:
+ * a run in the background fails unseen otherwise.
+ */
+static void
+worker_log_run_end(const char *state, const char *message)
+{
+	if (elt_log_runs == ELT_LOG_RUNS_NONE ||
+		(elt_log_runs == ELT_LOG_RUNS_FAILED && strcmp(state, "completed") == 0))
+		return;
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("pg_elt: run %lld of flow \"%s\" in database \"%s\" %s: %s",
+					(long long) worker_run.run_id,
+					worker_run.flow_name ? worker_run.flow_name : "?",
+					get_database_name(MyDatabaseId), state, message)));
 }
 
 /*
@@ -1216,6 +1156,7 @@ worker_fail_run(void)
 		worker_run.attempt = 0;
 		worker_log(WARNING, edata->sqlerrcode, message, edata->detail, edata->hint);
 		elt_begin_work();
+		worker_log_run_end("failed", message);
 		elt_catalog_run_end(worker_run.run_id, "failed", message, 0);
 		elt_commit_work();
 		worker_flush_logs();

@@ -33,13 +33,17 @@
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
+#include "catalog/pg_type.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(elt_flow_run);
+PG_FUNCTION_INFO_V1(elt_flow_plan);
 
 typedef struct RunCaller
 {
@@ -198,6 +202,13 @@ elt_check_runnable_flow(const char *name, bool starts_at_commit)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" does not exist", name),
 				 errhint("Flows are rows of elt.flows.")));
+	if (flow->owner_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of flow \"%s\" (role oid %u) no longer exists", name, flow->owner),
+				 errdetail("Runs execute as the flow's owner; the flow is disabled until it has one."),
+				 errhint("Make an existing role the owner: UPDATE elt.flows SET owner = 'some_role', enabled = true WHERE name = %s.",
+						 quote_literal_cstr(name))));
 	if (!is_member_of_role(GetUserId(), flow->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -221,6 +232,39 @@ elt_check_runnable_flow(const char *name, bool starts_at_commit)
 				 errmsg("flow \"%s\" has no tasks", name),
 				 errhint("Add tasks to elt.tasks.")));
 	return flow;
+}
+
+/*
+ * The params of a run of flow: the flow's own, overlaid by given, whose
+ * keys must all be parameters the flow defines (a misspelt key would
+ * otherwise be ignored and the default used without a word).
+ */
+Jsonb *
+elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	elt_check_jsonb_object(given, what);
+	if (given == NULL)
+		return flow->params;
+	it = JsonbIteratorInit(&given->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		if (elt_jsonb_get(flow->params, key) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("flow \"%s\" has no parameter \"%s\"", flow->name, key),
+					 errdetail("Its parameters are: %s.", elt_jsonb_keys(flow->params)),
+					 errhint("Parameters are declared, with their default values, in the params column of elt.flows.")));
+	}
+	return elt_jsonb_merge(flow->params, given);
 }
 
 static void
@@ -292,11 +336,12 @@ elt_flow_run(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("flow_run needs a flow name")));
+	elt_require_usage("flow_run");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-	elt_check_jsonb_object(params, "flow_run's params");
 
 	flow = elt_check_runnable_flow(name, false);
+	(void) elt_run_params(flow, params, "flow_run's params");
 	memset(&rc, 0, sizeof(rc));
 	run_start_worker(&rc, flow,
 					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}");
@@ -347,4 +392,71 @@ elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state, const c
 	nulls[4] = duration_us < 0;
 	tupdesc = BlessTupleDesc(tupdesc);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * elt.flow_plan(flow text, params jsonb DEFAULT '{}'): a dry run.  Each
+ * task in the order a run would take them, with its SQL, or its URL
+ * (credentials hidden) and table, as the run would substitute them; the
+ * same checks as flow_run, so a bad parameter fails here first.
+ */
+Datum
+elt_flow_plan(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FlowDef    *flow;
+	Jsonb	   *params;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_plan needs a flow name")));
+	flow = elt_check_runnable_flow(text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	params = elt_run_params(flow, PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+							"flow_plan's params");
+	InitMaterializedSRF(fcinfo, 0);
+
+	foreach(lc, elt_flow_order(flow))
+	{
+		TaskDef    *task = lfirst(lc);
+		char	   *what = psprintf("task \"%s\"", task->name);
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, true, true, true};
+		ListCell   *dc;
+		Datum	   *deps = palloc(sizeof(Datum) * (list_length(task->depends_on) + 1));
+		int			ndeps = 0;
+
+		values[0] = CStringGetTextDatum(task->name);
+		values[1] = CStringGetTextDatum(task->kind);
+		foreach(dc, task->depends_on)
+			deps[ndeps++] = CStringGetTextDatum(lfirst(dc));
+		values[2] = PointerGetDatum(construct_array(deps, ndeps, TEXTOID, -1, false, TYPALIGN_INT));
+		if (task->sql)
+		{
+			values[3] = CStringGetTextDatum(elt_substitute(task->sql, params, what));
+			nulls[3] = false;
+		}
+		if (strcmp(task->kind, "extract") == 0)
+		{
+			Jsonb	   *config = elt_substitute_jsonb(task->config, params, what);
+			JsonbValue *url = elt_jsonb_get(config, "url");
+			JsonbValue *table = elt_jsonb_get(config, "table");
+			LoadOptions opts;
+
+			elt_parse_load_options(config, &opts, true, false);
+			if (url && elt_jsonb_value_text(url))
+			{
+				values[4] = CStringGetTextDatum(elt_redact_url(elt_jsonb_value_text(url)));
+				nulls[4] = false;
+			}
+			if (table && elt_jsonb_value_text(table))
+			{
+				values[5] = CStringGetTextDatum(elt_jsonb_value_text(table));
+				nulls[5] = false;
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -24,6 +24,20 @@ int			elt_max_parallel_tasks = 4;
 char	   *elt_timezone = NULL;
 int			elt_history_retention_min = 30 * 24 * 60;
 bool		elt_keep_completed_details = true;
+int			elt_max_line_kb = 16 * 1024;
+char	   *elt_allowed_networks = NULL;
+char	   *elt_allowed_ports = NULL;
+int			elt_max_priority = 0;
+int			elt_min_schedule_interval_s = 60;
+int			elt_log_runs = ELT_LOG_RUNS_FAILED;
+bool		elt_launch_schedules = true;
+
+static const struct config_enum_entry log_runs_options[] = {
+	{"none", ELT_LOG_RUNS_NONE, false},
+	{"failed", ELT_LOG_RUNS_FAILED, false},
+	{"all", ELT_LOG_RUNS_ALL, false},
+	{NULL, 0, false}
+};
 
 /* pg_elt.timezone must name a time zone PostgreSQL knows. */
 static bool
@@ -101,6 +115,42 @@ elt_define_gucs(void)
 							 "Off keeps them only for runs that did not complete, so that frequent schedules do not grow the history.",
 							 &elt_keep_completed_details, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_elt.max_line_length",
+							"Longest line (CSV record) a load accepts.",
+							"Bounds the memory one line can take; a longer line fails the load, naming the line.",
+							&elt_max_line_kb, elt_max_line_kb, 1, 1024 * 1024 - 1,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomStringVariable("pg_elt.allowed_networks",
+							   "Internal networks that loads by roles other than superusers may reach.",
+							   "Comma-separated addresses or CIDR blocks, e.g. '10.1.0.0/16, 127.0.0.1'; loopback, private, link-local and other internal addresses are refused unless listed.",
+							   &elt_allowed_networks, "",
+							   PGC_SUSET, 0, elt_check_network_list, elt_assign_network_list, NULL);
+	DefineCustomStringVariable("pg_elt.allowed_ports",
+							   "Ports that loads by roles other than superusers may connect to.",
+							   "Comma-separated port numbers; empty allows any port.",
+							   &elt_allowed_ports, "",
+							   PGC_SUSET, 0, elt_check_port_list, elt_assign_port_list, NULL);
+	DefineCustomIntVariable("pg_elt.max_priority",
+							"Highest priority a flow owned by a role other than a superuser may have.",
+							NULL,
+							&elt_max_priority, elt_max_priority, -1000000, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.min_schedule_interval",
+							"Shortest time between runs of a schedule of a flow owned by a role other than a superuser.",
+							NULL,
+							&elt_min_schedule_interval_s, elt_min_schedule_interval_s, 1, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomEnumVariable("pg_elt.log_runs",
+							 "Which ends of runs are written to the server log.",
+							 "none, failed (failed, cancelled and crashed runs) or all.",
+							 &elt_log_runs, elt_log_runs, log_runs_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pg_elt.launch_schedules",
+							 "Whether the scheduler queues runs for flows' schedules.",
+							 "Off (server-wide, or ALTER DATABASE ... SET) lets an administrator restore or copy a database without firing its schedules; queued runs still start.",
+							 &elt_launch_schedules, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_elt");
 }

@@ -24,7 +24,9 @@
  */
 #include "pg_elt.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 
 #include "catalog/pg_authid.h"
 #include "miscadmin.h"
@@ -39,8 +41,12 @@
 typedef struct HttpStream
 {
 	EltStream	base;
-	char	   *url;			/* as given, may hold credentials */
+	char	   *url;			/* as given or redirected to; may hold credentials */
 	HttpOptions options;
+	bool		at_origin;		/* still at the given URL's origin: send headers */
+	int			redirects;
+	char		refused[INET6_ADDRSTRLEN + 16]; /* address the policy refused */
+	const char *refused_why;
 
 	CURLM	   *multi;
 	CURL	   *easy;
@@ -70,13 +76,11 @@ typedef struct HttpStream
 	bool		resumable;
 	char		validator[256];
 
-	uint64		received;		/* offset in the resource of the next byte */
+	/* base.received is the offset in the resource of the next byte */
 	uint64		resumed_at;		/* offset of the last resume */
 	int			resumes;
 	char		errbuf[CURL_ERROR_SIZE];
 } HttpStream;
-
-static int	http_last_retry_after_ms = 0;
 
 /* Release curl state; safe to call more than once. */
 static void
@@ -277,12 +281,12 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
 		if (!http_status_is_data(hs->status))
 			return 0;
-		if (hs->received > 0 && hs->status != 206)
+		if (hs->base.received > 0 && hs->status != 206)
 		{
 			hs->resume_refused = true;
 			return 0;
 		}
-		if (hs->received == 0)
+		if (hs->base.received == 0)
 		{
 			const char *validator = hs->etag[0] ? hs->etag : hs->last_modified;
 
@@ -292,7 +296,7 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 
 	if (elt_max_download_kb > 0 &&
-		hs->received + len > (uint64) elt_max_download_kb * 1024)
+		hs->base.received + len > (uint64) elt_max_download_kb * 1024)
 	{
 		hs->over_download_cap = true;
 		return 0;
@@ -318,8 +322,116 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	memcpy(hs->buf + hs->buf_end, data, len);
 	hs->buf_end += len;
-	hs->received += len;
+	hs->base.received += len;
 	return len;
+}
+
+/*
+ * libcurl open-socket callback: every connection, to every address of
+ * every hop, is checked against the outbound policy here.  Runs inside
+ * curl, so a refusal is only noted; http_handle_failure reports it.
+ */
+static curl_socket_t
+http_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpStream *hs = (HttpStream *) arg;
+	const char *why;
+
+	if (hs->options.restricted && !elt_outbound_allowed(&address->addr, &why))
+	{
+		char		host[INET6_ADDRSTRLEN] = "?";
+		int			port = 0;
+
+		if (address->family == AF_INET)
+		{
+			struct sockaddr_in *in = (struct sockaddr_in *) &address->addr;
+
+			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+			port = ntohs(in->sin_port);
+		}
+		else if (address->family == AF_INET6)
+		{
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &address->addr;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+			port = ntohs(in6->sin6_port);
+		}
+		snprintf(hs->refused, sizeof(hs->refused), "%s port %d", host, port);
+		hs->refused_why = why;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+/* "scheme://host:port" of a URL, with the scheme's default port filled in. */
+static char *
+http_origin(const char *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *scheme = NULL,
+			   *host = NULL,
+			   *port = NULL;
+	char	   *result = NULL;
+
+	if (h == NULL)
+		elog(ERROR, "out of memory");
+	if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		result = psprintf("%s://%s:%s", scheme, host, port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(h);
+	if (result)
+		for (char *c = result; *c; c++)
+			*c = pg_ascii_tolower((unsigned char) *c);
+	return result;
+}
+
+static void http_start_transfer(HttpStream *hs);
+
+/*
+ * Redirects are followed here rather than by libcurl, so that each hop is
+ * checked like the URL the user gave (http and https only, the outbound
+ * policy), and so that the user's headers, which may carry an API key,
+ * are sent only while the requests stay at the given URL's origin.
+ * False when the response is not a redirect.
+ */
+static bool
+http_follow_redirect(HttpStream *hs)
+{
+	char	   *location = NULL;
+	char	   *target;
+	char	   *from;
+	char	   *to;
+
+	if (hs->status < 300 || hs->status >= 400 || hs->status == 304 ||
+		curl_easy_getinfo(hs->easy, CURLINFO_REDIRECT_URL, &location) != CURLE_OK ||
+		location == NULL)
+		return false;
+	target = pstrdup(location);
+	if (hs->redirects >= elt_max_redirects)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not fetch \"%s\": more than %d redirects", hs->base.display_url,
+						elt_max_redirects),
+				 errhint("A superuser can raise pg_elt.max_redirects.")));
+	to = http_origin(target);
+	if (to == NULL || (strncmp(to, "http://", 7) != 0 && strncmp(to, "https://", 8) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not fetch \"%s\": it redirects to \"%s\"", hs->base.display_url,
+						elt_redact_url(target)),
+				 errhint("Redirects are followed to http:// and https:// URLs only.")));
+	from = http_origin(hs->url);
+	if (from == NULL || strcmp(from, to) != 0)
+		hs->at_origin = false;
+	hs->url = target;
+	hs->redirects++;
+	http_start_transfer(hs);
+	return true;
 }
 
 #define http_setopt(hs, opt, val) \
@@ -330,7 +442,7 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 					 errmsg("could not set libcurl option %s", #opt))); \
 	} while (0)
 
-/* Starts (or, with hs->received > 0, resumes) the transfer. */
+/* Starts (or, with hs->base.received > 0, resumes) the transfer. */
 static void
 http_start_transfer(HttpStream *hs)
 {
@@ -351,7 +463,7 @@ http_start_transfer(HttpStream *hs)
 		hs->header_list = NULL;
 	}
 
-	foreach(lc, hs->options.headers)
+	foreach(lc, hs->at_origin ? hs->options.headers : NIL)
 	{
 		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
 
@@ -359,7 +471,7 @@ http_start_transfer(HttpStream *hs)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		hs->header_list = l;
 	}
-	if (hs->received > 0)
+	if (hs->base.received > 0)
 	{
 		char	   *if_range = psprintf("If-Range: %s", hs->validator);
 		struct curl_slist *l = curl_slist_append(hs->header_list, if_range);
@@ -367,20 +479,20 @@ http_start_transfer(HttpStream *hs)
 		if (l == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		hs->header_list = l;
-		http_setopt(hs, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) hs->received);
+		http_setopt(hs, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) hs->base.received);
 	}
 
 	http_setopt(hs, CURLOPT_URL, hs->url);
 	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
-	http_setopt(hs, CURLOPT_PROTOCOLS_STR, hs->options.allow_file ? "http,https,file" : "http,https");
-	http_setopt(hs, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 1L);
-	http_setopt(hs, CURLOPT_MAXREDIRS, (long) elt_max_redirects);
+	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
+	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);	/* http_follow_redirect */
+	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
 	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
 	http_setopt(hs, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	http_setopt(hs, CURLOPT_LOW_SPEED_TIME, (long) elt_low_speed_timeout_s);
 	http_setopt(hs, CURLOPT_BUFFERSIZE, 256L * 1024);
-	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/0.1");
+	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
 	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
 	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_write_cb);
 	http_setopt(hs, CURLOPT_WRITEDATA, hs);
@@ -417,10 +529,18 @@ http_status_errcode(long status)
 	return ERRCODE_INVALID_PARAMETER_VALUE;
 }
 
+/* Tells the caller how long the server asked it to wait (0: no word). */
+static void
+http_set_retry_after(HttpStream *hs, int ms)
+{
+	if (hs->options.retry_after_ms)
+		*hs->options.retry_after_ms = ms;
+}
+
 static void
 http_report_status(HttpStream *hs)
 {
-	http_last_retry_after_ms = hs->retry_after_s > 0 ? Min(hs->retry_after_s, 300) * 1000 : 0;
+	http_set_retry_after(hs, hs->retry_after_s > 0 ? Min(hs->retry_after_s, 300) * 1000 : 0);
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
@@ -462,6 +582,16 @@ http_handle_failure(HttpStream *hs)
 {
 	const char *why = hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(hs->result);
 
+	if (hs->refused[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to connect to %s for \"%s\"", hs->refused,
+						hs->base.display_url),
+				 errdetail("Loads by roles that are not superusers may not connect there: %s.",
+						   hs->refused_why),
+				 errhint("A superuser can allow it with pg_elt.allowed_networks and pg_elt.allowed_ports.")));
+	if (http_follow_redirect(hs))
+		return;
 	if (hs->over_download_cap)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -472,11 +602,6 @@ http_handle_failure(HttpStream *hs)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("\"%s\" is larger than pg_elt.max_download_size", hs->base.display_url),
 				 errhint("A superuser can raise pg_elt.max_download_size.")));
-	if (hs->result == CURLE_UNSUPPORTED_PROTOCOL || hs->result == CURLE_TOO_MANY_REDIRECTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
-				 errhint("Redirects are followed to http:// and https:// URLs only, at most pg_elt.max_redirects times.")));
 	if (!http_status_is_data(hs->status))
 		http_report_status(hs);
 
@@ -484,29 +609,29 @@ http_handle_failure(HttpStream *hs)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not resume the transfer of \"%s\" at byte " UINT64_FORMAT,
-						hs->base.display_url, hs->received),
+						hs->base.display_url, hs->base.received),
 				 errdetail("The server sent the whole file again (HTTP status %ld): it changed or does not honour If-Range.",
 						   hs->status)));
 
 	if (http_curl_error_is_transient(hs->result) && hs->resumable &&
-		hs->received > hs->resumed_at && hs->resumes < HTTP_MAX_RESUMES)
+		hs->base.received > hs->resumed_at && hs->resumes < HTTP_MAX_RESUMES)
 	{
 		ereport(NOTICE,
 				(errmsg("transfer of \"%s\" was cut after " UINT64_FORMAT " bytes (%s); resuming",
-						hs->base.display_url, hs->received, why)));
+						hs->base.display_url, hs->base.received, why)));
 		hs->resumes++;
-		hs->resumed_at = hs->received;
+		hs->resumed_at = hs->base.received;
 		http_start_transfer(hs);
 		return;
 	}
 
-	http_last_retry_after_ms = 0;
+	http_set_retry_after(hs, 0);
 	ereport(ERROR,
 			(errcode(http_curl_error_is_transient(hs->result) ? ERRCODE_CONNECTION_FAILURE :
 					 ERRCODE_IO_ERROR),
 			 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
-			 hs->received > 0 ?
-			 errdetail("The transfer stopped after " UINT64_FORMAT " bytes%s.", hs->received,
+			 hs->base.received > 0 ?
+			 errdetail("The transfer stopped after " UINT64_FORMAT " bytes%s.", hs->base.received,
 					   hs->resumable ? "" : " and the server does not allow resuming it") : 0));
 }
 
@@ -527,7 +652,7 @@ http_pump(HttpStream *hs)
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("load of \"%s\" timed out", hs->base.display_url),
 					 errdetail("The timeout option ended it after " UINT64_FORMAT " bytes.",
-							   hs->received)));
+							   hs->base.received)));
 
 		if (hs->paused)
 		{
@@ -589,40 +714,64 @@ http_read(EltStream *stream, char *dst, size_t len)
 	}
 }
 
-uint64
-elt_http_bytes_received(EltStream *stream)
+/* The local path of a file:// URL, which must name no other host. */
+static char *
+http_file_path(const char *url)
 {
-	return ((HttpStream *) stream)->received;
-}
+	CURLU	   *h = curl_url();
+	char	   *host = NULL;
+	char	   *path = NULL;
+	char	   *result = NULL;
 
-/* The delay the server asked for (Retry-After) with the last error, or 0. */
-int
-elt_http_retry_after_ms(void)
-{
-	return http_last_retry_after_ms;
+	if (h == NULL)
+		elog(ERROR, "out of memory");
+	if (curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK)
+	{
+		if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL ||
+			host[0] == '\0' || pg_strcasecmp(host, "localhost") == 0)
+			result = pstrdup(path);
+	}
+	curl_free(host);
+	curl_free(path);
+	curl_url_cleanup(h);
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid file URL: %s", elt_redact_url(url)),
+				 errhint("Write server files as file:///absolute/path.")));
+	return result;
 }
 
 /*
- * Opens url for reading.  The stream lives in the current memory context;
+ * Opens url for reading: an http(s) transfer, or a server file for those
+ * allowed to read one.  The stream lives in the current memory context;
  * its curl handles are released when that context goes away, even when an
  * error unwinds past the caller.
  */
 EltStream *
-elt_http_open(const char *url, const HttpOptions *options)
+elt_open_url(const char *url, const HttpOptions *options)
 {
-	HttpStream *hs = palloc0(sizeof(HttpStream));
-	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	HttpStream *hs;
+	MemoryContextCallback *cb;
+	char	   *scheme;
 
 	elt_check_url_allowed(url, options->allow_file);
+	scheme = http_url_scheme(url);
+	if (pg_strcasecmp(scheme, "file") == 0)
+		return elt_file_open(http_file_path(url), elt_redact_url(url));
 
+	hs = palloc0(sizeof(HttpStream));
 	hs->base.read = http_read;
 	hs->base.close = http_close;
 	hs->base.display_url = elt_redact_url(url);
 	hs->url = pstrdup(url);
 	hs->options = *options;
+	hs->at_origin = true;
 	hs->retry_after_s = -1;
-	http_last_retry_after_ms = 0;
+	http_set_retry_after(hs, 0);
 
+	cb = palloc0(sizeof(MemoryContextCallback));
 	cb->func = http_release;
 	cb->arg = hs;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);

@@ -65,3 +65,24 @@ elt_check_jsonb_object(Jsonb *value, const char *what)
 				 errmsg("%s must be a JSON object", what),
 				 errhint("Write it as '{\"name\": \"value\"}'.")));
 }
+
+/* The keys of a jsonb object, for messages: "a, b", or "(none)". */
+char *
+elt_jsonb_keys(Jsonb *object)
+{
+	StringInfoData names;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	initStringInfo(&names);
+	if (object != NULL && JB_ROOT_IS_OBJECT(object))
+	{
+		it = JsonbIteratorInit(&object->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_KEY)
+				appendStringInfo(&names, "%s%.*s", names.len ? ", " : "",
+								 v.val.string.len, v.val.string.val);
+	}
+	return names.len ? names.data : "(none)";
+}

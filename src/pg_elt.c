@@ -78,6 +78,7 @@ static MemoryContext work_home_cxt = NULL;
 void
 elt_begin_work(void)
 {
+	Assert(!IsTransactionState());	/* never nested: one home is enough */
 	work_home_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();

@@ -18,9 +18,13 @@
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
 #include "nodes/pg_list.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #define PG_ELT_SCHEMA "elt"
+
+/* The catalog version (extversion) this library works with. */
+#define PG_ELT_VERSION "0.3"
 
 /* ---------------------------------------------------------------------
  * Byte streams.  A load is a chain of streams (HTTP, then gzip when the
@@ -38,6 +42,7 @@ struct EltStream
 	size_t		(*read) (EltStream *stream, char *buf, size_t len);
 	void		(*close) (EltStream *stream);
 	const char *display_url;	/* URL without credentials, for messages */
+	uint64		received;		/* bytes the source has delivered (sources only) */
 };
 
 /* pg_elt.c */
@@ -52,16 +57,27 @@ extern void elt_commit_work(void);
 /* http_fetch.c */
 typedef struct HttpOptions
 {
-	List	   *headers;		/* "Name: value" strings */
+	List	   *headers;		/* "Name: value" strings, for the URL's origin */
 	bool		allow_file;		/* caller may read server files */
+	bool		restricted;		/* outbound policy applies (not a superuser) */
 	TimestampTz deadline;		/* 0 = none */
+	int		   *retry_after_ms; /* out: Retry-After of a failed response, or 0 */
 } HttpOptions;
 
-extern EltStream *elt_http_open(const char *url, const HttpOptions *options);
-extern uint64 elt_http_bytes_received(EltStream *stream);
-extern int	elt_http_retry_after_ms(void);
+extern EltStream *elt_open_url(const char *url, const HttpOptions *options);
 extern char *elt_redact_url(const char *url);
 extern void elt_check_url_allowed(const char *url, bool allow_file);
+
+/* file_source.c */
+extern EltStream *elt_file_open(const char *path, const char *display_url);
+
+/* outbound.c */
+struct sockaddr;
+extern bool elt_outbound_allowed(const struct sockaddr *sa, const char **why);
+extern bool elt_check_network_list(char **newval, void **extra, GucSource source);
+extern void elt_assign_network_list(const char *newval, void *extra);
+extern bool elt_check_port_list(char **newval, void **extra, GucSource source);
+extern void elt_assign_port_list(const char *newval, void *extra);
 
 /* gzip_stream.c */
 extern EltStream *elt_gzip_open_if_compressed(EltStream *source);
@@ -126,14 +142,15 @@ extern bool elt_csv_sample(const char *data, size_t len, bool at_eof, bool full,
 extern char *elt_normalize_column_name(const char *raw);
 
 /* templates.c */
-extern char *elt_substitute(const char *text, Jsonb *params);
-extern Jsonb *elt_substitute_jsonb(Jsonb *config, Jsonb *params);
+extern char *elt_substitute(const char *text, Jsonb *params, const char *strict_what);
+extern Jsonb *elt_substitute_jsonb(Jsonb *config, Jsonb *params, const char *strict_what);
 
 /* jsonb_util.c */
 extern JsonbValue *elt_jsonb_get(Jsonb *object, const char *key);
 extern char *elt_jsonb_value_text(JsonbValue *value);
 extern Jsonb *elt_jsonb_merge(Jsonb *base, Jsonb *overlay);
 extern void elt_check_jsonb_object(Jsonb *value, const char *what);
+extern char *elt_jsonb_keys(Jsonb *object);
 
 /* guc.c */
 extern int	elt_max_download_kb;
@@ -148,7 +165,21 @@ extern int	elt_max_parallel_tasks;
 extern char *elt_timezone;
 extern int	elt_history_retention_min;
 extern bool elt_keep_completed_details;
+extern int	elt_max_line_kb;
+extern char *elt_allowed_networks;
+extern char *elt_allowed_ports;
+extern int	elt_max_priority;
+extern int	elt_min_schedule_interval_s;
+extern int	elt_log_runs;
+extern bool elt_launch_schedules;
 extern void elt_define_gucs(void);
+
+typedef enum EltLogRuns
+{
+	ELT_LOG_RUNS_NONE,
+	ELT_LOG_RUNS_FAILED,
+	ELT_LOG_RUNS_ALL
+} EltLogRuns;
 
 /* ---------------------------------------------------------------------
  * Flow definitions and run history (catalog.c)
@@ -172,7 +203,7 @@ typedef struct FlowDef
 {
 	char	   *name;
 	Oid			owner;
-	char	   *owner_name;
+	char	   *owner_name;		/* NULL: the owner role was dropped */
 	bool		owner_can_login;
 	Jsonb	   *params;
 	List	   *tasks;			/* TaskDef *, in name order */
@@ -203,6 +234,7 @@ typedef struct AttemptOutcome
 } AttemptOutcome;
 
 extern Oid	elt_extension_owner(void);
+extern void elt_require_usage(const char *function);
 extern FlowDef *elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 									TimestampTz run_at, bool running_here);
@@ -231,6 +263,7 @@ extern void elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 extern void elt_catalog_run_end(int64 run_id, const char *state, const char *message,
 								uint64 rows);
 extern void elt_catalog_write_logs(int64 run_id, List *lines);
+extern void elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt);
 extern const char *elt_level_name(int elevel);
 
 /* ---------------------------------------------------------------------
@@ -276,6 +309,7 @@ typedef struct EltSchedule
 
 extern void elt_schedule_parse(const char *text, EltSchedule *s);
 extern TimestampTz elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz);
+extern int64 elt_schedule_shortest_gap(const EltSchedule *s, const char *tz);
 
 /* ---------------------------------------------------------------------
  * The runtime under shared_preload_libraries (scheduler.c)
@@ -333,8 +367,22 @@ extern void elt_wake_scheduler_at_commit(bool launcher_too);
 extern PGDLLEXPORT void elt_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void elt_scheduler_main(Datum main_arg);
 
+/* tag_limits.c */
+typedef struct TagLimit
+{
+	char	   *tag;
+	int			max_running;
+} TagLimit;
+
+extern Size elt_tag_limits_shmem_size(void);
+extern void elt_tag_limits_shmem_request(void);
+extern void elt_tag_limits_shmem_init(void);
+extern TagLimit *elt_tag_slots_take(List *limits, List **held);
+extern void elt_tag_slots_release(List *held);
+
 /* flow_run.c */
 extern FlowDef *elt_check_runnable_flow(const char *name, bool starts_at_commit);
+extern Jsonb *elt_run_params(FlowDef *flow, Jsonb *given, const char *what);
 extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state,
 							const char *message, int64 rows, int64 duration_us);
 
@@ -342,6 +390,7 @@ extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *s
 extern PGDLLEXPORT void elt_flow_worker_main(Datum main_arg);
 extern PGDLLEXPORT void elt_task_worker_main(Datum main_arg);
 extern bool elt_error_is_retryable(int sqlerrcode);
+extern List *elt_flow_order(FlowDef *flow);
 extern void elt_sleep_interruptible(long ms);
 
 #endif							/* PG_ELT_H */

@@ -31,6 +31,7 @@
 PG_FUNCTION_INFO_V1(elt_flow_submit);
 PG_FUNCTION_INFO_V1(elt_flow_wait);
 PG_FUNCTION_INFO_V1(elt_flow_cancel);
+PG_FUNCTION_INFO_V1(elt_check_flow_limits);
 
 #define QUEUE_POLL_MS	100
 
@@ -118,6 +119,7 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 	FlowDef    *flow;
 	int64		run_id;
 
+	elt_require_usage("flow_submit");
 	queue_require_scheduler("flow_submit");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -125,11 +127,17 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 				 errmsg("flow_submit needs a flow name")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-	elt_check_jsonb_object(params, "flow_submit's params");
-	run_at = PG_ARGISNULL(2) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(2);
+
+	/*
+	 * The queue is ordered by run_at: a time in the past would overtake
+	 * runs that were due before this one was submitted.
+	 */
+	run_at = GetCurrentTransactionStartTimestamp();
+	if (!PG_ARGISNULL(2) && PG_GETARG_TIMESTAMPTZ(2) > run_at)
+		run_at = PG_GETARG_TIMESTAMPTZ(2);
 
 	flow = elt_check_runnable_flow(name, true);
-	run_id = elt_catalog_create_run(flow, params ? elt_jsonb_merge(flow->params, params) : flow->params,
+	run_id = elt_catalog_create_run(flow, elt_run_params(flow, params, "flow_submit's params"),
 									"api", run_at, false);
 	elt_wake_scheduler_at_commit(false);
 	PG_RETURN_INT64(run_id);
@@ -151,6 +159,7 @@ elt_flow_wait(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("flow_wait needs a run id")));
+	elt_require_usage("flow_wait");
 	run_id = PG_GETARG_INT64(0);
 	if (!PG_ARGISNULL(1))
 		deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -176,6 +185,7 @@ elt_flow_cancel(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("flow_cancel needs a run id")));
+	elt_require_usage("flow_cancel");
 	run_id = PG_GETARG_INT64(0);
 	queue_read_run(run_id, &row);
 	if (queue_state_is_final(row.state))
@@ -198,4 +208,43 @@ elt_flow_cancel(PG_FUNCTION_ARGS)
 	queue_wait(run_id, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), elt_cancel_wait_s * 1000L),
 			   &row);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * elt._check_flow_limits(owner oid, priority integer, schedule text,
+ * timezone text): for the flows trigger.  A flow owned by a role that is
+ * not a superuser may not jump the queue (priority above
+ * pg_elt.max_priority) nor fire more often than
+ * pg_elt.min_schedule_interval.  Arguments that did not change are NULL.
+ */
+Datum
+elt_check_flow_limits(PG_FUNCTION_ARGS)
+{
+	Oid			owner = PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0);
+
+	if (superuser_arg(owner))
+		PG_RETURN_VOID();
+	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) > elt_max_priority)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("priority %d is above pg_elt.max_priority (%d)",
+						PG_GETARG_INT32(1), elt_max_priority),
+				 errhint("Flows owned by roles that are not superusers have priorities up to pg_elt.max_priority, which a superuser sets.")));
+	if (!PG_ARGISNULL(2) && !PG_ARGISNULL(3))
+	{
+		char	   *schedule = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		EltSchedule s;
+		int64		gap;
+
+		elt_schedule_parse(schedule, &s);
+		gap = elt_schedule_shortest_gap(&s, text_to_cstring(PG_GETARG_TEXT_PP(3)));
+		if (gap < (int64) elt_min_schedule_interval_s * USECS_PER_SEC)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("schedule \"%s\" fires more often than pg_elt.min_schedule_interval (%d s) allows",
+							schedule, elt_min_schedule_interval_s),
+					 errdetail("It fires as often as every " INT64_FORMAT " s.", gap / USECS_PER_SEC),
+					 errhint("Flows owned by roles that are not superusers are scheduled at most once per pg_elt.min_schedule_interval, which a superuser sets.")));
+	}
+	PG_RETURN_VOID();
 }

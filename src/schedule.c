@@ -293,6 +293,13 @@ schedule_from_local(Timestamp t, const char *tz)
 												   TimestampGetDatum(t)));
 }
 
+/* How far the zone's wall clock is ahead of UTC at t. */
+static int64
+schedule_utc_offset(TimestampTz t, const char *tz)
+{
+	return schedule_to_local(t, tz) - t;
+}
+
 /*
  * The first time after "after" at which the schedule fires, or
  * DT_NOEND when it never does (as "0 0 30 2 *").
@@ -348,6 +355,7 @@ elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz)
 				struct pg_tm when;
 				Timestamp	wall;
 				TimestampTz result;
+				int64		back;
 
 				if (!(s->minutes & (UINT64CONST(1) << minute)))
 					continue;
@@ -363,12 +371,15 @@ elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz)
 
 				/*
 				 * When clocks go back, a wall time happens twice; the zone
-				 * conversion gives the later instant, so try the earlier one
-				 * (an hour before) first.
+				 * conversion gives the later instant.  The earlier one is as
+				 * far before it as the clocks went back (an hour in most
+				 * zones, half an hour on Lord Howe Island).
 				 */
-				if (result - USECS_PER_HOUR > after &&
-					schedule_to_local(result - USECS_PER_HOUR, tz) == wall)
-					return result - USECS_PER_HOUR;
+				back = schedule_utc_offset(result - USECS_PER_DAY, tz) -
+					schedule_utc_offset(result, tz);
+				if (back > 0 && result - back > after &&
+					schedule_to_local(result - back, tz) == wall)
+					return result - back;
 				if (result > after)
 					return result;
 			}
@@ -391,6 +402,30 @@ elt_schedule_next_sql(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_IS_NOEND(next))
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(next);
+}
+
+/*
+ * The shortest time between two firings of a schedule: its interval, or
+ * for cron the smallest gap among its next firings (a cron schedule's
+ * pattern repeats within a few hundred of them).
+ */
+int64
+elt_schedule_shortest_gap(const EltSchedule *s, const char *tz)
+{
+	TimestampTz prev = elt_schedule_next(s, GetCurrentTimestamp(), tz);
+	int64		gap = PG_INT64_MAX;
+
+	if (s->is_interval)
+		return s->interval_us;
+	for (int i = 0; i < 500 && !TIMESTAMP_IS_NOEND(prev); i++)
+	{
+		TimestampTz next = elt_schedule_next(s, prev, tz);
+
+		if (!TIMESTAMP_IS_NOEND(next))
+			gap = Min(gap, next - prev);
+		prev = next;
+	}
+	return gap;
 }
 
 /* elt._check_schedule(schedule text, timezone text): for the flows trigger */

@@ -77,6 +77,7 @@ elt_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(EltShared)));
+	elt_tag_limits_shmem_request();
 }
 
 static void
@@ -97,6 +98,7 @@ elt_shmem_startup(void)
 			pg_atomic_init_u32(&elt_shared->runs[i].cancel_requested, 0);
 		pg_atomic_init_u32(&elt_shared->helpers_running, 0);
 	}
+	elt_tag_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -488,6 +490,7 @@ typedef struct Dispatched
 } Dispatched;
 
 static List *dispatched = NIL;	/* runs this scheduler started */
+static MemoryContext dispatched_cxt = NULL; /* holds dispatched and its handles */
 static bool logged_worker_limit = false;
 
 /* Runs a query of the scheduler's own; returns the first column, if any. */
@@ -518,29 +521,41 @@ scheduler_commit(void)
 	elt_commit_work();
 }
 
-/* Is pg_elt (0.2 or later) installed in this database? */
+/*
+ * Is pg_elt installed in this database, at the version of this library?
+ * A catalog of another version is left alone, with a word in the server
+ * log, until ALTER EXTENSION pg_elt UPDATE (which wakes the launcher).
+ */
 static char scheduler_database_name[NAMEDATALEN];
 
 static bool
 scheduler_extension_ready(void)
 {
 	bool		isnull;
+	Datum		version;
 	bool		ready;
 
 	scheduler_begin();
+	strlcpy(scheduler_database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
+
 	/*
 	 * The scheduler is a superuser: it calls elt.* functions only if they
 	 * are the extension's, not objects anyone could create in a database
 	 * without pg_elt.
 	 */
-	ready = DatumGetBool(scheduler_query("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
-										 "  JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid"
-										 " WHERE e.extname OPERATOR(pg_catalog.=) 'pg_elt'"
-										 "   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass"
-										 "   AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
-										 "   AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('elt._fire_schedules()'))",
-										 0, NULL, NULL, &isnull));
-	strlcpy(scheduler_database_name, get_database_name(MyDatabaseId), NAMEDATALEN);
+	version = scheduler_query("SELECT e.extversion FROM pg_catalog.pg_depend d"
+							  "  JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid"
+							  " WHERE e.extname OPERATOR(pg_catalog.=) 'pg_elt'"
+							  "   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass"
+							  "   AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass"
+							  "   AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('elt._fire_schedules()')",
+							  0, NULL, NULL, &isnull);
+	ready = !isnull && strcmp(TextDatumGetCString(version), PG_ELT_VERSION) == 0;
+	if (!isnull && !ready)
+		ereport(LOG,
+				(errmsg("pg_elt: the catalog in database \"%s\" is version %s, but the library is version %s; its schedules and queue wait",
+						scheduler_database_name, TextDatumGetCString(version), PG_ELT_VERSION),
+				 errhint("Run ALTER EXTENSION pg_elt UPDATE in that database.")));
 	scheduler_commit();
 	return ready;
 }
@@ -591,6 +606,7 @@ scheduler_recover(bool at_start)
 		SpinLockRelease(&elt_shared->mutex);
 		elt_release_run_slot(slot); /* its worker never adopted it */
 		dispatched = list_delete_ptr(dispatched, d);
+		pfree(d->handle);
 		pfree(d);
 	}
 }
@@ -604,13 +620,14 @@ scheduler_start_run(int64 run_id, Oid owner)
 	EltRunWorkerArgs args = {MyDatabaseId, owner, run_id};
 	MemoryContext old;
 	Dispatched *d;
+	char	   *worker_name;
 
 	StaticAssertStmt(sizeof(EltRunWorkerArgs) <= BGW_EXTRALEN, "run worker args too long");
 	reserved = run_slot_reserve(run_id);
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	worker_name = psprintf("pg_elt run %lld", (long long) run_id);
+	old = MemoryContextSwitchTo(dispatched_cxt);	/* the handle lives as long as d */
 	if (reserved == NULL ||
-		!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
-						  psprintf("pg_elt run %lld", (long long) run_id),
+		!elt_start_worker("elt_flow_worker_main", "pg_elt flow run", worker_name,
 						  (Datum) 0, &args, sizeof(args), &handle))
 	{
 		MemoryContextSwitchTo(old);
@@ -786,7 +803,7 @@ scheduler_step(TimestampTz *next_recovery)
 		*next_recovery = TimestampTzPlusMilliseconds(now, RECOVERY_INTERVAL_MS);
 	}
 	wake = *next_recovery;
-	next = scheduler_fire();
+	next = elt_launch_schedules ? scheduler_fire() : 0;
 	if (next != 0 && next < wake)
 		wake = next;
 	next = scheduler_dispatch();
@@ -838,6 +855,12 @@ elt_scheduler_main(Datum main_arg)
 	SpinLockRelease(&elt_shared->mutex);
 	next_recovery = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECOVERY_INTERVAL_MS);
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt scheduler", ALLOCSET_DEFAULT_SIZES);
+	dispatched_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt dispatched runs",
+										   ALLOCSET_SMALL_SIZES);
+	if (!elt_launch_schedules)
+		ereport(LOG,
+				(errmsg("pg_elt: schedules of database \"%s\" are not launched (pg_elt.launch_schedules is off); queued runs start",
+						scheduler_database_name)));
 
 	while (!ShutdownRequestPending)
 	{

@@ -10,7 +10,11 @@
  *
  *	  Nothing is substituted inside quoted strings, quoted identifiers,
  *	  comments or dollar-quoted strings; "::" is a cast; a name that is not
- *	  a parameter is left as written.  The quoted forms are what make a
+ *	  a parameter is left as written, as psql does.  Tasks substitute
+ *	  strictly: a quoted reference (:'x', :"x") to a parameter the flow
+ *	  does not define is an error naming it, since left as written it would
+ *	  only fail later as a syntax error.  (A bare :x stays lenient: it is
+ *	  also SQL's array slice syntax, a[1:n].)  The quoted forms are what make a
  *	  parameter safe: a table name like  x"; DROP TABLE y; --  substituted
  *	  with :"name" is one identifier, never SQL.
  *
@@ -18,12 +22,15 @@
  */
 #include "pg_elt.h"
 
+#include <ctype.h>
+
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 PG_FUNCTION_INFO_V1(elt_substitute_sql);
+PG_FUNCTION_INFO_V1(elt_check_task_templates);
 
 /* Characters psql accepts in a variable name. */
 static inline bool
@@ -137,7 +144,19 @@ tpl_append_parameter(StringInfo out, Jsonb *params, const char *name, char style
 		appendStringInfoString(out, "NULL");
 	}
 	else if (style == '\'')
-		appendStringInfoString(out, quote_literal_cstr(text));
+	{
+		/* as libpq's PQescapeLiteral, which psql uses: " E'...'" if needed */
+		if (strchr(text, '\\'))
+			appendStringInfoString(out, " E");
+		appendStringInfoChar(out, '\'');
+		for (const char *c = text; *c; c++)
+		{
+			if (*c == '\'' || *c == '\\')
+				appendStringInfoChar(out, *c);
+			appendStringInfoChar(out, *c);
+		}
+		appendStringInfoChar(out, '\'');
+	}
 	else if (style == '"')
 	{
 		appendStringInfoChar(out, '"');
@@ -157,9 +176,11 @@ tpl_append_parameter(StringInfo out, Jsonb *params, const char *name, char style
 /*
  * Tries to substitute a variable reference at p (which is ':').  Returns the
  * number of input bytes consumed, or 0 when p is not a known variable.
+ * With strict_what (the task, for messages), a quoted reference to an
+ * undefined parameter is an error.
  */
 static size_t
-tpl_try_variable(StringInfo out, const char *p, Jsonb *params)
+tpl_try_variable(StringInfo out, const char *p, Jsonb *params, const char *strict_what)
 {
 	char		style = 0;
 	const char *name = p + 1;
@@ -167,6 +188,17 @@ tpl_try_variable(StringInfo out, const char *p, Jsonb *params)
 	size_t		consumed;
 	char	   *varname;
 
+	if (name[0] == '{' && name[1] == '?')
+	{
+		/* :{?name}: whether the parameter is defined */
+		for (s = name + 2; tpl_is_name_char((unsigned char) *s); s++)
+			;
+		if (s == name + 2 || *s != '}')
+			return 0;
+		varname = pnstrdup(name + 2, s - (name + 2));
+		appendStringInfoString(out, elt_jsonb_get(params, varname) ? "TRUE" : "FALSE");
+		return (s + 1) - p;
+	}
 	if (*name == '\'' || *name == '"')
 		style = *name++;
 	for (s = name; tpl_is_name_char((unsigned char) *s); s++)
@@ -178,15 +210,67 @@ tpl_try_variable(StringInfo out, const char *p, Jsonb *params)
 	consumed = (s - p) + (style ? 1 : 0);
 	varname = pnstrdup(name, s - name);
 	if (!tpl_append_parameter(out, params, varname, style))
+	{
+		if (strict_what && style)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("%s refers to parameter \"%s\", which the flow does not define",
+							strict_what, varname),
+					 errdetail("The reference is :%c%s%c; the flow's parameters are: %s.",
+							   style, varname, style, elt_jsonb_keys(params)),
+					 errhint("Add the parameter to the flow's params (its value there is the default), or correct the name.")));
 		return 0;
+	}
 	return consumed;
 }
 
+/*
+ * Where psql's lexer is, as far as substitution cares: between tokens, in
+ * a word (identifier, keyword, or a number run on into letters, in which
+ * '$' is an ordinary character), or in a number or $n parameter (which a
+ * '$' ends).  A dollar quote or an E'' string starts only between tokens.
+ */
+typedef enum TplToken
+{
+	TPL_BETWEEN,
+	TPL_WORD,
+	TPL_NUMBER
+} TplToken;
+
+/* The lexer's state after character c, which follows state. */
+static TplToken
+tpl_next_token(TplToken state, const char *c)
+{
+	unsigned char ch = (unsigned char) c[0];
+
+	if (tpl_is_ident_start(ch))
+	{
+		/* an exponent keeps a number a number: 1e5, 2.5E-3 */
+		if (state == TPL_NUMBER && (ch == 'e' || ch == 'E') &&
+			(isdigit((unsigned char) c[1]) ||
+			 ((c[1] == '+' || c[1] == '-') && isdigit((unsigned char) c[2]))))
+			return TPL_NUMBER;
+		return TPL_WORD;
+	}
+	if (isdigit(ch))
+		return state == TPL_BETWEEN ? TPL_NUMBER : state;
+	if (ch == '$')
+		return state == TPL_WORD ? TPL_WORD : TPL_BETWEEN;
+	if (ch == '.' && (state == TPL_NUMBER ||
+					  (state == TPL_BETWEEN && isdigit((unsigned char) c[1]))))
+		return TPL_NUMBER;
+	if ((ch == '+' || ch == '-') && state == TPL_NUMBER && (c[-1] == 'e' || c[-1] == 'E'))
+		return TPL_NUMBER;
+	return TPL_BETWEEN;
+}
+
 char *
-elt_substitute(const char *text, Jsonb *params)
+elt_substitute(const char *text, Jsonb *params, const char *strict_what)
 {
 	StringInfoData out;
 	const char *p = text;
+	TplToken	state = TPL_BETWEEN;
+	const char *token_start = text;
 
 	initStringInfo(&out);
 	while (*p)
@@ -195,34 +279,44 @@ elt_substitute(const char *text, Jsonb *params)
 
 		if (*p == '\'')
 		{
-			bool		e_string = (p > text && (p[-1] == 'E' || p[-1] == 'e') &&
-									(p - 1 == text || !tpl_is_name_char((unsigned char) p[-2])));
+			bool		e_string = (state == TPL_WORD && p - token_start == 1 &&
+									(*token_start == 'E' || *token_start == 'e'));
 
 			skip = tpl_quoted_length(p, e_string);
 		}
 		else if (*p == '"')
 			skip = tpl_quoted_length(p, false);
 		else if (p[0] == '-' && p[1] == '-')
-			skip = strcspn(p, "\n");
+			skip = strcspn(p, "\n\r");
 		else if (p[0] == '/' && p[1] == '*')
 			skip = tpl_comment_length(p);
-		else if (*p == '$' && (p == text || !tpl_is_name_char((unsigned char) p[-1])))
+		else if (*p == '$' && state != TPL_WORD)
 			skip = tpl_dollar_quote_length(p);
 		else if (p[0] == ':' && p[1] == ':')
 			skip = 2;
 		else if (*p == ':')
 		{
-			size_t		used = tpl_try_variable(&out, p, params);
+			size_t		used = tpl_try_variable(&out, p, params, strict_what);
 
 			if (used > 0)
 			{
 				p += used;
+				state = TPL_BETWEEN;
 				continue;
 			}
 		}
 
 		if (skip == 0)
+		{
+			TplToken	next = tpl_next_token(state, p);
+
+			if (state == TPL_BETWEEN && next != TPL_BETWEEN)
+				token_start = p;
+			state = next;
 			skip = 1;
+		}
+		else
+			state = TPL_BETWEEN;
 		appendBinaryStringInfo(&out, p, skip);
 		p += skip;
 	}
@@ -231,7 +325,7 @@ elt_substitute(const char *text, Jsonb *params)
 
 /* config with every string value (at any depth) substituted. */
 Jsonb *
-elt_substitute_jsonb(Jsonb *config, Jsonb *params)
+elt_substitute_jsonb(Jsonb *config, Jsonb *params, const char *strict_what)
 {
 	JsonbIterator *it = JsonbIteratorInit(&config->root);
 	JsonbParseState *state = NULL;
@@ -244,7 +338,7 @@ elt_substitute_jsonb(Jsonb *config, Jsonb *params)
 		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString)
 		{
 			char	   *raw = pnstrdup(v.val.string.val, v.val.string.len);
-			char	   *done = elt_substitute(raw, params);
+			char	   *done = elt_substitute(raw, params, strict_what);
 
 			v.val.string.val = done;
 			v.val.string.len = strlen(done);
@@ -268,5 +362,26 @@ elt_substitute_sql(PG_FUNCTION_ARGS)
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	elt_check_jsonb_object(params, "params");
 	PG_RETURN_TEXT_P(cstring_to_text(elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-													params)));
+													params, NULL)));
+}
+
+/*
+ * elt._check_task_templates(task, sql, config, params): a task's quoted
+ * references must name parameters of its flow; checked when the task is
+ * written, so that a typo fails there and not at run time.
+ */
+Datum
+elt_check_task_templates(PG_FUNCTION_ARGS)
+{
+	char	   *what;
+	Jsonb	   *params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_VOID();
+	what = psprintf("task \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (!PG_ARGISNULL(1))
+		(void) elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(1)), params, what);
+	if (!PG_ARGISNULL(2))
+		(void) elt_substitute_jsonb(PG_GETARG_JSONB_P(2), params, what);
+	PG_RETURN_VOID();
 }

@@ -22,6 +22,10 @@ Query parameters (combine freely):
   auth=TOKEN     require Authorization: Bearer TOKEN (else 401)
 
 GET /_requests?key=K answers the number of requests seen for K.
+GET /_headers?key=K answers the header names of the last request for K,
+one per line, lower case.
+
+--extra-port P also serves on port P (another origin, for redirects).
 """
 import argparse
 import gzip
@@ -34,6 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 CHUNK = 64 * 1024
 counters = {}
+last_headers = {}
 counters_lock = threading.Lock()
 
 
@@ -70,8 +75,14 @@ class Handler(BaseHTTPRequestHandler):
             with counters_lock:
                 n = counters.get(key, 0)
             return self.send_text(200, str(n))
+        if url.path == "/_headers":
+            with counters_lock:
+                names = last_headers.get(key, [])
+            return self.send_text(200, "".join(n + "\n" for n in names))
 
         n = count_request(key)
+        with counters_lock:
+            last_headers[key] = sorted(k.lower() for k in self.headers.keys())
 
         if "auth" in q and self.headers.get("Authorization") != "Bearer " + q["auth"]:
             return self.send_text(401, "unauthorized")
@@ -142,14 +153,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=18766)
+    ap.add_argument("--extra-port", type=int)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.dir = os.path.abspath(args.dir)
-    server.verbose = args.verbose
-    print("fixture server on http://127.0.0.1:%d serving %s" % (args.port, server.dir), flush=True)
-    server.serve_forever()
+    servers = []
+    for port in [args.port] + ([args.extra_port] if args.extra_port else []):
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        server.dir = os.path.abspath(args.dir)
+        server.verbose = args.verbose
+        servers.append(server)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("fixture server on http://127.0.0.1:%d serving %s" % (args.port, servers[0].dir), flush=True)
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":

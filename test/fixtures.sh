@@ -1,6 +1,7 @@
 #!/bin/bash
-# Starts the fixture HTTP server on 127.0.0.1:$1 serving directory $2 in the
-# background, and stops it when the calling script exits.  Sourced.
+# Starts the fixture HTTP server on 127.0.0.1:$1 (and $1 + 1, another
+# origin) serving directory $2 in the background, and stops it when the
+# calling script exits.  Sourced.
 pg_elt_start_fixture_server() {
     local port=$1 dir=$2 here
     here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,7 +14,7 @@ PY
         echo "pg_elt: port $port is already in use; stop what listens there" >&2
         return 1
     fi
-    python3 "$here/fixture_server.py" --port "$port" --dir "$dir" >/dev/null 2>&1 &
+    python3 "$here/fixture_server.py" --port "$port" --extra-port $((port + 1)) --dir "$dir" >/dev/null 2>&1 &
     PG_ELT_FIXTURE_PID=$!
     trap 'kill $PG_ELT_FIXTURE_PID 2>/dev/null || true' EXIT
     for _ in $(seq 50); do

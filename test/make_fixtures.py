@@ -6,6 +6,7 @@ test/data), deterministically: the same bytes on every run.
 """
 import argparse
 import gzip
+import zlib
 import os
 import subprocess
 import sys
@@ -79,6 +80,23 @@ def main():
     write(d, "corrupt.csv.gz", bytes(corrupt))
     write(d, "truncated.csv.gz", bytes(good[: len(good) // 2]))
     write(d, "bomb.csv.gz", gz("a,b\n" + "1,2\n" * (16 * 1024 * 1024 // 4)))
+
+    # One line of 1 GB in about 1 MB of gzip: line length must be bounded.
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = b"x" * (1024 * 1024)
+    parts = [z.compress(b"a,b\n1,")]
+    for _ in range(1024):
+        parts.append(z.compress(chunk))
+    parts.append(z.flush())
+    write(d, "long_line.csv.gz", b"".join(parts))
+
+    # More than 1 MiB of plain CSV (libcurl's file:// could not pause).
+    body = taxi[taxi.index(b"\n") + 1:]
+    write(d, "taxi_x3.csv", taxi + body + body)
+
+    # Header names that differ only after the 63 bytes of an identifier.
+    stem = "a_very_long_column_name_that_goes_on_and_on_past_the_identifier_"
+    write(d, "long_headers.csv", "%s1,%s2,%s\n1,2,3\n" % (stem, stem, stem))
 
 
 if __name__ == "__main__":

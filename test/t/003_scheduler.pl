@@ -18,6 +18,7 @@ shared_preload_libraries = 'pg_elt'
 max_worker_processes = 20
 restart_after_crash = on
 pg_elt.progress_interval = 0
+pg_elt.min_schedule_interval = 1
 });
 $node->start;
 
@@ -32,6 +33,7 @@ $node->safe_psql('postgres', qq{
     CREATE EXTENSION pg_elt;
     CREATE TABLE ticks (at timestamptz DEFAULT clock_timestamp(), who text DEFAULT current_user);
     CREATE ROLE ticker LOGIN;
+    GRANT USAGE ON SCHEMA elt TO ticker;
     GRANT INSERT ON ticks TO ticker;
     CREATE TABLE trips $trips_ddl;
     INSERT INTO trips (vendorid) SELECT g FROM generate_series(1, 5) g;
@@ -129,6 +131,7 @@ is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM elt.flow_r
 # bob's SQL as alice.
 $node->safe_psql('postgres', q{
     CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN;
+    GRANT USAGE ON SCHEMA elt TO alice, bob;
     CREATE TABLE handed (who text); GRANT INSERT ON handed TO alice, bob;
     SET ROLE alice;
     INSERT INTO elt.flows (name) VALUES ('handoff');

@@ -1,0 +1,129 @@
+# A shared server (0.3): a dropped owner's schedule, runs in the server log,
+# schedules held back for a restore, a past run_at in the queue, and
+# concurrency slots that users can neither take nor release.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('shared');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_elt'
+max_worker_processes = 20
+pg_elt.min_schedule_interval = 1
+pg_elt.log_runs = 'failed'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION pg_elt;
+    CREATE TABLE ticks (flow text, at timestamptz DEFAULT clock_timestamp());
+    CREATE ROLE doomed LOGIN;
+    GRANT USAGE ON SCHEMA elt TO doomed;
+    GRANT INSERT ON ticks TO doomed;
+});
+
+# 1. DROP ROLE of the owner of a scheduled flow: the flow is disabled once,
+# logged once, its workers never try to connect as the missing role, and
+# flow_run says what to do.
+$node->safe_psql('postgres', q{
+    SET ROLE doomed;
+    INSERT INTO elt.flows (name, schedule) VALUES ('orphan', 'every 1 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('orphan', 't', 'sql', $$INSERT INTO ticks VALUES ('orphan')$$);
+});
+ok($node->poll_query_until('postgres', "SELECT count(*) >= 1 FROM ticks WHERE flow = 'orphan'"),
+	'the flow runs while its owner exists');
+$node->safe_psql('postgres', q{
+    REVOKE ALL ON ticks FROM doomed;
+    REVOKE USAGE ON SCHEMA elt FROM doomed;
+    DROP ROLE doomed;
+});
+ok($node->poll_query_until('postgres', "SELECT NOT enabled FROM elt.flows WHERE name = 'orphan'"),
+	'the flow of a dropped owner is disabled');
+sleep(3);
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM elt.logs WHERE flow = 'orphan' AND message LIKE 'flow disabled: its owner role%'"),
+	'1', 'the flow is disabled once, with one line in elt.logs');
+my $log = slurp_file($node->logfile);
+my @disabled = ($log =~ /pg_elt: flow "orphan" in database "postgres" disabled: its owner role/g);
+is(scalar(@disabled), 1, 'and one line in the server log, naming the database');
+unlike($log, qr/role with OID \d+ does not exist/, 'no worker tried to connect as the dropped role');
+my ($ret, $out, $err) = $node->psql('postgres', "SELECT * FROM flow_run('orphan')");
+like($err, qr/the owner of flow "orphan" \(role oid \d+\) no longer exists.*HINT:  Make an existing role the owner/s,
+	'flow_run refuses the flow and says how to mend it');
+
+# 2. pg_elt.log_runs = failed: a queued run that fails is in the server log;
+# one that completes is not.
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name) VALUES ('fails'), ('works');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('fails', 't', 'sql', 'SELECT 1/0'), ('works', 't', 'sql', 'SELECT 1');
+});
+# a run queued by a statement starts when that statement's transaction commits
+sub submit_and_wait
+{
+	my ($flow) = @_;
+	my $id = $node->safe_psql('postgres', "SELECT flow_submit('$flow')");
+	return $node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '30 s')");
+}
+is(submit_and_wait('fails'), 'failed', 'a queued run fails');
+is(submit_and_wait('works'), 'completed', 'another completes');
+$log = slurp_file($node->logfile);
+like($log, qr/pg_elt: run \d+ of flow "fails" in database "postgres" failed: task "t" failed: division by zero/,
+	'a failed background run is in the server log');
+unlike($log, qr/of flow "works" in database/, 'a completed one is not, with log_runs = failed');
+
+# 3. pg_elt.launch_schedules = off (as for a restore or a copied database):
+# schedules do not fire, queued runs still start.
+$node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
+$node->reload;
+sleep(1);
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name, schedule) VALUES ('held', 'every 1 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('held', 't', 'sql', $$INSERT INTO ticks VALUES ('held')$$);
+});
+is(submit_and_wait('works'), 'completed', 'queued runs start while schedules are held back');
+sleep(3);
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'held'"), '0',
+	'no schedule fires while pg_elt.launch_schedules is off');
+$node->append_conf('postgresql.conf', "pg_elt.launch_schedules = on\n");
+$node->reload;
+$node->safe_psql('postgres', "SELECT elt._wake_scheduler()");
+ok($node->poll_query_until('postgres', "SELECT count(*) >= 1 FROM ticks WHERE flow = 'held'"),
+	'schedules fire again when it is turned on');
+$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'held'");
+
+# 4. A run_at in the past does not overtake runs already due.
+my $past = $node->safe_psql('postgres', "SELECT flow_submit('works', '{}', now() - interval '1 day')");
+is($node->safe_psql('postgres', "SELECT run_at >= created_at - interval '1 second' FROM elt.flow_runs WHERE run_id = $past"),
+	't', 'a past run_at is taken as the time of submission');
+
+# 5. Concurrency slots are pg_elt's own: a role holding the advisory lock
+# 0.2 used does not stall a limited task, and a task that releases every
+# advisory lock of its session does not free its slot.
+$node->safe_psql('postgres', q{
+    CREATE TABLE spans (task text, started timestamptz, ended timestamptz);
+    CREATE FUNCTION close_span() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN NEW.ended := clock_timestamp(); RETURN NEW; END $$;
+    CREATE TRIGGER close_span BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION close_span();
+    INSERT INTO elt.concurrency_limits VALUES ('db', 1);
+    INSERT INTO elt.flows (name, max_active_runs) VALUES ('limited', 5);
+    INSERT INTO elt.tasks (flow, name, kind, sql, tags) VALUES ('limited', 't', 'sql',
+      $$SELECT pg_advisory_unlock_all(); INSERT INTO spans SELECT 'limited', clock_timestamp(), NULL FROM pg_sleep(1.5)$$, '{db}');
+});
+my $squatter = $node->background_psql('postgres');
+$squatter->query_safe("SELECT pg_advisory_lock(hashtext('pg_elt tag db'), s) FROM generate_series(0, 3) s");
+is(submit_and_wait('limited'), 'completed', 'a user holding advisory locks does not take a slot');
+$squatter->quit;
+$node->safe_psql('postgres', q{
+    TRUNCATE spans;
+    SELECT flow_submit('limited') FROM generate_series(1, 2);
+});
+ok($node->poll_query_until('postgres', "SELECT count(*) = 2 FROM spans"), 'both limited runs end');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM spans x JOIN spans y ON x.ctid < y.ctid
+     WHERE x.started < y.ended AND y.started < x.ended}), '0',
+	'pg_advisory_unlock_all() in a task does not free its slot: the runs do not overlap');
+
+done_testing();
