@@ -46,8 +46,10 @@ SELECT count(*) FROM yellow_taxi_trips;
 SELECT state FROM flow_run('ingest', '{"tabel_name": "typo"}');
 -- a quoted reference to a parameter the flow lacks fails when written
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('inject', 'typo', 'sql', 'SELECT * FROM :"tbl"');
+-- (config strings are not SQL: a URL may hold q=title:"x")
 INSERT INTO elt.tasks (flow, name, kind, config) VALUES
-  ('inject', 'typo', 'extract', '{"url": "http://127.0.0.1:18766/x.csv?t=:''tbl''", "table": "t"}');
+  ('inject', 'lucene', 'extract', '{"url": "http://127.0.0.1:18766/x.csv?q=title:\"x\"", "table": "t"}');
+DELETE FROM elt.tasks WHERE flow = 'inject' AND name = 'lucene';
 -- a bare :name is left as written (as psql does): it is also a slice, a[1:n]
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('inject', 'slice', 'sql', 'SELECT (ARRAY[1,2,3])[1:n] FROM (SELECT 2 AS n) s');
 -- A dry run shows what each task would execute, in run order.

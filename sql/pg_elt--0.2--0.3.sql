@@ -54,8 +54,8 @@ CREATE FUNCTION elt._check_flow_limits(owner oid, priority integer, schedule tex
     AS 'MODULE_PATHNAME', 'elt_check_flow_limits' LANGUAGE C
     SET search_path = pg_catalog, pg_temp;
 
--- Template references in a task must name the flow's parameters.
-CREATE FUNCTION elt._check_task_templates(task text, sql text, config jsonb, params jsonb) RETURNS void
+-- Quoted template references in a task's SQL must name the flow's parameters.
+CREATE FUNCTION elt._check_task_templates(task text, sql text, params jsonb) RETURNS void
     AS 'MODULE_PATHNAME', 'elt_check_task_templates' LANGUAGE C
     SET search_path = pg_catalog, pg_temp;
 
@@ -142,7 +142,7 @@ BEGIN
     IF NEW.kind = 'extract' THEN
         PERFORM elt._check_extract_config(NEW.config);
     END IF;
-    PERFORM elt._check_task_templates(NEW.name, NEW.sql, NEW.config,
+    PERFORM elt._check_task_templates(NEW.name, NEW.sql,
                                       (SELECT f.params FROM elt.flows f WHERE f.name = NEW.flow));
     IF NEW.retries < 0 THEN
         RAISE EXCEPTION 'retries of task "%" must not be negative', NEW.name
@@ -303,6 +303,26 @@ CREATE FUNCTION elt.flow_plan(flow text, params jsonb DEFAULT '{}',
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION elt.flow_plan(text, jsonb) IS
     'a dry run: each task in run order with its SQL, URL (credentials hidden) and table after substitution';
+
+-- 0.3 refuses what 0.2 let pass: run parameters a flow does not declare,
+-- and quoted references to them.  Say which definitions are affected.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tk.flow, tk.name, tk.sql, f.params
+               FROM elt.tasks tk JOIN elt.flows f ON f.name = tk.flow
+              WHERE tk.sql IS NOT NULL
+    LOOP
+        BEGIN
+            PERFORM elt._check_task_templates(t.name, t.sql, t.params);
+        EXCEPTION WHEN undefined_object THEN
+            RAISE WARNING 'flow "%": %', t.flow, SQLERRM
+                USING HINT = 'Declare the parameter, with a default, in the flow''s params: from 0.3 on, runs may pass only declared parameters.';
+        END;
+    END LOOP;
+END
+$$;
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

@@ -99,7 +99,10 @@ DELETE FROM elt.flows WHERE name IN ('hammer', 'admin_flow');
 SET pg_elt.allowed_networks = '';
 SET ROLE elt_bob;
 SELECT load_csv(:'base' || '/types.csv', 'ssrf');
+-- (which of 127.0.0.1 and ::1 is named depends on the resolver)
+\set VERBOSITY sqlstate
 SELECT load_csv('http://localhost:18766/types.csv', 'ssrf');
+\set VERBOSITY default
 SELECT load_csv('http://169.254.169.254/latest/meta-data/', 'ssrf', '{"retries": 0}');
 SELECT load_csv('http://[::ffff:127.0.0.1]:18766/types.csv', 'ssrf');
 RESET ROLE;

@@ -353,8 +353,7 @@ task_run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
 static void
 task_run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out)
 {
-	Jsonb	   *config = elt_substitute_jsonb(task->config, params,
-											  psprintf("task \"%s\"", task->name));
+	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
 	LoadOptions opts;
 	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
 	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));

@@ -439,7 +439,7 @@ elt_flow_plan(PG_FUNCTION_ARGS)
 		}
 		if (strcmp(task->kind, "extract") == 0)
 		{
-			Jsonb	   *config = elt_substitute_jsonb(task->config, params, what);
+			Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
 			JsonbValue *url = elt_jsonb_get(config, "url");
 			JsonbValue *table = elt_jsonb_get(config, "table");
 			LoadOptions opts;

@@ -411,7 +411,8 @@ http_follow_redirect(HttpStream *hs)
 		curl_easy_getinfo(hs->easy, CURLINFO_REDIRECT_URL, &location) != CURLE_OK ||
 		location == NULL)
 		return false;
-	target = pstrdup(location);
+	/* in the stream's context: COPY calls in with a per-row one */
+	target = MemoryContextStrdup(GetMemoryChunkContext(hs), location);
 	if (hs->redirects >= elt_max_redirects)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -488,6 +489,9 @@ http_start_transfer(HttpStream *hs)
 	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);	/* http_follow_redirect */
 	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
 	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
+	/* a proxy from the server's environment would hide the target's address */
+	if (hs->options.restricted)
+		http_setopt(hs, CURLOPT_PROXY, "");
 	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
 	http_setopt(hs, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	http_setopt(hs, CURLOPT_LOW_SPEED_TIME, (long) elt_low_speed_timeout_s);
@@ -503,6 +507,7 @@ http_start_transfer(HttpStream *hs)
 		http_setopt(hs, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) elt_max_download_kb * 1024);
 
 	hs->errbuf[0] = '\0';
+	hs->refused[0] = '\0';
 	hs->transfer_done = false;
 	hs->status = 0;
 	hs->status_seen = false;
@@ -582,7 +587,8 @@ http_handle_failure(HttpStream *hs)
 {
 	const char *why = hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(hs->result);
 
-	if (hs->refused[0])
+	/* a refused address fails the transfer only if no other one connected */
+	if (hs->refused[0] && hs->result == CURLE_COULDNT_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to connect to %s for \"%s\"", hs->refused,

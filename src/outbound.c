@@ -65,11 +65,12 @@ static const char *const internal_networks[] = {
 	"192.168.0.0/16",			/* private */
 	"198.18.0.0/15",			/* benchmarking */
 	"224.0.0.0/3",				/* multicast, reserved, broadcast */
-	"::/127",					/* unspecified and loopback */
+	"::/96",					/* unspecified, loopback, IPv4-compatible */
 	"fc00::/7",					/* unique local */
 	"fe80::/10",				/* link-local */
 	"fec0::/10",				/* site-local (deprecated) */
 	"ff00::/8",					/* multicast */
+	"64:ff9b:1::/48",			/* local-use NAT64 */
 	NULL
 };
 

@@ -112,11 +112,14 @@ elt_tag_slots_take(List *limits, List **held)
 {
 	ListCell   *lc;
 	TagLimit   *full = NULL;
-	List	   *taken = NIL;
+	int		   *taken;
+	int			ntaken = 0;
 
 	*held = NIL;
 	if (limits == NIL)
 		return NULL;
+	/* nothing may fail while the lock is held: allocate first */
+	taken = palloc(sizeof(int) * list_length(limits));
 	if (tag_slots == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -154,16 +157,14 @@ elt_tag_slots_take(List *limits, List **held)
 		tag_slots->slots[free_slot].database = MyDatabaseId;
 		tag_slots->slots[free_slot].tag_hash = hash;
 		strlcpy(tag_slots->slots[free_slot].tag, limit->tag, TAG_KEY_LEN);
-		taken = lappend_int(taken, free_slot);
+		taken[ntaken++] = free_slot;
 	}
 	if (full)
-	{
-		foreach(lc, taken)
-			tag_slots->slots[lfirst_int(lc)].holder = 0;
-		taken = NIL;
-	}
+		while (ntaken > 0)
+			tag_slots->slots[taken[--ntaken]].holder = 0;
 	LWLockRelease(tag_slots->lock);
-	*held = taken;
+	for (int i = 0; i < ntaken; i++)
+		*held = lappend_int(*held, taken[i]);
 	return full;
 }
 

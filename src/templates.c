@@ -10,11 +10,12 @@
  *
  *	  Nothing is substituted inside quoted strings, quoted identifiers,
  *	  comments or dollar-quoted strings; "::" is a cast; a name that is not
- *	  a parameter is left as written, as psql does.  Tasks substitute
- *	  strictly: a quoted reference (:'x', :"x") to a parameter the flow
- *	  does not define is an error naming it, since left as written it would
- *	  only fail later as a syntax error.  (A bare :x stays lenient: it is
- *	  also SQL's array slice syntax, a[1:n].)  The quoted forms are what make a
+ *	  a parameter is left as written, as psql does.  A task's SQL is
+ *	  substituted strictly: a quoted reference (:'x', :"x") to a parameter
+ *	  the flow does not define is an error naming it, since left as written
+ *	  it would only fail later as a syntax error.  (A bare :x stays lenient:
+ *	  it is also SQL's array slice syntax, a[1:n]; and config strings, such
+ *	  as URLs with q=title:"x", are not SQL.)  The quoted forms are what make a
  *	  parameter safe: a table name like  x"; DROP TABLE y; --  substituted
  *	  with :"name" is one identifier, never SQL.
  *
@@ -211,6 +212,7 @@ tpl_try_variable(StringInfo out, const char *p, Jsonb *params, const char *stric
 	varname = pnstrdup(name, s - name);
 	if (!tpl_append_parameter(out, params, varname, style))
 	{
+		/* psql leaves it as written, and the next token starts afresh */
 		if (strict_what && style)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -219,7 +221,7 @@ tpl_try_variable(StringInfo out, const char *p, Jsonb *params, const char *stric
 					 errdetail("The reference is :%c%s%c; the flow's parameters are: %s.",
 							   style, varname, style, elt_jsonb_keys(params)),
 					 errhint("Add the parameter to the flow's params (its value there is the default), or correct the name.")));
-		return 0;
+		appendBinaryStringInfo(out, p, consumed);
 	}
 	return consumed;
 }
@@ -366,22 +368,21 @@ elt_substitute_sql(PG_FUNCTION_ARGS)
 }
 
 /*
- * elt._check_task_templates(task, sql, config, params): a task's quoted
- * references must name parameters of its flow; checked when the task is
- * written, so that a typo fails there and not at run time.
+ * elt._check_task_templates(task, sql, params): the quoted references of a
+ * task's SQL must name parameters of its flow; checked when the task is
+ * written, so that a typo fails there and not at run time.  (A task's
+ * config is not checked: its strings are not SQL.)
  */
 Datum
 elt_check_task_templates(PG_FUNCTION_ARGS)
 {
 	char	   *what;
-	Jsonb	   *params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Jsonb	   *params = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_VOID();
 	what = psprintf("task \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (!PG_ARGISNULL(1))
 		(void) elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(1)), params, what);
-	if (!PG_ARGISNULL(2))
-		(void) elt_substitute_jsonb(PG_GETARG_JSONB_P(2), params, what);
 	PG_RETURN_VOID();
 }

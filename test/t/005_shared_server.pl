@@ -35,10 +35,15 @@ $node->safe_psql('postgres', q{
 });
 ok($node->poll_query_until('postgres', "SELECT count(*) >= 1 FROM ticks WHERE flow = 'orphan'"),
 	'the flow runs while its owner exists');
+# (stopped first, so that no run is starting as the role goes)
+$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'orphan'");
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')");
 $node->safe_psql('postgres', q{
     REVOKE ALL ON ticks FROM doomed;
     REVOKE USAGE ON SCHEMA elt FROM doomed;
     DROP ROLE doomed;
+    UPDATE elt.flows SET enabled = true WHERE name = 'orphan';
 });
 ok($node->poll_query_until('postgres', "SELECT NOT enabled FROM elt.flows WHERE name = 'orphan'"),
 	'the flow of a dropped owner is disabled');
@@ -78,7 +83,8 @@ unlike($log, qr/of flow "works" in database/, 'a completed one is not, with log_
 # schedules do not fire, queued runs still start.
 $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
 $node->reload;
-sleep(1);
+$node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'");
+sleep(1);    # the scheduler reloads at once (SIGHUP sets its latch)
 $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name, schedule) VALUES ('held', 'every 1 seconds');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('held', 't', 'sql', $$INSERT INTO ticks VALUES ('held')$$);
@@ -104,13 +110,13 @@ is($node->safe_psql('postgres', "SELECT run_at >= created_at - interval '1 secon
 # advisory lock of its session does not free its slot.
 $node->safe_psql('postgres', q{
     CREATE TABLE spans (task text, started timestamptz, ended timestamptz);
-    CREATE FUNCTION close_span() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN NEW.ended := clock_timestamp(); RETURN NEW; END $$;
-    CREATE TRIGGER close_span BEFORE INSERT ON spans FOR EACH ROW EXECUTE FUNCTION close_span();
     INSERT INTO elt.concurrency_limits VALUES ('db', 1);
     INSERT INTO elt.flows (name, max_active_runs) VALUES ('limited', 5);
     INSERT INTO elt.tasks (flow, name, kind, sql, tags) VALUES ('limited', 't', 'sql',
-      $$SELECT pg_advisory_unlock_all(); INSERT INTO spans SELECT 'limited', clock_timestamp(), NULL FROM pg_sleep(1.5)$$, '{db}');
+      $$SELECT pg_advisory_unlock_all();
+        CREATE TEMP TABLE span_start ON COMMIT DROP AS SELECT clock_timestamp() AS at;
+        SELECT pg_sleep(1.5);
+        INSERT INTO spans SELECT 'limited', at, clock_timestamp() FROM span_start$$, '{db}');
 });
 my $squatter = $node->background_psql('postgres');
 $squatter->query_safe("SELECT pg_advisory_lock(hashtext('pg_elt tag db'), s) FROM generate_series(0, 3) s");
