@@ -202,6 +202,8 @@ LANGUAGE sql AS $$
 $$;
 
 -- Runs whose worker is gone become crashed; flows with retries run again.
+-- search_path: fixed (pg_catalog, pg_temp) by ALTER FUNCTION in pg_elt--0.2--0.3.sql;
+-- its body is unchanged, so the upgrade does not restate it.
 CREATE FUNCTION elt._recover_runs(at_start boolean, gone bigint[]) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -245,6 +247,8 @@ END
 $$;
 
 -- Deletes old history, a batch at a time.
+-- search_path: fixed (pg_catalog, pg_temp) by ALTER FUNCTION in pg_elt--0.2--0.3.sql;
+-- its body is unchanged, so the upgrade does not restate it.
 CREATE FUNCTION elt._prune_history(
     retention interval DEFAULT current_setting('pg_elt.history_retention')::interval,
     keep_completed_details boolean DEFAULT current_setting('pg_elt.keep_completed_details')::boolean)

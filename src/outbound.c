@@ -227,33 +227,67 @@ outbound_split(char *text, char **items, int max)
 
 #define OUTBOUND_MAX_ITEMS 256
 
-bool
-elt_check_network_list(char **newval, void **extra, GucSource source)
+/* Parses one item of a list setting into *item; false when it is not one. */
+typedef bool (*OutboundItemParser) (const char *text, void *item);
+
+static bool
+outbound_parse_port(const char *text, void *item)
 {
-	char	   *copy = pstrdup(*newval);
+	char	   *end;
+	long		port = strtol(text, &end, 10);
+
+	if (*end != '\0' || port < 1 || port > 65535)
+		return false;
+	*(int *) item = (int) port;
+	return true;
+}
+
+static bool
+outbound_parse_network(const char *text, void *item)
+{
+	return outbound_parse_block(text, (NetBlock *) item);
+}
+
+/*
+ * The check hook of a list setting: parses every item into a malloc'd
+ * list (an int count, then items of item_size from offset items_at),
+ * which becomes the setting's extra.  what says what an item must be.
+ */
+static bool
+outbound_check_list(const char *value, void **extra, size_t items_at, size_t item_size,
+					OutboundItemParser parse, const char *what)
+{
+	char	   *copy = pstrdup(value);
 	char	   *items[OUTBOUND_MAX_ITEMS];
 	int			n = outbound_split(copy, items, OUTBOUND_MAX_ITEMS);
-	NetList    *list;
+	char	   *list;
 
 	if (n < 0)
 	{
-		GUC_check_errdetail("At most %d networks can be listed.", OUTBOUND_MAX_ITEMS);
+		GUC_check_errdetail("At most %d items can be listed.", OUTBOUND_MAX_ITEMS);
 		return false;
 	}
-	list = malloc(offsetof(NetList, blocks) + sizeof(NetBlock) * Max(n, 1));
+	list = malloc(items_at + item_size * Max(n, 1));
 	if (list == NULL)
 		return false;
-	list->n = n;
+	*(int *) list = n;
 	for (int i = 0; i < n; i++)
-		if (!outbound_parse_block(items[i], &list->blocks[i]))
+		if (!parse(items[i], list + items_at + i * item_size))
 		{
-			GUC_check_errdetail("\"%s\" is not an IP address or a CIDR block such as 10.0.0.0/8.",
-								items[i]);
+			GUC_check_errdetail("\"%s\" is not %s.", items[i], what);
 			free(list);
 			return false;
 		}
 	*extra = list;
 	return true;
+}
+
+bool
+elt_check_network_list(char **newval, void **extra, GucSource source)
+{
+	return outbound_check_list(*newval, extra, offsetof(NetList, blocks), sizeof(NetBlock),
+							   outbound_parse_network,
+							   "an IP address or a CIDR block such as 10.0.0.0/8");
 }
 
 void
@@ -265,35 +299,8 @@ elt_assign_network_list(const char *newval, void *extra)
 bool
 elt_check_port_list(char **newval, void **extra, GucSource source)
 {
-	char	   *copy = pstrdup(*newval);
-	char	   *items[OUTBOUND_MAX_ITEMS];
-	int			n = outbound_split(copy, items, OUTBOUND_MAX_ITEMS);
-	PortList   *list;
-
-	if (n < 0)
-	{
-		GUC_check_errdetail("At most %d ports can be listed.", OUTBOUND_MAX_ITEMS);
-		return false;
-	}
-	list = malloc(offsetof(PortList, ports) + sizeof(int) * Max(n, 1));
-	if (list == NULL)
-		return false;
-	list->n = n;
-	for (int i = 0; i < n; i++)
-	{
-		char	   *end;
-		long		port = strtol(items[i], &end, 10);
-
-		if (*end != '\0' || port < 1 || port > 65535)
-		{
-			GUC_check_errdetail("\"%s\" is not a port number (1-65535).", items[i]);
-			free(list);
-			return false;
-		}
-		list->ports[i] = (int) port;
-	}
-	*extra = list;
-	return true;
+	return outbound_check_list(*newval, extra, offsetof(PortList, ports), sizeof(int),
+							   outbound_parse_port, "a port number (1-65535)");
 }
 
 void
