@@ -11,6 +11,7 @@ OBJS = \
 	src/guc.o \
 	src/jsonb_util.o \
 	src/http_fetch.o \
+	src/http_headers.o \
 	src/gzip_stream.o \
 	src/csv_infer.o \
 	src/csv_load.o \
@@ -23,7 +24,8 @@ OBJS = \
 	src/queue.o \
 	src/outbound.o \
 	src/file_source.o \
-	src/tag_limits.o
+	src/tag_limits.o \
+	src/drop_guard.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

@@ -291,6 +291,18 @@ $$;
 SELECT pg_catalog.pg_extension_config_dump('elt.flow_runs_run_id_seq', '');
 
 /* ------------------------------------------------------------------
+ * DROP EXTENSION pg_elt stops the database's scheduler and run workers
+ * first, so that it neither deadlocks with them nor leaves them running
+ * (src/drop_guard.c).  Other DROP EXTENSIONs pass straight through.
+ * ------------------------------------------------------------------ */
+
+CREATE FUNCTION elt._before_drop() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'elt_before_drop' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+CREATE EVENT TRIGGER pg_elt_before_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION') EXECUTE FUNCTION elt._before_drop();
+
+/* ------------------------------------------------------------------
  * A dry run: what each task would execute
  * ------------------------------------------------------------------ */
 

@@ -67,10 +67,7 @@ typedef struct HttpStream
 	bool		status_seen;
 	bool		over_download_cap;
 	bool		resume_refused;
-	int			retry_after_s;
-	bool		accept_ranges;
-	char		etag[256];
-	char		last_modified[128];
+	HttpResponseHeaders response;
 
 	/* validators of the first response, which resumes must match */
 	bool		resumable;
@@ -192,70 +189,14 @@ elt_check_url_allowed(const char *url, bool allow_file)
 			 errhint("pg_elt loads from http:// and https:// URLs.")));
 }
 
-/* Copies a header's value (after "Name:"), trimmed, into dst. */
-static void
-http_copy_header_value(char *dst, size_t dstlen, const char *value, size_t len)
-{
-	while (len > 0 && (*value == ' ' || *value == '\t'))
-		value++, len--;
-	while (len > 0 && (value[len - 1] == '\r' || value[len - 1] == '\n' ||
-					   value[len - 1] == ' '))
-		len--;
-	if (len >= dstlen)
-		len = dstlen - 1;
-	memcpy(dst, value, len);
-	dst[len] = '\0';
-}
-
-static bool
-http_header_is(const char *line, size_t len, const char *name, const char **value,
-			   size_t *value_len)
-{
-	size_t		nlen = strlen(name);
-
-	if (len <= nlen || pg_strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
-		return false;
-	*value = line + nlen + 1;
-	*value_len = len - nlen - 1;
-	return true;
-}
-
-/*
- * libcurl header callback.  Runs inside curl: it must not ereport or
- * palloc, so it only copies into fixed buffers.  A status line starts a
- * new response (redirects give several), so it resets what came before.
- */
+/* libcurl header callback: inside curl, so http_headers.c's pure code. */
 static size_t
 http_header_cb(char *line, size_t size, size_t nitems, void *arg)
 {
 	HttpStream *hs = (HttpStream *) arg;
-	size_t		len = size * nitems;
-	const char *value;
-	size_t		vlen;
-	char		tmp[32];
 
-	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0)
-	{
-		hs->accept_ranges = false;
-		hs->etag[0] = '\0';
-		hs->last_modified[0] = '\0';
-		hs->retry_after_s = -1;
-	}
-	else if (http_header_is(line, len, "ETag", &value, &vlen))
-		http_copy_header_value(hs->etag, sizeof(hs->etag), value, vlen);
-	else if (http_header_is(line, len, "Last-Modified", &value, &vlen))
-		http_copy_header_value(hs->last_modified, sizeof(hs->last_modified), value, vlen);
-	else if (http_header_is(line, len, "Accept-Ranges", &value, &vlen))
-	{
-		http_copy_header_value(tmp, sizeof(tmp), value, vlen);
-		hs->accept_ranges = (pg_strcasecmp(tmp, "bytes") == 0);
-	}
-	else if (http_header_is(line, len, "Retry-After", &value, &vlen))
-	{
-		http_copy_header_value(tmp, sizeof(tmp), value, vlen);
-		hs->retry_after_s = atoi(tmp);
-	}
-	return len;
+	elt_http_header_line(&hs->response, line, size * nitems);
+	return size * nitems;
 }
 
 /* A response whose body is the file: 2xx, or 0 for file:// URLs. */
@@ -288,9 +229,9 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		}
 		if (hs->base.received == 0)
 		{
-			const char *validator = hs->etag[0] ? hs->etag : hs->last_modified;
+			const char *validator = hs->response.etag[0] ? hs->response.etag : hs->response.last_modified;
 
-			hs->resumable = hs->accept_ranges && validator[0] != '\0';
+			hs->resumable = hs->response.accept_ranges && validator[0] != '\0';
 			strlcpy(hs->validator, validator, sizeof(hs->validator));
 		}
 	}
@@ -513,7 +454,7 @@ http_start_transfer(HttpStream *hs)
 	hs->status_seen = false;
 	hs->resume_refused = false;
 	hs->paused = false;
-	hs->retry_after_s = -1;
+	elt_http_headers_reset(&hs->response);
 
 	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
 		ereport(ERROR,
@@ -545,7 +486,8 @@ http_set_retry_after(HttpStream *hs, int ms)
 static void
 http_report_status(HttpStream *hs)
 {
-	http_set_retry_after(hs, hs->retry_after_s > 0 ? Min(hs->retry_after_s, 300) * 1000 : 0);
+	http_set_retry_after(hs, hs->response.retry_after_s > 0 ?
+						 Min(hs->response.retry_after_s, 300) * 1000 : 0);
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
@@ -774,7 +716,7 @@ elt_open_url(const char *url, const HttpOptions *options)
 	hs->url = pstrdup(url);
 	hs->options = *options;
 	hs->at_origin = true;
-	hs->retry_after_s = -1;
+	elt_http_headers_reset(&hs->response);
 	http_set_retry_after(hs, 0);
 
 	cb = palloc0(sizeof(MemoryContextCallback));

@@ -68,6 +68,18 @@ extern EltStream *elt_open_url(const char *url, const HttpOptions *options);
 extern char *elt_redact_url(const char *url);
 extern void elt_check_url_allowed(const char *url, bool allow_file);
 
+/* http_headers.c */
+typedef struct HttpResponseHeaders
+{
+	bool		accept_ranges;
+	char		etag[256];
+	char		last_modified[128];
+	int			retry_after_s;	/* -1: none */
+} HttpResponseHeaders;
+
+extern void elt_http_headers_reset(HttpResponseHeaders *h);
+extern void elt_http_header_line(HttpResponseHeaders *h, const char *line, size_t len);
+
 /* file_source.c */
 extern EltStream *elt_file_open(const char *path, const char *display_url);
 
@@ -325,6 +337,7 @@ typedef struct EltSchedulerSlot
 	struct Latch *latch;
 	TimestampTz retry_at;		/* no pg_elt here when last checked */
 	bool		recovered;		/* crashed runs marked since server start */
+	pid_t		dropping;		/* backend dropping pg_elt here: stand down */
 } EltSchedulerSlot;
 
 typedef struct EltRunSlot
@@ -364,6 +377,9 @@ extern void elt_helper_count(int delta);
 extern bool elt_run_cancel_requested(int64 run_id);
 extern void elt_wake_scheduler_now(Oid database);
 extern void elt_wake_scheduler_at_commit(bool launcher_too);
+extern bool elt_scheduler_stand_down(Oid database);
+extern void elt_scheduler_resume(Oid database);
+extern bool elt_scheduler_running(Oid database);
 extern PGDLLEXPORT void elt_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void elt_scheduler_main(Datum main_arg);
 

@@ -433,6 +433,7 @@ elt_launcher_main(Datum main_arg)
 			pid_t		pid;
 			TimestampTz retry_at = 0;
 			EltSchedulerSlot *slot;
+			bool		dropping;
 
 			foreach(rc, running)
 				if (((LauncherDb *) lfirst(rc))->database == database)
@@ -444,9 +445,10 @@ elt_launcher_main(Datum main_arg)
 			slot = scheduler_slot_for(database);
 			if (slot)
 				retry_at = slot->retry_at;
+			dropping = slot && slot->dropping != 0;
 			SpinLockRelease(&elt_shared->mutex);
-			if (retry_at > now)
-				continue;		/* no pg_elt there when last checked */
+			if (retry_at > now || dropping)
+				continue;		/* no pg_elt there when last checked, or going */
 			if (known && retry_at != DT_NOBEGIN &&
 				now < TimestampTzPlusMilliseconds(known->started_at, LAUNCHER_NAP_MS))
 				continue;		/* it failed a moment ago; the server log says why */
@@ -752,8 +754,9 @@ scheduler_claim_slot(Oid database)
 		slot = scheduler_slot_for(InvalidOid);
 	if (slot == NULL)
 		duplicate = true;
-	else if (slot->pid != 0 && slot->pid != MyProcPid && kill(slot->pid, 0) == 0)
-		duplicate = true;
+	else if ((slot->pid != 0 && slot->pid != MyProcPid && kill(slot->pid, 0) == 0) ||
+			 slot->dropping != 0)
+		duplicate = true;		/* or pg_elt is being dropped there */
 	else
 	{
 		slot->database = database;
@@ -781,9 +784,90 @@ scheduler_release_slot(int code, Datum arg)
 	SpinLockRelease(&elt_shared->mutex);
 }
 
+/* Is a DROP EXTENSION pg_elt under way in this scheduler's database? */
+static bool
+elt_scheduler_standing_down(void)
+{
+	EltSchedulerSlot *slot;
+	bool		dropping;
+
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(MyDatabaseId);
+	dropping = slot && slot->dropping != 0;
+	SpinLockRelease(&elt_shared->mutex);
+	return dropping;
+}
+
+/*
+ * For DROP EXTENSION pg_elt (drop_guard.c): the database's scheduler is
+ * to exit and not be started again until elt_scheduler_resume.  False
+ * when another backend is dropping pg_elt there already.
+ */
+bool
+elt_scheduler_stand_down(Oid database)
+{
+	EltSchedulerSlot *slot;
+	bool		ok = true;
+
+	if (elt_shared == NULL)
+		return true;
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(database);
+	if (slot == NULL && (slot = scheduler_slot_for(InvalidOid)) != NULL)
+	{
+		memset(slot, 0, sizeof(EltSchedulerSlot));
+		slot->database = database;
+	}
+	if (slot == NULL || (slot->dropping != 0 && slot->dropping != MyProcPid))
+		ok = (slot == NULL);	/* no slot: no scheduler could start anyway */
+	else
+	{
+		slot->dropping = MyProcPid;
+		if (slot->latch)
+			SetLatch(slot->latch);
+	}
+	SpinLockRelease(&elt_shared->mutex);
+	return ok;
+}
+
+/* The drop ended (committed or rolled back): the launcher may start one. */
+void
+elt_scheduler_resume(Oid database)
+{
+	EltSchedulerSlot *slot;
+
+	if (elt_shared == NULL)
+		return;
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(database);
+	if (slot && slot->dropping == MyProcPid)
+	{
+		slot->dropping = 0;
+		slot->retry_at = DT_NOBEGIN;	/* look again now */
+	}
+	if (elt_shared->launcher_latch)
+		SetLatch(elt_shared->launcher_latch);
+	SpinLockRelease(&elt_shared->mutex);
+}
+
+bool
+elt_scheduler_running(Oid database)
+{
+	EltSchedulerSlot *slot;
+	bool		running;
+
+	if (elt_shared == NULL)
+		return false;
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(database);
+	running = slot && slot->pid != 0;
+	SpinLockRelease(&elt_shared->mutex);
+	return running;
+}
+
 /*
  * One round of the scheduler; returns when to wake for the next, or 0 when
- * the extension is gone.
+ * the extension is gone or being dropped.
  */
 static TimestampTz
 scheduler_step(TimestampTz *next_recovery)
@@ -792,7 +876,7 @@ scheduler_step(TimestampTz *next_recovery)
 	TimestampTz wake;
 	TimestampTz next;
 
-	if (!scheduler_extension_ready())
+	if (elt_scheduler_standing_down() || !scheduler_extension_ready())
 		return 0;
 	now = GetCurrentTimestamp();
 	if (now >= *next_recovery || dispatched != NIL)

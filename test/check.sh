@@ -2,7 +2,8 @@
 # pg_elt's test command: on Debian 12, as root, installs what is missing,
 # builds and installs the extension, starts the fixture HTTP server and runs
 # the pg_regress suite (sql/, expected/) and the TAP tests (test/t/) against
-# temporary clusters run by the postgres user.  Safe to run again.
+# temporary clusters run by the postgres user, then the fuzz targets
+# (test/fuzz/) for 15 s each.  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/setup.sh
@@ -26,15 +27,23 @@ su postgres -s /bin/bash -c "cd '$work' && PG_ELT_TEST_DATA='$work/test/data' \
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
     cat "$work/regression.diffs"
 fi
+
+# The parsers of untrusted bytes, under libFuzzer and sanitizers, for a
+# bounded time (bash test/fuzz/run.sh 600 is the long run).
+if [ "${PG_ELT_FUZZ_SECONDS:-15}" -gt 0 ]; then
+    bash test/fuzz/run.sh "${PG_ELT_FUZZ_SECONDS:-15}" 2>&1 | tee -a "$log" || status=1
+fi
 echo "pg_elt: test tree and logs are in $work"
 
 # One closing line over both suites: pg_regress files and TAP assertions.
 regress_passed=$(grep -cE '^(test|ok) .* \.\.\. ok' "$log" || true)
 regress_failed=$(grep -cE '^(test|not ok) .* \.\.\. FAILED' "$log" || true)
+fuzz_passed=$(grep -cE '^ok fuzz ' "$log" || true)
+fuzz_failed=$(grep -cE '^not ok fuzz ' "$log" || true)
 tap_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -1)
 tap_failed=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$log" | paste -sd+ | sed 's/^$/0/')
 tap_failed=$(( ${tap_failed:-0} ))
-failed=$((regress_failed + tap_failed))
+failed=$((regress_failed + tap_failed + fuzz_failed))
 [ $status -ne 0 ] && [ $failed -eq 0 ] && failed=1
-echo "pg_elt: $((regress_passed + ${tap_total:-0} - tap_failed)) passed, $failed failed"
+echo "pg_elt: $((regress_passed + ${tap_total:-0} - tap_failed + fuzz_passed)) passed, $failed failed"
 exit $status

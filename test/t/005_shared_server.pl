@@ -132,4 +132,45 @@ is($node->safe_psql('postgres', q{
      WHERE x.started < y.ended AND y.started < x.ended}), '0',
 	'pg_advisory_unlock_all() in a task does not free its slot: the runs do not overlap');
 
+# 6. DROP EXTENSION while a run is going: neither a deadlock with the
+# scheduler nor a worker left to fail on the dropped catalog.  A drop that
+# rolls back leaves the schedules firing.
+$node->safe_psql('postgres', 'CREATE DATABASE dropper');
+$node->safe_psql('dropper', q{
+    CREATE EXTENSION pg_elt;
+    CREATE TABLE beats (at timestamptz DEFAULT clock_timestamp());
+    INSERT INTO elt.flows (name, schedule, max_active_runs) VALUES ('beat', 'every 1 seconds', 1);
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('beat', 't', 'sql', 'INSERT INTO beats DEFAULT VALUES');
+    INSERT INTO elt.flows (name) VALUES ('long');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('long', 't', 'sql', 'SELECT pg_sleep(60)');
+});
+ok($node->poll_query_until('dropper', 'SELECT count(*) >= 2 FROM beats'), 'the schedule fires');
+($ret, $out, $err) = $node->psql('dropper', 'BEGIN; DROP EXTENSION pg_elt; ROLLBACK;');
+my $beats = $node->safe_psql('dropper', 'SELECT count(*) FROM beats');
+ok($node->poll_query_until('dropper', "SELECT count(*) > $beats FROM beats"),
+	'a DROP EXTENSION that rolls back leaves the schedules firing');
+$node->safe_psql('dropper', "SELECT flow_submit('long')");
+ok($node->poll_query_until('dropper',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = 'dropper' AND query LIKE 'pg_elt run % task t' AND wait_event = 'PgSleep'"),
+	'a long run is going');
+my $log_before = -s $node->logfile;
+($ret, $out, $err) = $node->psql('dropper', 'DROP EXTENSION pg_elt', timeout => 60);
+is($ret, 0, 'DROP EXTENSION succeeds while a run is going');
+like($err, qr/ending 1 run worker\(s\) in database "dropper"/, 'and says it ended the run');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = 'dropper' AND backend_type LIKE 'pg_elt%'"),
+	'0', 'no pg_elt worker is left in the database');
+sleep(2);
+my $log_after = substr(slurp_file($node->logfile), $log_before);
+unlike($log_after, qr/deadlock detected|extension "pg_elt" is not installed/,
+	'no deadlock, and no worker failing on the dropped catalog');
+$node->safe_psql('dropper', q{
+    CREATE EXTENSION pg_elt;
+    INSERT INTO elt.flows (name, schedule) VALUES ('beat', 'every 1 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('beat', 't', 'sql', 'INSERT INTO beats DEFAULT VALUES');
+});
+$beats = $node->safe_psql('dropper', 'SELECT count(*) FROM beats');
+ok($node->poll_query_until('dropper', "SELECT count(*) > $beats FROM beats"),
+	'created again, the extension schedules again');
+
 done_testing();

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * drop_guard.c
+ *	  DROP EXTENSION pg_elt while runs are going, made clean.
+ *
+ *	  Left alone, the drop either deadlocks with the scheduler (which holds
+ *	  a lock on one elt table while it waits for another the drop has
+ *	  taken) or succeeds under running workers, which then fail writing
+ *	  history into tables that are gone.  So an event trigger, at the start
+ *	  of a DROP EXTENSION that names pg_elt and before it takes any lock,
+ *	  makes the database's scheduler stand down (a flag in shared memory
+ *	  that the launcher also respects), ends the database's run and task
+ *	  workers (their work rolls back, as a cancel's would; their history
+ *	  goes with the extension), and waits, up to pg_elt.cancel_wait, until
+ *	  they are gone.  When the transaction ends, committed or rolled back,
+ *	  the flag is cleared: a rolled-back drop leaves schedules running.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pg_elt.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(elt_before_drop);
+
+#define DROP_POLL_MS	50
+
+/* Does this DROP EXTENSION name pg_elt? */
+static bool
+drop_names_pg_elt(Node *parsetree)
+{
+	DropStmt   *stmt = (DropStmt *) parsetree;
+	ListCell   *lc;
+
+	if (parsetree == NULL || !IsA(parsetree, DropStmt) || stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "pg_elt") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Set from the event trigger to the end of its transaction, which always
+ * clears it (a callback must not unregister itself while they are called).
+ */
+static bool drop_in_progress = false;
+static bool drop_callback_registered = false;
+
+static void
+drop_resume_at_end(XactEvent event, void *arg)
+{
+	if (drop_in_progress &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
+	{
+		drop_in_progress = false;
+		elt_scheduler_resume(MyDatabaseId);
+	}
+}
+
+/* The pids of pg_elt's run and task workers in this database. */
+static List *
+drop_run_workers(void)
+{
+	List	   *pids = NIL;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(MyDatabaseId)};
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pid FROM pg_catalog.pg_stat_activity"
+							  " WHERE datid OPERATOR(pg_catalog.=) $1"
+							  "   AND backend_type OPERATOR(pg_catalog.=) ANY ('{pg_elt flow run,pg_elt task}')",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list pg_elt's workers");
+	for (uint64 i = 0; i < SPI_processed; i++)
+		pids = lappend_int(pids, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc, 1,
+															  &(bool) {false})));
+	SPI_finish();
+	return pids;
+}
+
+static bool
+drop_workers_gone(List *pids)
+{
+	ListCell   *lc;
+
+	foreach(lc, pids)
+		if (BackendPidGetProc(lfirst_int(lc)) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * elt._before_drop(): the event trigger on ddl_command_start for DROP
+ * EXTENSION.  Only the superuser who owns the extension can drop it, and
+ * this runs in that session, with the rights to signal the workers.
+ */
+Datum
+elt_before_drop(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	List	   *workers;
+	ListCell   *lc;
+	TimestampTz deadline;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "elt._before_drop() is an event trigger");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (!drop_names_pg_elt(trigdata->parsetree))
+		PG_RETURN_VOID();
+
+	if (!elt_scheduler_stand_down(MyDatabaseId))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("another session is dropping pg_elt in database \"%s\"",
+						get_database_name(MyDatabaseId))));
+	if (!drop_callback_registered)
+	{
+		RegisterXactCallback(drop_resume_at_end, NULL);
+		drop_callback_registered = true;
+	}
+	drop_in_progress = true;
+
+	workers = drop_run_workers();
+	foreach(lc, workers)
+		(void) kill(lfirst_int(lc), SIGTERM);
+	if (workers != NIL)
+		ereport(NOTICE,
+				(errmsg("pg_elt: ending %d run worker(s) in database \"%s\"; their work rolls back",
+						list_length(workers), get_database_name(MyDatabaseId))));
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   Max(elt_cancel_wait_s, 1) * 1000L);
+	while (!drop_workers_gone(workers) || elt_scheduler_running(MyDatabaseId))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("pg_elt's workers in database \"%s\" did not stop within pg_elt.cancel_wait",
+							get_database_name(MyDatabaseId)),
+					 errhint("A worker may be waiting for a lock this transaction holds; drop the extension in a transaction of its own.")));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 DROP_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_VOID();
+}
