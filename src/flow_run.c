@@ -45,6 +45,8 @@
 PG_FUNCTION_INFO_V1(elt_flow_run);
 PG_FUNCTION_INFO_V1(elt_flow_plan);
 
+#define RUN_WORKER_WAIT_MS	100
+
 typedef struct RunCaller
 {
 	dsm_segment *seg;
@@ -275,6 +277,7 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 	shm_toc    *toc;
 	char	   *p;
 	shm_mq	   *mq;
+	char	   *worker_name;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(EltRunShared));
@@ -307,15 +310,27 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 	shm_mq_set_receiver(mq, MyProc);
 	rc->queue = shm_mq_attach(mq, rc->seg, NULL);
 
-	if (!elt_start_worker("elt_flow_worker_main", "pg_elt flow run",
-						  psprintf("pg_elt run of flow %s", flow->name),
-						  UInt32GetDatum(dsm_segment_handle(rc->seg)), NULL, 0, &rc->handle))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a background worker for flow \"%s\"", flow->name),
-				 errdetail("All max_worker_processes (%d) background worker slots are in use.",
-						   max_worker_processes),
-				 errhint("Raise max_worker_processes (a restart is needed) or wait for other runs to end.")));
+	/*
+	 * Every background worker slot may be taken (max_worker_processes):
+	 * wait for one, as a lock would be waited for; statement_timeout and
+	 * a cancel end the wait.
+	 */
+	worker_name = psprintf("pg_elt run of flow %s", flow->name);
+	for (bool told = false;
+		 !elt_start_worker("elt_flow_worker_main", "pg_elt flow run", worker_name,
+						   UInt32GetDatum(dsm_segment_handle(rc->seg)), NULL, 0, &rc->handle);
+		 told = true)
+	{
+		if (!told)
+			ereport(NOTICE,
+					(errmsg("waiting for a free background worker for flow \"%s\"", flow->name),
+					 errdetail("All max_worker_processes (%d) background worker slots are in use.",
+							   max_worker_processes)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RUN_WORKER_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 	shm_mq_set_handle(rc->queue, rc->handle);
 	on_dsm_detach(rc->seg, run_cancel_on_detach, PointerGetDatum(rc->shared));
 }

@@ -9,6 +9,7 @@
  */
 #include "pg_elt.h"
 
+#include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/guc.h"
 
@@ -31,6 +32,7 @@ int			elt_max_priority = 0;
 int			elt_min_schedule_interval_s = 60;
 int			elt_log_runs = ELT_LOG_RUNS_FAILED;
 bool		elt_launch_schedules = true;
+int			elt_max_databases = 64;
 
 static const struct config_enum_entry log_runs_options[] = {
 	{"none", ELT_LOG_RUNS_NONE, false},
@@ -151,6 +153,14 @@ elt_define_gucs(void)
 							 "Off (server-wide, or ALTER DATABASE ... SET) lets an administrator restore or copy a database without firing its schedules; queued runs still start.",
 							 &elt_launch_schedules, true,
 							 PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* sizes shared memory, which exists only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pg_elt.max_databases",
+								"Largest number of databases with a pg_elt scheduler, or work for one, at a time.",
+								"Each takes a slot of shared memory; slots of idle and dropped databases are reused.",
+								&elt_max_databases, elt_max_databases, 1, 100000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_elt");
 }

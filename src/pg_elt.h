@@ -184,6 +184,7 @@ extern int	elt_max_priority;
 extern int	elt_min_schedule_interval_s;
 extern int	elt_log_runs;
 extern bool elt_launch_schedules;
+extern int	elt_max_databases;
 extern void elt_define_gucs(void);
 
 typedef enum EltLogRuns
@@ -327,17 +328,19 @@ extern int64 elt_schedule_shortest_gap(const EltSchedule *s, const char *tz);
  * The runtime under shared_preload_libraries (scheduler.c)
  * ---------------------------------------------------------------------
  */
-#define ELT_MAX_DATABASES	64
-#define ELT_MAX_RUN_SLOTS	256
-
+/*
+ * A database that has, or may have, something to schedule: its scheduler,
+ * and the requests for one.  Free when database is InvalidOid.
+ */
 typedef struct EltSchedulerSlot
 {
 	Oid			database;
-	pid_t		pid;
+	pid_t		pid;			/* its scheduler, or 0 */
 	struct Latch *latch;
-	TimestampTz retry_at;		/* no pg_elt here when last checked */
-	bool		recovered;		/* crashed runs marked since server start */
-	pid_t		dropping;		/* backend dropping pg_elt here: stand down */
+	uint32		requested;		/* bumped when work for a scheduler commits */
+	uint32		served;			/* the requests its scheduler has looked at */
+	bool		recovered;		/* crashed runs marked since the slot was taken */
+	pid_t		dropping;		/* backend dropping pg_elt or the database */
 } EltSchedulerSlot;
 
 typedef struct EltRunSlot
@@ -348,12 +351,15 @@ typedef struct EltRunSlot
 	pg_atomic_uint32 cancel_requested;
 } EltRunSlot;
 
+/* Sized when the server starts: pg_elt.max_databases, max_worker_processes. */
 typedef struct EltShared
 {
 	slock_t		mutex;
 	struct Latch *launcher_latch;
-	EltSchedulerSlot schedulers[ELT_MAX_DATABASES];
-	EltRunSlot	runs[ELT_MAX_RUN_SLOTS];
+	int			ndatabases;
+	int			nruns;
+	EltSchedulerSlot *schedulers;	/* ndatabases, after this struct */
+	EltRunSlot *runs;			/* nruns, after those */
 	pg_atomic_uint32 helpers_running;
 	ConditionVariable run_ended;
 } EltShared;
@@ -376,7 +382,7 @@ extern int	elt_helpers_running(void);
 extern void elt_helper_count(int delta);
 extern bool elt_run_cancel_requested(int64 run_id);
 extern void elt_wake_scheduler_now(Oid database);
-extern void elt_wake_scheduler_at_commit(bool launcher_too);
+extern void elt_wake_scheduler_at_commit(void);
 extern bool elt_scheduler_stand_down(Oid database);
 extern void elt_scheduler_resume(Oid database);
 extern bool elt_scheduler_running(Oid database);

@@ -139,7 +139,7 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 	flow = elt_check_runnable_flow(name, true);
 	run_id = elt_catalog_create_run(flow, elt_run_params(flow, params, "flow_submit's params"),
 									"api", run_at, false);
-	elt_wake_scheduler_at_commit(false);
+	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
 }
 

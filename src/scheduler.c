@@ -2,25 +2,31 @@
  *
  * scheduler.c
  *	  The orchestration runtime that shared_preload_libraries = 'pg_elt'
- *	  turns on: shared state, the launcher, and one scheduler per database.
+ *	  turns on: shared state, the launcher, and the schedulers.
  *
- *	  The launcher starts with the server (and again after a crash).  It
- *	  connects to no database; it lists the databases and keeps one
- *	  scheduler worker for each.  A scheduler that finds no pg_elt in its
- *	  database exits, and is tried again a minute later, or at once when
- *	  CREATE EXTENSION (or ALTER EXTENSION UPDATE) commits and wakes the
- *	  launcher: installing the extension needs no restart, in any database.
+ *	  The launcher is the one long-lived pg_elt worker; it connects to no
+ *	  database.  A database gets a scheduler only while it has something
+ *	  to schedule: a commit that adds work (a schedule, a queued run,
+ *	  CREATE or ALTER EXTENSION) bumps the database's request counter in
+ *	  shared memory and sets the launcher's latch, and the launcher starts
+ *	  a scheduler where requests are unserved.  A scheduler leaves when its
+ *	  database has no enabled schedule and no queued run left, unless a
+ *	  request came meanwhile.  After the launcher (re)starts, it looks into
+ *	  every database once, one at a time, so that crashed runs are marked
+ *	  and schedules resume after a restart without anyone asking.
  *
- *	  A scheduler, at start, marks runs whose worker is gone as crashed (a
- *	  server crash or restart, or a killed worker) and queues a re-run for
- *	  flows with retries.  Then it loops: fire due schedules (queueing
- *	  runs), start queued runs whose time has come, oldest first, as
- *	  pg_elt.max_workers allows, and sleep until the next slot or until a
- *	  commit that queued a run sets its latch.
+ *	  A scheduler, at start, marks runs whose worker is gone as crashed and
+ *	  queues a re-run for flows with retries.  Then it loops: fire due
+ *	  schedules (queueing runs), start queued runs whose time has come,
+ *	  oldest first, as pg_elt.max_workers allows, and sleep until the next
+ *	  slot or until its latch is set.
  *
- *	  Shared memory holds the launcher's and schedulers' latches, a slot
- *	  per running run (for flow_cancel) and a condition variable that
- *	  flow_wait sleeps on.
+ *	  Shared memory is sized when the server starts: a slot per database
+ *	  that has a scheduler or unserved requests (pg_elt.max_databases; the
+ *	  launcher frees the slots of idle and dropped databases), a slot per
+ *	  running run (one per worker process), and a condition variable that
+ *	  flow_wait sleeps on.  DROP DATABASE and DROP EXTENSION make the
+ *	  database's scheduler stand down first, so that neither waits for it.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,6 +52,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -59,10 +66,12 @@ PG_FUNCTION_INFO_V1(elt_scheduler_available);
 EltShared  *elt_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 #define LAUNCHER_NAP_MS			10000
-#define SCHEDULER_RETRY_MS		60000
+#define LAUNCHER_PROBE_NAP_MS	50		/* while looking or about to start one */
+#define LAUNCHER_RESTART_MS		200		/* between two starts for a database */
 #define RECOVERY_INTERVAL_MS	60000
 #define SCHEDULER_ERROR_NAP_MS	5000
 
@@ -71,12 +80,30 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
  * ---------------------------------------------------------------------
  */
 
+/*
+ * A run slot for every worker process (a run always has one), a scheduler
+ * slot for each of pg_elt.max_databases databases.
+ */
+static int
+shmem_run_slots(void)
+{
+	return max_worker_processes + 1;
+}
+
+static Size
+shmem_size(void)
+{
+	return add_size(add_size(MAXALIGN(sizeof(EltShared)),
+							 MAXALIGN(mul_size(sizeof(EltSchedulerSlot), elt_max_databases))),
+					mul_size(sizeof(EltRunSlot), shmem_run_slots()));
+}
+
 static void
 elt_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(EltShared)));
+	RequestAddinShmemSpace(shmem_size());
 	elt_tag_limits_shmem_request();
 }
 
@@ -88,18 +115,73 @@ elt_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	elt_shared = ShmemInitStruct("pg_elt", sizeof(EltShared), &found);
+	elt_shared = ShmemInitStruct("pg_elt", shmem_size(), &found);
 	if (!found)
 	{
-		memset(elt_shared, 0, sizeof(EltShared));
+		char	   *after = (char *) elt_shared + MAXALIGN(sizeof(EltShared));
+
+		memset(elt_shared, 0, shmem_size());
+		elt_shared->ndatabases = elt_max_databases;
+		elt_shared->nruns = shmem_run_slots();
+		elt_shared->schedulers = (EltSchedulerSlot *) after;
+		elt_shared->runs = (EltRunSlot *) (after + MAXALIGN(sizeof(EltSchedulerSlot) *
+															 elt_max_databases));
 		SpinLockInit(&elt_shared->mutex);
 		ConditionVariableInit(&elt_shared->run_ended);
-		for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+		for (int i = 0; i < elt_shared->nruns; i++)
 			pg_atomic_init_u32(&elt_shared->runs[i].cancel_requested, 0);
 		pg_atomic_init_u32(&elt_shared->helpers_running, 0);
 	}
 	elt_tag_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+}
+
+#define DROP_DATABASE_WAIT_MS	5000
+
+/*
+ * DROP DATABASE waits (5 s, then fails) for the database's other
+ * connections to end; its scheduler is one, and would keep it waiting for
+ * ever if it had schedules.  So the scheduler stands down first, as for
+ * DROP EXTENSION, and may start again if the drop fails.
+ */
+static void
+elt_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params,
+					QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	Oid			database = InvalidOid;
+
+	if (IsA(parsetree, DropdbStmt))
+		database = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	if (OidIsValid(database) && elt_scheduler_stand_down(database))
+	{
+		TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  DROP_DATABASE_WAIT_MS);
+
+		while (elt_scheduler_running(database) && GetCurrentTimestamp() < end)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 20, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_TRY();
+	{
+		if (prev_process_utility_hook)
+			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+									  queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(database))
+			elt_scheduler_resume(database);
+	}
+	PG_END_TRY();
 }
 
 /* Called from _PG_init when loaded by shared_preload_libraries. */
@@ -112,6 +194,8 @@ elt_scheduler_preload(void)
 	shmem_request_hook = elt_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = elt_shmem_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = elt_process_utility;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -138,10 +222,10 @@ run_slot_take(int64 run_id, pid_t pid)
 	if (elt_shared == NULL)
 		return NULL;
 	SpinLockAcquire(&elt_shared->mutex);
-	for (int i = 0; i < ELT_MAX_RUN_SLOTS && slot == NULL; i++)
+	for (int i = 0; i < elt_shared->nruns && slot == NULL; i++)
 		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
 			slot = &elt_shared->runs[i];
-	for (int i = 0; i < ELT_MAX_RUN_SLOTS && slot == NULL; i++)
+	for (int i = 0; i < elt_shared->nruns && slot == NULL; i++)
 		if (elt_shared->runs[i].run_id == 0)
 		{
 			slot = &elt_shared->runs[i];
@@ -195,7 +279,7 @@ elt_cancel_running(int64 run_id)
 		return false;
 
 	SpinLockAcquire(&elt_shared->mutex);
-	for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+	for (int i = 0; i < elt_shared->nruns; i++)
 		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
 		{
 			pg_atomic_write_u32(&elt_shared->runs[i].cancel_requested, 1);
@@ -236,7 +320,7 @@ elt_run_cancel_requested(int64 run_id)
 
 	if (elt_shared == NULL)
 		return false;
-	for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+	for (int i = 0; i < elt_shared->nruns; i++)
 		if (elt_shared->runs[i].run_id == run_id && elt_shared->runs[i].database == MyDatabaseId)
 			cancel = pg_atomic_read_u32(&elt_shared->runs[i].cancel_requested) != 0;
 	return cancel;
@@ -250,19 +334,34 @@ elt_workers_running(void)
 	if (elt_shared == NULL)
 		return 0;
 	SpinLockAcquire(&elt_shared->mutex);
-	for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+	for (int i = 0; i < elt_shared->nruns; i++)
 		n += (elt_shared->runs[i].run_id != 0);
 	SpinLockRelease(&elt_shared->mutex);
 	return n;
 }
 
+/* The slot of database (InvalidOid: a free one), or NULL.  Mutex held. */
 static EltSchedulerSlot *
 scheduler_slot_for(Oid database)
 {
-	for (int i = 0; i < ELT_MAX_DATABASES; i++)
+	for (int i = 0; i < elt_shared->ndatabases; i++)
 		if (elt_shared->schedulers[i].database == database)
 			return &elt_shared->schedulers[i];
 	return NULL;
+}
+
+/* The slot of database, taking a free one if it has none.  Mutex held. */
+static EltSchedulerSlot *
+scheduler_slot_take(Oid database)
+{
+	EltSchedulerSlot *slot = scheduler_slot_for(database);
+
+	if (slot == NULL && (slot = scheduler_slot_for(InvalidOid)) != NULL)
+	{
+		memset(slot, 0, sizeof(EltSchedulerSlot));
+		slot->database = database;
+	}
+	return slot;
 }
 
 /* Sets the latch of this database's scheduler (a run was queued). */
@@ -271,38 +370,63 @@ elt_wake_scheduler_now(Oid database)
 {
 	EltSchedulerSlot *slot;
 
+	struct Latch *latch = NULL;
+
 	if (elt_shared == NULL)
 		return;
 	SpinLockAcquire(&elt_shared->mutex);
 	slot = scheduler_slot_for(database);
-	if (slot && slot->latch)
-		SetLatch(slot->latch);
+	if (slot)
+		latch = slot->latch;
 	SpinLockRelease(&elt_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/*
+ * Asks for a scheduler in database: work for one (a schedule, a queued
+ * run, the extension itself) has committed there.  Its scheduler, if it
+ * runs, looks again; if none runs, the launcher starts one.  A database
+ * without a free slot (pg_elt.max_databases) is served when one frees.
+ */
+static void
+scheduler_request(Oid database)
+{
+	EltSchedulerSlot *slot;
+	struct Latch *latch = NULL;
+	struct Latch *launcher = NULL;
+
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_take(database);
+	if (slot)
+	{
+		slot->requested++;
+		latch = slot->latch;
+	}
+	launcher = elt_shared->launcher_latch;
+	SpinLockRelease(&elt_shared->mutex);
+	if (slot == NULL)
+		ereport(WARNING,
+				(errmsg("pg_elt: no free scheduler slot for this database: pg_elt.max_databases (%d) databases have one",
+						elt_max_databases),
+				 errhint("Raise pg_elt.max_databases (a restart is needed); the work starts when a slot frees.")));
+	if (latch)
+		SetLatch(latch);
+	if (launcher)
+		SetLatch(launcher);
 }
 
 static bool wake_registered = false;
-static bool wake_launcher_too = false;
+static bool wake_requested = false;
 
 static void
 wake_at_commit(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT && elt_shared != NULL)
-	{
-		if (wake_launcher_too)
-		{
-			SpinLockAcquire(&elt_shared->mutex);
-			for (int i = 0; i < ELT_MAX_DATABASES; i++)
-				if (elt_shared->schedulers[i].database == MyDatabaseId)
-					elt_shared->schedulers[i].retry_at = DT_NOBEGIN;	/* now */
-			if (elt_shared->launcher_latch)
-				SetLatch(elt_shared->launcher_latch);
-			SpinLockRelease(&elt_shared->mutex);
-		}
-		elt_wake_scheduler_now(MyDatabaseId);
-	}
+	if (event == XACT_EVENT_COMMIT && elt_shared != NULL && wake_requested)
+		scheduler_request(MyDatabaseId);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_launcher_too = false;
+		wake_requested = false;
 }
 
 /*
@@ -310,21 +434,21 @@ wake_at_commit(XactEvent event, void *arg)
  * queued starts then, and not before (nor ever, if it rolls back).
  */
 void
-elt_wake_scheduler_at_commit(bool launcher_too)
+elt_wake_scheduler_at_commit(void)
 {
 	if (!wake_registered)
 	{
 		RegisterXactCallback(wake_at_commit, NULL);
 		wake_registered = true;
 	}
-	wake_launcher_too |= launcher_too;
+	wake_requested = true;
 }
 
 /* elt._wake_scheduler(): run by the install and upgrade scripts. */
 Datum
 elt_wake_scheduler(PG_FUNCTION_ARGS)
 {
-	elt_wake_scheduler_at_commit(true);
+	elt_wake_scheduler_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -340,13 +464,23 @@ elt_scheduler_available(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
+/* A database the launcher knows of. */
 typedef struct LauncherDb
 {
 	Oid			database;
-	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;		/* restarts are at least a nap apart */
+	char		name[NAMEDATALEN];
 } LauncherDb;
 
+/* A scheduler the launcher started. */
+typedef struct LauncherChild
+{
+	Oid			database;
+	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;
+	bool		probe;			/* started to look, not because work was requested */
+} LauncherChild;
+
+/* The databases that accept connections, with their names. */
 static List *
 launcher_databases(void)
 {
@@ -367,8 +501,11 @@ launcher_databases(void)
 		if (db->datallowconn && !db->datistemplate)
 		{
 			MemoryContext old = MemoryContextSwitchTo(outer);
+			LauncherDb *d = palloc(sizeof(LauncherDb));
 
-			result = lappend_oid(result, db->oid);
+			d->database = db->oid;
+			strlcpy(d->name, NameStr(db->datname), NAMEDATALEN);
+			result = lappend(result, d);
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -378,27 +515,44 @@ launcher_databases(void)
 	return result;
 }
 
-static BackgroundWorkerHandle *
-launcher_start_scheduler(Oid database)
+/*
+ * Frees the slots nothing needs: of databases that are gone (DROP
+ * DATABASE), and of idle ones (no scheduler, no request it has not seen).
+ */
+static void
+launcher_free_slots(List *databases)
 {
-	BackgroundWorkerHandle *handle;
-
-	if (!elt_start_worker("elt_scheduler_main", "pg_elt scheduler",
-						  psprintf("pg_elt scheduler for database %u", database),
-						  ObjectIdGetDatum(database), NULL, 0, &handle))
+	SpinLockAcquire(&elt_shared->mutex);
+	for (int i = 0; i < elt_shared->ndatabases; i++)
 	{
-		ereport(LOG,
-				(errmsg("pg_elt launcher could not start a scheduler for database %u", database),
-				 errhint("Raise max_worker_processes.")));
-		return NULL;
+		EltSchedulerSlot *slot = &elt_shared->schedulers[i];
+		bool		exists = false;
+		ListCell   *lc;
+
+		if (slot->database == InvalidOid || slot->pid != 0 || slot->dropping != 0)
+			continue;
+		foreach(lc, databases)
+			exists |= ((LauncherDb *) lfirst(lc))->database == slot->database;
+		if (!exists || slot->requested == slot->served)
+			memset(slot, 0, sizeof(EltSchedulerSlot));
 	}
-	return handle;
+	SpinLockRelease(&elt_shared->mutex);
+}
+
+static bool
+launcher_child_alive(LauncherChild *child)
+{
+	pid_t		pid;
+
+	return child->handle != NULL &&
+		GetBackgroundWorkerPid(child->handle, &pid) != BGWH_STOPPED;
 }
 
 void
 elt_launcher_main(Datum main_arg)
 {
-	List	   *running = NIL;	/* LauncherDb * */
+	List	   *children = NIL; /* LauncherChild *, one per database seen */
+	List	   *probed = NIL;	/* databases looked at since the launcher started */
 	MemoryContext cxt;
 
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -411,12 +565,20 @@ elt_launcher_main(Datum main_arg)
 	SpinLockRelease(&elt_shared->mutex);
 	ereport(LOG, (errmsg("pg_elt launcher started")));
 
+	/*
+	 * Each round: free unneeded slots, then start a scheduler where work was
+	 * requested, and look once into every database (crashed runs to mark,
+	 * schedules to fire after a restart), one database at a time so that a
+	 * server with many databases does not fill max_worker_processes.
+	 */
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt launcher", ALLOCSET_DEFAULT_SIZES);
 	while (!ShutdownRequestPending)
 	{
 		List	   *databases;
 		ListCell   *lc;
 		TimestampTz now = GetCurrentTimestamp();
+		bool		probing = false;
+		bool		soon = false;
 
 		if (ConfigReloadPending)
 		{
@@ -425,55 +587,107 @@ elt_launcher_main(Datum main_arg)
 		}
 		MemoryContextSwitchTo(cxt);
 		databases = launcher_databases();
+		launcher_free_slots(databases);
+
+		foreach(lc, children)
+			probing |= ((LauncherChild *) lfirst(lc))->probe &&
+				launcher_child_alive(lfirst(lc));
+
 		foreach(lc, databases)
 		{
-			Oid			database = lfirst_oid(lc);
-			LauncherDb *known = NULL;
-			ListCell   *rc;
-			pid_t		pid;
-			TimestampTz retry_at = 0;
+			LauncherDb *db = lfirst(lc);
+			LauncherChild *child = NULL;
 			EltSchedulerSlot *slot;
-			bool		dropping;
+			ListCell   *cc;
+			bool		requested;
+			bool		probe;
 
-			foreach(rc, running)
-				if (((LauncherDb *) lfirst(rc))->database == database)
-					known = lfirst(rc);
-			if (known && known->handle &&
-				GetBackgroundWorkerPid(known->handle, &pid) != BGWH_STOPPED)
-				continue;		/* alive */
+			foreach(cc, children)
+				if (((LauncherChild *) lfirst(cc))->database == db->database)
+					child = lfirst(cc);
+
 			SpinLockAcquire(&elt_shared->mutex);
-			slot = scheduler_slot_for(database);
-			if (slot)
-				retry_at = slot->retry_at;
-			dropping = slot && slot->dropping != 0;
+			slot = scheduler_slot_for(db->database);
+			requested = slot && slot->requested != slot->served && slot->dropping == 0 &&
+				slot->pid == 0;
 			SpinLockRelease(&elt_shared->mutex);
-			if (retry_at > now || dropping)
-				continue;		/* no pg_elt there when last checked, or going */
-			if (known && retry_at != DT_NOBEGIN &&
-				now < TimestampTzPlusMilliseconds(known->started_at, LAUNCHER_NAP_MS))
-				continue;		/* it failed a moment ago; the server log says why */
+			if (child && launcher_child_alive(child))
+			{
+				/* a scheduler on its way out: start the next one soon */
+				soon |= requested;
+				continue;
+			}
+			probe = !requested && !probing && !list_member_oid(probed, db->database);
+			if (!requested && !probe)
+				continue;
+			if (child && now < TimestampTzPlusMilliseconds(child->started_at, LAUNCHER_RESTART_MS))
+			{
+				soon = true;	/* started a moment ago: not in a tight loop */
+				continue;
+			}
 
-			if (known == NULL)
+			if (child == NULL)
 			{
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-				known = palloc0(sizeof(LauncherDb));
-				known->database = database;
-				running = lappend(running, known);
+				child = palloc0(sizeof(LauncherChild));
+				child->database = db->database;
+				children = lappend(children, child);
 				MemoryContextSwitchTo(old);
 			}
+			if (child->handle)
+				pfree(child->handle);
+			child->handle = NULL;
+			child->started_at = now;
+			child->probe = probe;
+			{
+				char	   *name = psprintf("pg_elt scheduler for database %s", db->name);
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				if (!elt_start_worker("elt_scheduler_main", "pg_elt scheduler", name,
+									  ObjectIdGetDatum(db->database), NULL, 0, &child->handle))
+				{
+					child->handle = NULL;
+					ereport(LOG,
+							(errmsg("pg_elt launcher could not start a scheduler for database \"%s\": no free background worker slot",
+									db->name),
+							 errhint("Raise max_worker_processes (a restart is needed); it is tried again.")));
+				}
+				MemoryContextSwitchTo(old);
+			}
+			if (probe && child->handle)
 			{
 				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-				known->handle = launcher_start_scheduler(database);
-				known->started_at = now;
+				probed = lappend_oid(probed, db->database);
 				MemoryContextSwitchTo(old);
+				probing = true;
+			}
+		}
+
+		/* forget what belongs to dropped databases */
+		foreach(lc, children)
+		{
+			LauncherChild *child = lfirst(lc);
+			bool		exists = false;
+			ListCell   *dc;
+
+			foreach(dc, databases)
+				exists |= ((LauncherDb *) lfirst(dc))->database == child->database;
+			if (!exists && !launcher_child_alive(child))
+			{
+				probed = list_delete_oid(probed, child->database);
+				if (child->handle)
+					pfree(child->handle);
+				children = foreach_delete_current(children, lc);
+				pfree(child);
 			}
 		}
 		MemoryContextReset(cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 LAUNCHER_NAP_MS, PG_WAIT_EXTENSION);
+						 (probing || soon) ? LAUNCHER_PROBE_NAP_MS : LAUNCHER_NAP_MS,
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -601,7 +815,7 @@ scheduler_recover(bool at_start)
 		EltRunSlot *slot = NULL;
 
 		SpinLockAcquire(&elt_shared->mutex);
-		for (int i = 0; i < ELT_MAX_RUN_SLOTS; i++)
+		for (int i = 0; i < elt_shared->nruns; i++)
 			if (elt_shared->runs[i].run_id == d->run_id &&
 				elt_shared->runs[i].database == MyDatabaseId && elt_shared->runs[i].pid == 0)
 				slot = &elt_shared->runs[i];
@@ -742,31 +956,120 @@ scheduler_prune(void)
 	scheduler_commit();
 }
 
+/*
+ * Takes the database's slot for this scheduler; exits when another
+ * scheduler has it, when pg_elt is being dropped there, or when no slot
+ * is free (pg_elt.max_databases).
+ */
 static void
 scheduler_claim_slot(Oid database)
 {
 	EltSchedulerSlot *slot;
-	bool		duplicate = false;
+	bool		leave = false;
 
 	SpinLockAcquire(&elt_shared->mutex);
-	slot = scheduler_slot_for(database);
-	if (slot == NULL)
-		slot = scheduler_slot_for(InvalidOid);
-	if (slot == NULL)
-		duplicate = true;
-	else if ((slot->pid != 0 && slot->pid != MyProcPid && kill(slot->pid, 0) == 0) ||
-			 slot->dropping != 0)
-		duplicate = true;		/* or pg_elt is being dropped there */
+	slot = scheduler_slot_take(database);
+	if (slot == NULL || slot->dropping != 0 ||
+		(slot->pid != 0 && slot->pid != MyProcPid && kill(slot->pid, 0) == 0))
+		leave = true;
 	else
 	{
-		slot->database = database;
 		slot->pid = MyProcPid;
 		slot->latch = MyLatch;
-		slot->retry_at = 0;
 	}
 	SpinLockRelease(&elt_shared->mutex);
-	if (duplicate)
+	if (slot == NULL)
+		ereport(LOG,
+				(errmsg("pg_elt: no free scheduler slot: pg_elt.max_databases (%d) databases have one",
+						elt_max_databases)));
+	if (leave)
 		proc_exit(0);
+}
+
+/* Marks the requests made so far as seen by this scheduler; returns them. */
+static uint32
+scheduler_take_requests(void)
+{
+	EltSchedulerSlot *slot;
+	uint32		requested = 0;
+
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(MyDatabaseId);
+	if (slot)
+	{
+		requested = slot->requested;
+		slot->served = requested;
+	}
+	SpinLockRelease(&elt_shared->mutex);
+	return requested;
+}
+
+static bool scheduler_idle(void);
+
+/* scheduler_idle, an error in it (logged) meaning not idle */
+static bool
+scheduler_idle_quietly(void)
+{
+	volatile bool idle = false;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		idle = scheduler_idle();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
+	return idle;
+}
+
+/*
+ * Gives up the slot unless a request came after the ones seen: a run
+ * queued just now must not wait for a scheduler that is leaving.
+ */
+static bool
+scheduler_leave_unless_requested(uint32 seen)
+{
+	EltSchedulerSlot *slot;
+	bool		leave = true;
+
+	SpinLockAcquire(&elt_shared->mutex);
+	slot = scheduler_slot_for(MyDatabaseId);
+	if (slot && slot->requested != seen)
+		leave = false;
+	else if (slot)
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+	}
+	SpinLockRelease(&elt_shared->mutex);
+	return leave;
+}
+
+/*
+ * Has the database nothing for a scheduler: no enabled schedule, no queued
+ * run, no run this scheduler started that is still to be watched?
+ */
+static bool
+scheduler_idle(void)
+{
+	bool		isnull;
+	bool		idle;
+
+	if (dispatched != NIL)
+		return false;
+	scheduler_begin();
+	idle = DatumGetBool(scheduler_query("SELECT NOT EXISTS (SELECT 1 FROM elt.flows"
+										"                    WHERE enabled AND schedule IS NOT NULL)"
+										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs WHERE state = 'pending')",
+										0, NULL, NULL, &isnull));
+	scheduler_commit();
+	return idle && !isnull;
 }
 
 static void
@@ -808,25 +1111,22 @@ elt_scheduler_stand_down(Oid database)
 {
 	EltSchedulerSlot *slot;
 	bool		ok = true;
+	struct Latch *latch = NULL;
 
 	if (elt_shared == NULL)
 		return true;
 	SpinLockAcquire(&elt_shared->mutex);
-	slot = scheduler_slot_for(database);
-	if (slot == NULL && (slot = scheduler_slot_for(InvalidOid)) != NULL)
-	{
-		memset(slot, 0, sizeof(EltSchedulerSlot));
-		slot->database = database;
-	}
+	slot = scheduler_slot_take(database);
 	if (slot == NULL || (slot->dropping != 0 && slot->dropping != MyProcPid))
 		ok = (slot == NULL);	/* no slot: no scheduler could start anyway */
 	else
 	{
 		slot->dropping = MyProcPid;
-		if (slot->latch)
-			SetLatch(slot->latch);
+		latch = slot->latch;
 	}
 	SpinLockRelease(&elt_shared->mutex);
+	if (latch)
+		SetLatch(latch);
 	return ok;
 }
 
@@ -835,6 +1135,7 @@ void
 elt_scheduler_resume(Oid database)
 {
 	EltSchedulerSlot *slot;
+	struct Latch *launcher;
 
 	if (elt_shared == NULL)
 		return;
@@ -843,11 +1144,12 @@ elt_scheduler_resume(Oid database)
 	if (slot && slot->dropping == MyProcPid)
 	{
 		slot->dropping = 0;
-		slot->retry_at = DT_NOBEGIN;	/* look again now */
+		slot->requested++;		/* look again: the drop may have rolled back */
 	}
-	if (elt_shared->launcher_latch)
-		SetLatch(elt_shared->launcher_latch);
+	launcher = elt_shared->launcher_latch;
 	SpinLockRelease(&elt_shared->mutex);
+	if (launcher)
+		SetLatch(launcher);
 }
 
 bool
@@ -914,21 +1216,17 @@ elt_scheduler_main(Datum main_arg)
 	/* it runs as a superuser: only trusted schemas resolve its names */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
+	(void) scheduler_take_requests();
 	if (!scheduler_extension_ready())
-	{
-		SpinLockAcquire(&elt_shared->mutex);
-		scheduler_slot_for(database)->retry_at =
-			TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SCHEDULER_RETRY_MS);
-		SpinLockRelease(&elt_shared->mutex);
-		proc_exit(0);
-	}
-	ereport(LOG, (errmsg("pg_elt scheduler started for database \"%s\"",
-						 scheduler_database_name)));
+		proc_exit(0);			/* no pg_elt here, or another version */
+	ereport(DEBUG1, (errmsg("pg_elt scheduler started for database \"%s\"",
+							scheduler_database_name)));
 
 	/*
-	 * Runs left "running" are crashed only on the first start after the
-	 * server (re)started; a scheduler restarted later would otherwise take
-	 * runs its predecessor is still starting for dead ones.
+	 * Runs left "running" without a worker are crashed only by the first
+	 * scheduler of the slot: a scheduler that failed and was started again
+	 * would otherwise take runs its predecessor is still starting for dead
+	 * ones.  (One that left idle had no run to start.)
 	 */
 	SpinLockAcquire(&elt_shared->mutex);
 	first_start = !scheduler_slot_for(database)->recovered;
@@ -950,6 +1248,7 @@ elt_scheduler_main(Datum main_arg)
 	{
 		TimestampTz wake;
 		long		sleep_ms;
+		uint32		seen = scheduler_take_requests();
 
 		MemoryContextSwitchTo(loop_cxt);
 		if (ConfigReloadPending)
@@ -973,6 +1272,8 @@ elt_scheduler_main(Datum main_arg)
 		PG_END_TRY();
 		if (wake == 0)
 			break;				/* DROP EXTENSION */
+		if (scheduler_idle_quietly() && scheduler_leave_unless_requested(seen))
+			break;				/* nothing to do: the launcher starts one when there is */
 
 		MemoryContextReset(loop_cxt);
 		sleep_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), wake);

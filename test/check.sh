@@ -22,6 +22,7 @@ pg_elt_start_fixture_server 18766 "$work/test/data"
 status=0
 log="$(dirname "$work")/check.log"
 su postgres -s /bin/bash -c "cd '$work' && PG_ELT_TEST_DATA='$work/test/data' \
+    PG_ELT_SOAK_RUNS='${PG_ELT_SOAK_RUNS:-}' \
     PG_ELT_FIXTURE_URL=http://127.0.0.1:18766 \
     make -s installcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee "$log" || status=$?
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
