@@ -104,11 +104,11 @@ SELECT * FROM attempts;
 
 -- A flow timeout stops the run: the running task rolls back (and is not
 -- retried), the rest do not start, the run fails.
-INSERT INTO elt.flows (name, timeout) VALUES ('slowflow', '0.5 s');
+INSERT INTO elt.flows (name, timeout) VALUES ('slowflow', '5 s');
 INSERT INTO elt.tasks (flow, name, kind, sql, retries) VALUES
   ('slowflow', 's1', 'sql', 'SELECT pg_sleep(0.1)', 0);
 INSERT INTO elt.tasks (flow, name, kind, sql, retries, depends_on) VALUES
-  ('slowflow', 's2', 'sql', 'SELECT pg_sleep(5)', 2, '{s1}'),
+  ('slowflow', 's2', 'sql', 'SELECT pg_sleep(60)', 2, '{s1}'),
   ('slowflow', 's3', 'sql', 'SELECT 1', 0, '{s2}');
 SELECT state, message FROM flow_run('slowflow');
 SELECT task, attempt, state, message FROM attempts;
