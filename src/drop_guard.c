@@ -14,6 +14,8 @@
  *	  goes with the extension), and waits, up to pg_elt.cancel_wait, until
  *	  they are gone.  When the transaction ends, committed or rolled back,
  *	  the flag is cleared: a rolled-back drop leaves schedules running.
+ *	  Only the extension's owner gets this far; anyone else's DROP would
+ *	  fail, and must not stop anything on its way.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +25,8 @@
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "utils/acl.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -50,25 +54,6 @@ drop_names_pg_elt(Node *parsetree)
 		if (strcmp(strVal(lfirst(lc)), "pg_elt") == 0)
 			return true;
 	return false;
-}
-
-/*
- * Set from the event trigger to the end of its transaction, which always
- * clears it (a callback must not unregister itself while they are called).
- */
-static bool drop_in_progress = false;
-static bool drop_callback_registered = false;
-
-static void
-drop_resume_at_end(XactEvent event, void *arg)
-{
-	if (drop_in_progress &&
-		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
-	{
-		drop_in_progress = false;
-		elt_scheduler_resume(MyDatabaseId);
-	}
 }
 
 /* The pids of pg_elt's run and task workers in this database. */
@@ -107,8 +92,8 @@ drop_workers_gone(List *pids)
 
 /*
  * elt._before_drop(): the event trigger on ddl_command_start for DROP
- * EXTENSION.  Only the superuser who owns the extension can drop it, and
- * this runs in that session, with the rights to signal the workers.
+ * EXTENSION, which fires before the drop checks who may drop: so it acts
+ * only for the extension's owner.
  */
 Datum
 elt_before_drop(PG_FUNCTION_ARGS)
@@ -121,20 +106,17 @@ elt_before_drop(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		elog(ERROR, "elt._before_drop() is an event trigger");
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (!drop_names_pg_elt(trigdata->parsetree))
+	/* only for the extension's owner: anyone else's DROP fails anyway */
+	if (!drop_names_pg_elt(trigdata->parsetree) ||
+		!OidIsValid(get_extension_oid("pg_elt", true)) ||
+		!pg_extension_ownercheck(get_extension_oid("pg_elt", true), GetUserId()))
 		PG_RETURN_VOID();
 
-	if (!elt_scheduler_stand_down(MyDatabaseId))
+	if (!elt_scheduler_stand_down(MyDatabaseId, 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("another session is dropping pg_elt in database \"%s\"",
 						get_database_name(MyDatabaseId))));
-	if (!drop_callback_registered)
-	{
-		RegisterXactCallback(drop_resume_at_end, NULL);
-		drop_callback_registered = true;
-	}
-	drop_in_progress = true;
 
 	workers = drop_run_workers();
 	foreach(lc, workers)

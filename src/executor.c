@@ -100,6 +100,7 @@ typedef struct WorkerRun
 	const char *task;			/* the task being run, for log lines */
 	int			attempt;
 	bool		capturing;
+	bool		ended;			/* the run's end is recorded */
 	bool		is_helper;		/* runs one attempt for a coordinator */
 	int			helpers;		/* helpers counted in shared memory */
 	TimestampTz deadline;		/* of the flow's timeout, or 0 */
@@ -1080,6 +1081,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 	worker_log_run_end(final_state, final_message);
 	elt_catalog_run_end(worker_run.run_id, final_state, final_message, rows_loaded);
 	elt_commit_work();
+	worker_run.ended = true;
 	worker_flush_logs();
 	RESUME_CANCEL_INTERRUPTS();
 	worker_send_result(final_state, final_message, rows_loaded, started);
@@ -1117,9 +1119,16 @@ worker_connect(Oid database, Oid owner)
 	worker_run.capturing = true;
 }
 
+/*
+ * As the worker exits.  A run that did not record its end (the worker was
+ * terminated, or failed outside any task) is left "running": ask for the
+ * database's scheduler, which marks it crashed (and queues its re-run).
+ */
 static void
 worker_release_slot(int code, Datum arg)
 {
+	if (worker_run.run_id != 0 && !worker_run.ended && !worker_run.is_helper)
+		elt_request_scheduler(MyDatabaseId);
 	if (worker_run.helpers > 0)
 		elt_helper_count(-worker_run.helpers);
 	worker_run.helpers = 0;
@@ -1158,6 +1167,7 @@ worker_fail_run(void)
 		worker_log_run_end("failed", message);
 		elt_catalog_run_end(worker_run.run_id, "failed", message, 0);
 		elt_commit_work();
+		worker_run.ended = true;
 		worker_flush_logs();
 		worker_send_result("failed", message, 0, GetCurrentTimestamp());
 	}

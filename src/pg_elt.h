@@ -337,6 +337,7 @@ typedef struct EltSchedulerSlot
 	Oid			database;
 	pid_t		pid;			/* its scheduler, or 0 */
 	struct Latch *latch;
+	uint32		generation;		/* which taking of the slot this is */
 	uint32		requested;		/* bumped when work for a scheduler commits */
 	uint32		served;			/* the requests its scheduler has looked at */
 	bool		recovered;		/* crashed runs marked since the slot was taken */
@@ -360,6 +361,8 @@ typedef struct EltShared
 	int			nruns;
 	EltSchedulerSlot *schedulers;	/* ndatabases, after this struct */
 	EltRunSlot *runs;			/* nruns, after those */
+	bool		overflow;		/* a database found no free slot */
+	uint32		generations;	/* slots taken since the server started */
 	pg_atomic_uint32 helpers_running;
 	ConditionVariable run_ended;
 } EltShared;
@@ -382,8 +385,9 @@ extern int	elt_helpers_running(void);
 extern void elt_helper_count(int delta);
 extern bool elt_run_cancel_requested(int64 run_id);
 extern void elt_wake_scheduler_now(Oid database);
+extern void elt_request_scheduler(Oid database);
 extern void elt_wake_scheduler_at_commit(void);
-extern bool elt_scheduler_stand_down(Oid database);
+extern bool elt_scheduler_stand_down(Oid database, int wait_ms);
 extern void elt_scheduler_resume(Oid database);
 extern bool elt_scheduler_running(Oid database);
 extern PGDLLEXPORT void elt_launcher_main(Datum main_arg);

@@ -53,6 +53,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -72,6 +73,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #define LAUNCHER_NAP_MS			10000
 #define LAUNCHER_PROBE_NAP_MS	50		/* while looking or about to start one */
 #define LAUNCHER_RESTART_MS		200		/* between two starts for a database */
+#define LAUNCHER_MAX_BACKOFF_MS	60000	/* ... doubling for one that keeps failing */
+#define LAUNCHER_STEADY_MS		10000	/* a scheduler that lived this long is fine */
 #define RECOVERY_INTERVAL_MS	60000
 #define SCHEDULER_ERROR_NAP_MS	5000
 
@@ -142,7 +145,8 @@ elt_shmem_startup(void)
  * DROP DATABASE waits (5 s, then fails) for the database's other
  * connections to end; its scheduler is one, and would keep it waiting for
  * ever if it had schedules.  So the scheduler stands down first, as for
- * DROP EXTENSION, and may start again if the drop fails.
+ * DROP EXTENSION, until the transaction ends (it may start again if the
+ * drop fails).
  */
 static void
 elt_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -152,36 +156,18 @@ elt_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	Node	   *parsetree = pstmt->utilityStmt;
 	Oid			database = InvalidOid;
 
+	/* only for the database's owner: anyone else's DROP fails anyway */
 	if (IsA(parsetree, DropdbStmt))
 		database = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
-	if (OidIsValid(database) && elt_scheduler_stand_down(database))
-	{
-		TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  DROP_DATABASE_WAIT_MS);
+	if (OidIsValid(database) && pg_database_ownercheck(database, GetUserId()))
+		(void) elt_scheduler_stand_down(database, DROP_DATABASE_WAIT_MS);
 
-		while (elt_scheduler_running(database) && GetCurrentTimestamp() < end)
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 20, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
-	PG_TRY();
-	{
-		if (prev_process_utility_hook)
-			prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
-									  queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-									queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		if (OidIsValid(database))
-			elt_scheduler_resume(database);
-	}
-	PG_END_TRY();
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
 }
 
 /* Called from _PG_init when loaded by shared_preload_libraries. */
@@ -360,6 +346,7 @@ scheduler_slot_take(Oid database)
 	{
 		memset(slot, 0, sizeof(EltSchedulerSlot));
 		slot->database = database;
+		slot->generation = ++elt_shared->generations;
 	}
 	return slot;
 }
@@ -389,13 +376,15 @@ elt_wake_scheduler_now(Oid database)
  * runs, looks again; if none runs, the launcher starts one.  A database
  * without a free slot (pg_elt.max_databases) is served when one frees.
  */
-static void
-scheduler_request(Oid database)
+void
+elt_request_scheduler(Oid database)
 {
 	EltSchedulerSlot *slot;
 	struct Latch *latch = NULL;
 	struct Latch *launcher = NULL;
 
+	if (elt_shared == NULL)
+		return;
 	SpinLockAcquire(&elt_shared->mutex);
 	slot = scheduler_slot_take(database);
 	if (slot)
@@ -403,6 +392,8 @@ scheduler_request(Oid database)
 		slot->requested++;
 		latch = slot->latch;
 	}
+	else
+		elt_shared->overflow = true;	/* the launcher looks everywhere again */
 	launcher = elt_shared->launcher_latch;
 	SpinLockRelease(&elt_shared->mutex);
 	if (slot == NULL)
@@ -423,7 +414,7 @@ static void
 wake_at_commit(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && elt_shared != NULL && wake_requested)
-		scheduler_request(MyDatabaseId);
+		elt_request_scheduler(MyDatabaseId);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 		wake_requested = false;
@@ -477,6 +468,9 @@ typedef struct LauncherChild
 	Oid			database;
 	BackgroundWorkerHandle *handle;
 	TimestampTz started_at;
+	int			restarts;		/* started again after failing to serve */
+	uint32		requested_at_start; /* the slot's requests when it started */
+	uint32		generation;		/* and the slot's generation */
 	bool		probe;			/* started to look, not because work was requested */
 } LauncherChild;
 
@@ -589,9 +583,37 @@ elt_launcher_main(Datum main_arg)
 		databases = launcher_databases();
 		launcher_free_slots(databases);
 
+		/*
+		 * A probe is done when its scheduler has left, or has marked crashed
+		 * runs and stays because the database has work.
+		 */
 		foreach(lc, children)
-			probing |= ((LauncherChild *) lfirst(lc))->probe &&
-				launcher_child_alive(lfirst(lc));
+		{
+			LauncherChild *child = lfirst(lc);
+			EltSchedulerSlot *slot;
+			bool		looked;
+
+			if (!child->probe)
+				continue;
+			SpinLockAcquire(&elt_shared->mutex);
+			slot = scheduler_slot_for(child->database);
+			looked = slot && slot->pid != 0 && slot->recovered;
+			SpinLockRelease(&elt_shared->mutex);
+			if (looked || !launcher_child_alive(child))
+				child->probe = false;
+			else
+				probing = true;
+		}
+
+		/* a request found no free slot: look into every database again */
+		SpinLockAcquire(&elt_shared->mutex);
+		if (elt_shared->overflow)
+		{
+			elt_shared->overflow = false;
+			list_free(probed);
+			probed = NIL;
+		}
+		SpinLockRelease(&elt_shared->mutex);
 
 		foreach(lc, databases)
 		{
@@ -601,6 +623,10 @@ elt_launcher_main(Datum main_arg)
 			ListCell   *cc;
 			bool		requested;
 			bool		probe;
+			uint32		served;
+			uint32		requested_now;
+			uint32		generation;
+			bool		failed;
 
 			foreach(cc, children)
 				if (((LauncherChild *) lfirst(cc))->database == db->database)
@@ -610,6 +636,9 @@ elt_launcher_main(Datum main_arg)
 			slot = scheduler_slot_for(db->database);
 			requested = slot && slot->requested != slot->served && slot->dropping == 0 &&
 				slot->pid == 0;
+			served = slot ? slot->served : 0;
+			requested_now = slot ? slot->requested : 0;
+			generation = slot ? slot->generation : 0;
 			SpinLockRelease(&elt_shared->mutex);
 			if (child && launcher_child_alive(child))
 			{
@@ -620,7 +649,13 @@ elt_launcher_main(Datum main_arg)
 			probe = !requested && !probing && !list_member_oid(probed, db->database);
 			if (!requested && !probe)
 				continue;
-			if (child && now < TimestampTzPlusMilliseconds(child->started_at, LAUNCHER_RESTART_MS))
+			/* the last one left requests of its own slot unserved */
+			failed = child && child->generation == generation &&
+				(int32) (served - child->requested_at_start) < 0;
+			if (failed &&
+				now < TimestampTzPlusMilliseconds(child->started_at,
+												  Min(LAUNCHER_RESTART_MS << Min(child->restarts, 10),
+													  LAUNCHER_MAX_BACKOFF_MS)))
 			{
 				soon = true;	/* started a moment ago: not in a tight loop */
 				continue;
@@ -638,6 +673,17 @@ elt_launcher_main(Datum main_arg)
 			if (child->handle)
 				pfree(child->handle);
 			child->handle = NULL;
+			/*
+			 * One that keeps failing (it left without serving the requests
+			 * it was started for) is tried less and less often; one that
+			 * served them and left idle is started again at once.
+			 */
+			if (failed && now < TimestampTzPlusMilliseconds(child->started_at, LAUNCHER_STEADY_MS))
+				child->restarts++;
+			else
+				child->restarts = 0;
+			child->requested_at_start = requested_now;
+			child->generation = generation;
 			child->started_at = now;
 			child->probe = probe;
 			{
@@ -969,6 +1015,8 @@ scheduler_claim_slot(Oid database)
 
 	SpinLockAcquire(&elt_shared->mutex);
 	slot = scheduler_slot_take(database);
+	if (slot == NULL)
+		elt_shared->overflow = true;	/* be looked for again when one frees */
 	if (slot == NULL || slot->dropping != 0 ||
 		(slot->pid != 0 && slot->pid != MyProcPid && kill(slot->pid, 0) == 0))
 		leave = true;
@@ -1053,7 +1101,8 @@ scheduler_leave_unless_requested(uint32 seen)
 
 /*
  * Has the database nothing for a scheduler: no enabled schedule, no queued
- * run, no run this scheduler started that is still to be watched?
+ * run, no run this scheduler started that is still to be watched, no run
+ * left running by a worker that is gone (to be marked crashed)?
  */
 static bool
 scheduler_idle(void)
@@ -1066,7 +1115,10 @@ scheduler_idle(void)
 	scheduler_begin();
 	idle = DatumGetBool(scheduler_query("SELECT NOT EXISTS (SELECT 1 FROM elt.flows"
 										"                    WHERE enabled AND schedule IS NOT NULL)"
-										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs WHERE state = 'pending')",
+										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs WHERE state = 'pending')"
+										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs r WHERE r.state = 'running'"
+										"                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+										"                                       WHERE a.pid = r.worker_pid))",
 										0, NULL, NULL, &isnull));
 	scheduler_commit();
 	return idle && !isnull;
@@ -1076,6 +1128,7 @@ static void
 scheduler_release_slot(int code, Datum arg)
 {
 	EltSchedulerSlot *slot;
+	ListCell   *lc;
 
 	SpinLockAcquire(&elt_shared->mutex);
 	slot = scheduler_slot_for(DatumGetObjectId(arg));
@@ -1084,6 +1137,12 @@ scheduler_release_slot(int code, Datum arg)
 		slot->pid = 0;
 		slot->latch = NULL;
 	}
+	/* run slots reserved for workers that never adopted them */
+	foreach(lc, dispatched)
+		for (int i = 0; i < elt_shared->nruns; i++)
+			if (elt_shared->runs[i].run_id == ((Dispatched *) lfirst(lc))->run_id &&
+				elt_shared->runs[i].database == MyDatabaseId && elt_shared->runs[i].pid == 0)
+				elt_shared->runs[i].run_id = 0;
 	SpinLockRelease(&elt_shared->mutex);
 }
 
@@ -1102,16 +1161,39 @@ elt_scheduler_standing_down(void)
 }
 
 /*
- * For DROP EXTENSION pg_elt (drop_guard.c): the database's scheduler is
- * to exit and not be started again until elt_scheduler_resume.  False
- * when another backend is dropping pg_elt there already.
+ * The database whose scheduler this backend made stand down, until the
+ * end of the transaction: commit or abort (FATAL included) clears it.
+ */
+static Oid	stood_down = InvalidOid;
+static bool stand_down_callback_registered = false;
+
+static void
+stand_down_at_end(XactEvent event, void *arg)
+{
+	if (OidIsValid(stood_down) &&
+		(event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT))
+	{
+		Oid			database = stood_down;
+
+		stood_down = InvalidOid;
+		elt_scheduler_resume(database);
+	}
+}
+
+/*
+ * For DROP EXTENSION pg_elt (drop_guard.c) and DROP DATABASE: the
+ * database's scheduler is to exit and not start again until this
+ * transaction ends; waits up to wait_ms for it to be gone.  False when
+ * another backend is dropping there already.
  */
 bool
-elt_scheduler_stand_down(Oid database)
+elt_scheduler_stand_down(Oid database, int wait_ms)
 {
 	EltSchedulerSlot *slot;
 	bool		ok = true;
 	struct Latch *latch = NULL;
+	TimestampTz end;
 
 	if (elt_shared == NULL)
 		return true;
@@ -1125,9 +1207,26 @@ elt_scheduler_stand_down(Oid database)
 		latch = slot->latch;
 	}
 	SpinLockRelease(&elt_shared->mutex);
+	if (!ok || slot == NULL)
+		return ok;
+	if (!stand_down_callback_registered)
+	{
+		RegisterXactCallback(stand_down_at_end, NULL);
+		stand_down_callback_registered = true;
+	}
+	stood_down = database;
 	if (latch)
 		SetLatch(latch);
-	return ok;
+
+	end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	while (elt_scheduler_running(database) && GetCurrentTimestamp() < end)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
 }
 
 /* The drop ended (committed or rolled back): the launcher may start one. */
@@ -1216,9 +1315,12 @@ elt_scheduler_main(Datum main_arg)
 	/* it runs as a superuser: only trusted schemas resolve its names */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
-	(void) scheduler_take_requests();
+	/* an error before the requests are taken leaves them for a retry */
 	if (!scheduler_extension_ready())
+	{
+		(void) scheduler_take_requests();
 		proc_exit(0);			/* no pg_elt here, or another version */
+	}
 	ereport(DEBUG1, (errmsg("pg_elt scheduler started for database \"%s\"",
 							scheduler_database_name)));
 

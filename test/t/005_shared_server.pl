@@ -153,6 +153,13 @@ $node->safe_psql('dropper', "SELECT flow_submit('long')");
 ok($node->poll_query_until('dropper',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = 'dropper' AND query LIKE 'pg_elt run % task t' AND wait_event = 'PgSleep'"),
 	'a long run is going');
+# a role that may not drop the extension cannot end the run by trying
+$node->safe_psql('dropper', 'CREATE ROLE intruder LOGIN');
+($ret, $out, $err) = $node->psql('dropper', 'SET ROLE intruder; DROP EXTENSION pg_elt');
+like($err, qr/must be owner of extension pg_elt/, 'DROP EXTENSION by another role is refused');
+is($node->safe_psql('dropper',
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = 'dropper' AND wait_event = 'PgSleep'"),
+	'1', 'and the run it would have ended is still going');
 my $log_before = -s $node->logfile;
 ($ret, $out, $err) = $node->psql('dropper', 'DROP EXTENSION pg_elt', timeout => 60);
 is($ret, 0, 'DROP EXTENSION succeeds while a run is going');

@@ -90,14 +90,21 @@ is($node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '10 s')"), 'co
 ok($node->poll_query_until('postgres', $only_the_launcher), 'and its scheduler leaves again');
 
 # 5. After a restart, schedules fire without anyone asking: the launcher
-# looks into every database once.
-$node->safe_psql('postgres', q{
+# looks into every database once (a database whose scheduler stays, having
+# schedules, does not keep it from looking into the next).
+my $schedule = q{
     INSERT INTO elt.flows (name, schedule) VALUES ('tick', 'every 1 seconds');
-    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('tick', 't', 'sql', 'INSERT INTO naps DEFAULT VALUES');});
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('tick', 't', 'sql', 'INSERT INTO naps DEFAULT VALUES');};
+$node->safe_psql('postgres', $schedule);
+$node->safe_psql('postgres', 'CREATE DATABASE later');
+$node->safe_psql('later', "CREATE EXTENSION pg_elt; CREATE TABLE naps (at timestamptz DEFAULT clock_timestamp()); $schedule");
 $node->restart;
 my $naps = $node->safe_psql('postgres', 'SELECT count(*) FROM naps');
+my $later = $node->safe_psql('later', 'SELECT count(*) FROM naps');
 ok($node->poll_query_until('postgres', "SELECT count(*) > $naps + 1 FROM naps"),
 	'after a restart, the schedule fires');
+ok($node->poll_query_until('later', "SELECT count(*) > $later + 1 FROM naps"),
+	'and so does the one in another database');
 unlike(slurp_file($node->logfile), qr/could not start a scheduler|no free scheduler slot/,
 	'no scheduler was ever refused a worker or a slot');
 
