@@ -57,6 +57,34 @@ SET ROLE elt_carol;
 SELECT name, owner FROM elt.flows;
 RESET ROLE;
 
+-- Flow names are per owner: bob makes an "alices" of his own without
+-- learning that alice has one; each sees and runs only their own.
+SET ROLE elt_bob;
+INSERT INTO elt.flows (name) VALUES ('alices');
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('alices', 't', 'sql', 'SELECT 2');
+SELECT f.name, f.owner, t.name AS task, t.owner AS task_owner, t.sql
+  FROM elt.flows f JOIN elt.tasks t ON t.flow = f.name AND t.owner = f.owner;
+SELECT task, sql FROM elt.flow_plan('alices');
+SET ROLE elt_alice;
+SELECT task, sql FROM elt.flow_plan('alices');
+-- carol, a member of elt_alice, finds alice's
+SET ROLE elt_carol;
+SELECT task, sql FROM elt.flow_plan('alices');
+RESET ROLE;
+-- a superuser, a member of every role, is asked to choose
+SELECT task, sql FROM elt.flow_plan('alices');
+SET ROLE elt_bob;
+SELECT task, sql FROM elt.flow_plan('alices');
+-- changing a flow's owner carries its tasks along
+RESET ROLE;
+UPDATE elt.flows SET owner = 'elt_carol' WHERE name = 'alices' AND owner = 'elt_bob';
+SELECT flow, owner, name FROM elt.tasks WHERE flow = 'alices' ORDER BY owner;
+DELETE FROM elt.flows WHERE name = 'alices' AND owner = 'elt_carol';
+-- a role that is not a superuser cannot name a missing role as owner
+SET ROLE elt_alice;
+INSERT INTO elt.flows (name, owner) VALUES ('ghost', 'no_such_role');
+RESET ROLE;
+
 -- History retention: old runs go, in batches; with keep_completed_details
 -- off, completed runs keep their row but not their task rows and logs.
 INSERT INTO elt.flow_runs (run_id, flow, owner, state, started_at, ended_at)

@@ -202,8 +202,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- Runs whose worker is gone become crashed; flows with retries run again.
--- search_path: fixed (pg_catalog, pg_temp) by ALTER FUNCTION in pg_elt--0.2--0.3.sql;
--- its body is unchanged, so the upgrade does not restate it.
+-- search_path: fixed (pg_catalog, pg_temp) where pg_elt--0.2--0.3.sql restates it.
 CREATE FUNCTION elt._recover_runs(at_start boolean, gone bigint[]) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE

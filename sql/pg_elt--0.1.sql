@@ -210,8 +210,7 @@ CREATE TRIGGER check_task BEFORE INSERT OR UPDATE ON elt.tasks
  * tasks can be inserted in any order within one statement (or, with SET
  * CONSTRAINTS ALL DEFERRED, within one transaction).
  */
--- search_path: fixed (pg_catalog, pg_temp) by ALTER FUNCTION in pg_elt--0.2--0.3.sql;
--- its body is unchanged, so the upgrade does not restate it.
+-- search_path: fixed (pg_catalog, pg_temp) where pg_elt--0.2--0.3.sql restates it.
 CREATE FUNCTION elt._check_flow_graph() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE

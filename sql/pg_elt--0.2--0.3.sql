@@ -7,7 +7,10 @@
  *    an administrator lets a role in with GRANT USAGE ON SCHEMA elt.
  *  - Non-superusers' schedules and priorities are bounded by settings.
  *  - A flow whose owner role was dropped is disabled, once, and logged.
- *  - pg_dump keeps the run-id sequence, so restored run ids do not repeat.
+ *  - Flow names are per owner; owners are role names, so that a restore
+ *    with a role missing keeps every flow.
+ *  - pg_dump keeps the run-id sequence, so restored run ids do not repeat,
+ *    and the runs not yet started.
  *
  * CREATE EXTENSION pg_elt installs 0.1 and applies 0.1->0.2 and this.
  */
@@ -22,16 +25,124 @@ COMMENT ON SCHEMA elt IS
     'pg_elt''s catalog; GRANT USAGE ON SCHEMA elt TO a role to let it define and run flows';
 
 /* ------------------------------------------------------------------
+ * Flow names are per owner, and owners are kept by name
+ *
+ * A flow is (owner, name): two roles may each have an "ingest", and no
+ * error on writing a flow reveals another role's.  Owners are role names,
+ * as pg_cron keeps them, so that a pg_dump restored where a role is
+ * missing keeps every flow (disabled until it has an owner) instead of
+ * failing the whole COPY of elt.flows on one regrole.
+ * ------------------------------------------------------------------ */
+
+-- The roles the current user is a member of: who sees which flows and runs.
+CREATE FUNCTION elt._member_roles() RETURNS SETOF name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.rolname FROM pg_roles r WHERE pg_has_role(r.oid, 'MEMBER')
+$$;
+
+-- Policies and views that name a column go before the column changes type.
+DROP POLICY flows_owner ON elt.flows;
+DROP POLICY tasks_owner ON elt.tasks;
+DROP POLICY flow_runs_owner ON elt.flow_runs;
+DROP POLICY logs_owner ON elt.logs;
+DROP VIEW elt.runs;
+ALTER TABLE elt.tasks DROP CONSTRAINT tasks_flow_fkey;
+ALTER TABLE elt.schedule_slots DROP CONSTRAINT schedule_slots_flow_fkey;
+
+ALTER TABLE elt.flows
+    DROP CONSTRAINT flows_pkey,
+    ALTER COLUMN owner DROP DEFAULT,
+    ALTER COLUMN owner TYPE name USING pg_catalog.pg_get_userbyid(owner::oid),
+    ALTER COLUMN owner SET DEFAULT CURRENT_USER,
+    ADD PRIMARY KEY (name, owner);
+ALTER TABLE elt.flow_runs
+    ALTER COLUMN owner TYPE name USING pg_catalog.pg_get_userbyid(owner::oid);
+CREATE INDEX flow_runs_by_flow ON elt.flow_runs (flow, owner) WHERE state IN ('pending', 'running');
+DROP INDEX elt.flow_runs_active;
+
+-- A task's owner is its flow's: written by the check_task trigger when the
+-- INSERT leaves it out (the flow is found by name among the writer's).
+ALTER TABLE elt.tasks ADD COLUMN owner name;
+ALTER TABLE elt.tasks DISABLE TRIGGER USER;
+UPDATE elt.tasks t SET owner = f.owner FROM elt.flows f WHERE f.name = t.flow;
+ALTER TABLE elt.tasks ENABLE TRIGGER USER;
+ALTER TABLE elt.tasks
+    ALTER COLUMN owner SET NOT NULL,
+    DROP CONSTRAINT tasks_pkey,
+    ADD PRIMARY KEY (flow, owner, name),
+    ADD FOREIGN KEY (flow, owner) REFERENCES elt.flows (name, owner) ON UPDATE CASCADE ON DELETE CASCADE;
+COMMENT ON COLUMN elt.tasks.owner IS 'the owner of the task''s flow; filled in from the flow when left out';
+
+ALTER TABLE elt.schedule_slots ADD COLUMN owner name;
+UPDATE elt.schedule_slots s SET owner = f.owner FROM elt.flows f WHERE f.name = s.flow;
+DELETE FROM elt.schedule_slots WHERE owner IS NULL;
+ALTER TABLE elt.schedule_slots
+    ALTER COLUMN owner SET NOT NULL,
+    DROP CONSTRAINT schedule_slots_pkey,
+    ADD PRIMARY KEY (flow, owner),
+    ADD FOREIGN KEY (flow, owner) REFERENCES elt.flows (name, owner) ON UPDATE CASCADE ON DELETE CASCADE;
+
+-- Log lines of the scheduler name their flow by name and owner.
+ALTER TABLE elt.logs ADD COLUMN owner name;
+UPDATE elt.logs l SET owner = f.owner FROM elt.flows f WHERE l.run_id IS NULL AND f.name = l.flow;
+COMMENT ON COLUMN elt.logs.flow IS 'with owner: the flow of a line that belongs to no run (the scheduler''s)';
+
+CREATE POLICY flows_owner ON elt.flows
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY tasks_owner ON elt.tasks
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY flow_runs_owner ON elt.flow_runs FOR SELECT
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY logs_owner ON elt.logs FOR SELECT
+    USING (EXISTS (SELECT 1 FROM elt.flow_runs r WHERE r.run_id = logs.run_id)
+           OR (logs.run_id IS NULL AND logs.owner IN (SELECT elt._member_roles())));
+
+CREATE VIEW elt.runs WITH (security_invoker = true) AS
+    SELECT run_id, flow, owner, state, trigger, params, run_at, created_at AS submitted_at,
+           started_at, ended_at, duration, rows_loaded, attempt, message
+      FROM elt.flow_runs;
+GRANT SELECT ON elt.runs TO PUBLIC;
+
+/*
+ * The owner of the flow called name that role who means: its own, else
+ * the one flow of that name among the roles it is a member of; NULL when
+ * there is none it may see.  A superuser also finds flows whose owner
+ * role is gone, to mend them.  Used wherever a flow is named: flow_run,
+ * flow_submit, flow_plan, and tasks written without their owner.
+ */
+CREATE FUNCTION elt._flow_owner(flow text, who oid) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    me pg_roles;
+    owners name[];
+BEGIN
+    SELECT * INTO me FROM pg_roles r WHERE r.oid = who;
+    SELECT array_agg(f.owner ORDER BY f.owner) INTO owners
+      FROM elt.flows f LEFT JOIN pg_roles r ON r.rolname = f.owner
+     WHERE f.name = flow
+       AND CASE WHEN r.oid IS NULL THEN me.rolsuper ELSE pg_has_role(who, r.oid, 'MEMBER') END;
+    IF me.rolname = ANY (owners) OR owners IS NULL THEN
+        RETURN CASE WHEN owners IS NOT NULL THEN me.rolname END;
+    ELSIF cardinality(owners) = 1 THEN
+        RETURN owners[1];
+    END IF;
+    RAISE EXCEPTION 'flow name "%" is ambiguous', flow
+        USING ERRCODE = 'ambiguous_function',
+              DETAIL = format('Roles %s each own a flow of that name, and role %s is a member of all of them.',
+                              array_to_string(owners, ', '), me.rolname),
+              HINT = 'SET ROLE to the flow''s owner first: a role''s own flow is found before others''.';
+END
+$$;
+
+/* ------------------------------------------------------------------
  * A fixed search_path for the functions whose bodies do not change
  * ------------------------------------------------------------------ */
 
 ALTER FUNCTION elt._check_extract_config(jsonb) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION elt._check_flow_graph() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION elt.substitute(text, jsonb) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION elt.schedule_next(text, timestamptz, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION elt._scheduler_available() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION elt._wake_scheduler() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION elt._recover_runs(boolean, bigint[]) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION elt._prune_history(interval, boolean) SET search_path = pg_catalog, pg_temp;
 -- load_csv keeps the caller's search_path: table names resolve in it, as COPY's do;
 -- its own catalog queries run under a fixed one (src/catalog.c).
@@ -64,6 +175,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     tz text := coalesce(NEW.timezone, current_setting('pg_elt.timezone', true), 'UTC');
     owner_changed boolean := TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner;
+    owner_role pg_roles;
 BEGIN
     IF NEW.name IS NULL OR NEW.name = '' THEN
         RAISE EXCEPTION 'a flow needs a name' USING ERRCODE = 'invalid_parameter_value';
@@ -73,16 +185,30 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Write them as ''{"name": "value"}''.';
     END IF;
-    IF NOT pg_has_role(NEW.owner, 'MEMBER') THEN
+    SELECT * INTO owner_role FROM pg_roles r WHERE r.rolname = NEW.owner;
+    IF owner_role.oid IS NULL THEN
+        -- a restore (pg_dump keeps flows by owner name) where the role is
+        -- missing: a superuser keeps the flow, disabled; anyone else errs
+        IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.owner USING ERRCODE = 'undefined_object';
+        END IF;
+        RAISE WARNING 'flow "%" is owned by role "%", which does not exist', NEW.name, NEW.owner
+            USING DETAIL = 'The flow is kept, disabled: its runs would have no role to run as.',
+                  HINT = format('Create the role, or make an existing role the owner, then enable the flow: UPDATE elt.flows SET owner = ..., enabled = true WHERE name = %L AND owner = %L.',
+                                NEW.name, NEW.owner);
+        NEW.enabled := false;
+        RETURN NEW;
+    END IF;
+    IF NOT pg_has_role(owner_role.oid, 'MEMBER') THEN
         RAISE EXCEPTION 'permission denied to make role "%" the owner of flow "%"', NEW.owner, NEW.name
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'A flow can be owned only by a role the current user is a member of.';
     END IF;
-    IF NOT (SELECT r.rolcanlogin FROM pg_roles r WHERE r.oid = NEW.owner) THEN
+    IF NOT owner_role.rolcanlogin THEN
         RAISE EXCEPTION 'flow owner "%" cannot log in', NEW.owner
             USING ERRCODE = 'invalid_authorization_specification',
                   DETAIL = 'Flow runs execute in a background worker connected as the flow''s owner; PostgreSQL 15 lets background workers connect only as roles with LOGIN.',
-                  HINT = format('Give the role LOGIN (ALTER ROLE %s LOGIN) or make a login role the owner.', NEW.owner);
+                  HINT = format('Give the role LOGIN (ALTER ROLE %s LOGIN) or make a login role the owner.', quote_ident(NEW.owner));
     END IF;
     IF NEW.max_active_runs < 1 THEN
         RAISE EXCEPTION 'max_active_runs of flow "%" must be at least 1', NEW.name
@@ -101,7 +227,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use a name from pg_timezone_names, e.g. Europe/Paris or UTC.';
     END IF;
-    PERFORM elt._check_flow_limits(NEW.owner,
+    PERFORM elt._check_flow_limits(owner_role.oid,
         CASE WHEN owner_changed OR NEW.priority IS DISTINCT FROM OLD.priority THEN NEW.priority END,
         CASE WHEN owner_changed OR NEW.schedule IS DISTINCT FROM OLD.schedule
                   OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN NEW.schedule END,
@@ -125,6 +251,14 @@ $$;
 CREATE OR REPLACE FUNCTION elt._check_task() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF NEW.owner IS NULL THEN
+        NEW.owner := elt._flow_owner(NEW.flow, (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
+        IF NEW.owner IS NULL THEN
+            RAISE EXCEPTION 'flow "%" does not exist', NEW.flow
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Insert the flow into elt.flows first.';
+        END IF;
+    END IF;
     IF NEW.name IS NULL OR NEW.name = '' THEN
         RAISE EXCEPTION 'a task of flow "%" needs a name', NEW.flow
             USING ERRCODE = 'invalid_parameter_value';
@@ -143,7 +277,8 @@ BEGIN
         PERFORM elt._check_extract_config(NEW.config);
     END IF;
     PERFORM elt._check_task_templates(NEW.name, NEW.sql,
-                                      (SELECT f.params FROM elt.flows f WHERE f.name = NEW.flow));
+                                      (SELECT f.params FROM elt.flows f
+                                        WHERE f.name = NEW.flow AND f.owner = NEW.owner));
     IF NEW.retries < 0 THEN
         RAISE EXCEPTION 'retries of task "%" must not be negative', NEW.name
             USING ERRCODE = 'invalid_parameter_value';
@@ -169,6 +304,47 @@ BEGIN
 END
 $$;
 
+-- A flow's tasks are those of its name and owner.
+CREATE OR REPLACE FUNCTION elt._check_flow_graph() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    f text := CASE WHEN TG_OP = 'DELETE' THEN OLD.flow ELSE NEW.flow END;
+    o name := CASE WHEN TG_OP = 'DELETE' THEN OLD.owner ELSE NEW.owner END;
+    bad record;
+    cycle text[];
+BEGIN
+    SELECT t.name, d INTO bad
+      FROM elt.tasks t, unnest(t.depends_on) d
+     WHERE t.flow = f AND t.owner = o
+       AND NOT EXISTS (SELECT 1 FROM elt.tasks u WHERE u.flow = f AND u.owner = o AND u.name = d)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'task "%" of flow "%" depends on task "%", which does not exist', bad.name, f, bad.d
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Insert the task it depends on first, or correct depends_on.';
+    END IF;
+
+    WITH RECURSIVE walk(start, cur, path, closed) AS (
+        SELECT t.name, d, ARRAY[t.name, d], d = t.name
+          FROM elt.tasks t, unnest(t.depends_on) d
+         WHERE t.flow = f AND t.owner = o
+        UNION ALL
+        SELECT w.start, d, w.path || d, d = w.start
+          FROM walk w
+          JOIN elt.tasks t ON t.flow = f AND t.owner = o AND t.name = w.cur,
+               unnest(t.depends_on) d
+         WHERE NOT w.closed AND (d = w.start OR NOT d = ANY (w.path))
+    )
+    SELECT path INTO cycle FROM walk WHERE closed LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'dependency cycle in flow "%": %', f, array_to_string(cycle, ' -> ')
+            USING ERRCODE = 'invalid_object_definition',
+                  HINT = 'depends_on must form a directed acyclic graph.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 /* ------------------------------------------------------------------
  * The scheduler's steps
  * ------------------------------------------------------------------ */
@@ -186,21 +362,22 @@ DECLARE
 BEGIN
     FOR f IN
         UPDATE elt.flows fl SET enabled = false
-         WHERE fl.enabled AND NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.oid = fl.owner)
-        RETURNING fl.name, fl.owner::oid AS owner_oid
+         WHERE fl.enabled AND NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = fl.owner)
+        RETURNING fl.name, fl.owner
     LOOP
         n := n + 1;
-        INSERT INTO elt.logs (flow, logged_at, level, sqlstate, message, hint)
-        VALUES (f.name, clock_timestamp(), 'warning', '42704',
-                format('flow disabled: its owner role (oid %s) no longer exists', f.owner_oid),
-                'Make an existing role the owner and enable it again: UPDATE elt.flows SET owner = ..., enabled = true WHERE name = ...');
-        RAISE LOG 'pg_elt: flow "%" in database "%" disabled: its owner role (oid %) no longer exists',
-            f.name, current_database(), f.owner_oid;
+        INSERT INTO elt.logs (flow, owner, logged_at, level, sqlstate, message, hint)
+        VALUES (f.name, f.owner, clock_timestamp(), 'warning', '42704',
+                format('flow disabled: its owner role "%s" no longer exists', f.owner),
+                format('Create the role, or make an existing role the owner, and enable the flow again: UPDATE elt.flows SET owner = ..., enabled = true WHERE name = %L AND owner = %L',
+                       f.name, f.owner));
+        RAISE LOG 'pg_elt: flow "%" in database "%" disabled: its owner role "%" no longer exists',
+            f.name, current_database(), f.owner;
     END LOOP;
     UPDATE elt.flow_runs r SET state = 'failed', ended_at = clock_timestamp(),
            started_at = coalesce(r.started_at, clock_timestamp()),
            message = 'not started: the flow''s owner role no longer exists'
-     WHERE r.state = 'pending' AND NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.oid = r.owner);
+     WHERE r.state = 'pending' AND NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = r.owner);
     RETURN n;
 END
 $$;
@@ -219,31 +396,31 @@ BEGIN
     -- disabled or unscheduled flows start afresh when scheduled again
     DELETE FROM elt.schedule_slots s
      WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
-                        WHERE f.name = s.flow AND f.enabled AND f.schedule IS NOT NULL);
+                        WHERE f.name = s.flow AND f.owner = s.owner AND f.enabled AND f.schedule IS NOT NULL);
     FOR sched IN
         SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner, fl.priority,
                coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz,
                s.schedule AS slot_schedule, s.timezone AS slot_tz, s.next_slot
-          FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name
+          FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name AND s.owner = fl.owner
          WHERE fl.enabled AND fl.schedule IS NOT NULL
     LOOP
       BEGIN
         IF sched.slot_schedule IS DISTINCT FROM sched.schedule OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
-            INSERT INTO elt.schedule_slots (flow, schedule, timezone, next_slot)
-            VALUES (sched.name, sched.schedule, sched.tz, nxt)
-            ON CONFLICT (flow) DO UPDATE
+            INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
+            VALUES (sched.name, sched.owner, sched.schedule, sched.tz, nxt)
+            ON CONFLICT (flow, owner) DO UPDATE
                SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
         ELSIF sched.next_slot <= now_ts THEN
             SELECT count(*) INTO active FROM elt.flow_runs r
-             WHERE r.flow = sched.name AND r.state IN ('pending', 'running');
+             WHERE r.flow = sched.name AND r.owner = sched.owner AND r.state IN ('pending', 'running');
             IF now_ts - sched.next_slot > interval '1 minute' AND NOT sched.catchup THEN
-                INSERT INTO elt.logs (flow, logged_at, level, message)
-                VALUES (sched.name, now_ts, 'warning',
+                INSERT INTO elt.logs (flow, owner, logged_at, level, message)
+                VALUES (sched.name, sched.owner, now_ts, 'warning',
                         format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot));
             ELSIF active >= sched.max_active_runs THEN
-                INSERT INTO elt.logs (flow, logged_at, level, message)
-                VALUES (sched.name, now_ts, 'warning',
+                INSERT INTO elt.logs (flow, owner, logged_at, level, message)
+                VALUES (sched.name, sched.owner, now_ts, 'warning',
                         format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
                                sched.next_slot, active, sched.max_active_runs));
             ELSE
@@ -251,19 +428,20 @@ BEGIN
                 VALUES (sched.name, sched.owner, 'pending', 'schedule', sched.params, sched.next_slot, sched.priority);
             END IF;
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
-            UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt WHERE flow = sched.name;
+            UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt
+             WHERE flow = sched.name AND owner = sched.owner;
         ELSE
             nxt := sched.next_slot;
         END IF;
         wake := least(wake, nxt);
       EXCEPTION WHEN OTHERS THEN
         -- one broken schedule must not stop the others: park it until it changes
-        INSERT INTO elt.schedule_slots (flow, schedule, timezone, next_slot)
-        VALUES (sched.name, sched.schedule, sched.tz, 'infinity')
-        ON CONFLICT (flow) DO UPDATE
+        INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
+        VALUES (sched.name, sched.owner, sched.schedule, sched.tz, 'infinity')
+        ON CONFLICT (flow, owner) DO UPDATE
            SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = 'infinity';
-        INSERT INTO elt.logs (flow, logged_at, level, sqlstate, message)
-        VALUES (sched.name, clock_timestamp(), 'warning', SQLSTATE,
+        INSERT INTO elt.logs (flow, owner, logged_at, level, sqlstate, message)
+        VALUES (sched.name, sched.owner, clock_timestamp(), 'warning', SQLSTATE,
                 'schedule disabled until it is changed: ' || SQLERRM);
       END;
     END LOOP;
@@ -278,17 +456,62 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     UPDATE elt.flow_runs r SET state = 'running'
      WHERE r.run_id IN (SELECT q.run_id FROM elt.flow_runs q
                          WHERE q.state = 'pending' AND q.run_at <= clock_timestamp()
-                           AND EXISTS (SELECT 1 FROM pg_roles a WHERE a.oid = q.owner)
+                           AND EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = q.owner)
                          ORDER BY q.run_at, q.priority DESC, q.run_id
                          LIMIT n FOR UPDATE SKIP LOCKED)
-    RETURNING r.run_id, r.owner::oid
+    RETURNING r.run_id, (SELECT a.oid FROM pg_roles a WHERE a.rolname = r.owner)
+$$;
+
+-- Runs whose worker is gone become crashed; flows with retries run again.
+CREATE OR REPLACE FUNCTION elt._recover_runs(at_start boolean, gone bigint[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    flow_retries integer;
+BEGIN
+    FOR r IN
+        UPDATE elt.flow_runs SET state = 'crashed', ended_at = clock_timestamp(),
+               started_at = coalesce(started_at, clock_timestamp()),
+               message = CASE WHEN worker_pid IS NULL THEN 'the run''s worker did not start'
+                              ELSE format('the run''s worker (pid %s) ended before the run did: server crash or restart, or the worker was killed', worker_pid) END
+         WHERE state = 'running'
+           AND CASE WHEN worker_pid IS NULL THEN at_start OR run_id = ANY (gone)
+                    ELSE worker_pid NOT IN (SELECT pid FROM pg_catalog.pg_stat_activity
+                                             WHERE backend_type = 'pg_elt flow run') END
+        RETURNING *
+    LOOP
+        n := n + 1;
+        UPDATE elt.task_runs SET state = 'crashed', ended_at = clock_timestamp(),
+               message = 'the run crashed while this attempt ran'
+         WHERE run_id = r.run_id AND state = 'running';
+        UPDATE elt.task_runs SET state = 'cancelled', ended_at = clock_timestamp(),
+               message = 'not started: the run crashed'
+         WHERE run_id = r.run_id AND state = 'pending';
+        INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
+        VALUES (r.run_id, r.flow, clock_timestamp(), 'warning', 'run crashed: ' || r.message);
+        PERFORM pg_catalog.pg_notify('pg_elt', json_build_object('run_id', r.run_id, 'state', 'crashed')::text);
+        SELECT f.retries INTO flow_retries FROM elt.flows f WHERE f.name = r.flow AND f.owner = r.owner;
+        IF flow_retries IS NOT NULL AND r.attempt <= flow_retries THEN
+            INSERT INTO elt.flow_runs (flow, owner, state, trigger, params, run_at, priority, attempt, retry_of)
+            VALUES (r.flow, r.owner, 'pending', 'retry', r.params, clock_timestamp(), r.priority,
+                    r.attempt + 1, r.run_id);
+            INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
+            VALUES (r.run_id, r.flow, clock_timestamp(), 'info',
+                    format('queued a re-run (attempt %s of %s)', r.attempt + 1, flow_retries + 1));
+        END IF;
+    END LOOP;
+    RETURN n;
+END
 $$;
 
 /* ------------------------------------------------------------------
- * pg_dump keeps the run-id sequence: restored ids continue, never repeat
+ * pg_dump keeps the run-id sequence (restored ids continue, never
+ * repeat) and the runs not yet started
  * ------------------------------------------------------------------ */
 
 SELECT pg_catalog.pg_extension_config_dump('elt.flow_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('elt.flow_runs', $$WHERE state = 'pending'$$);
 
 /* ------------------------------------------------------------------
  * DROP EXTENSION pg_elt stops the database's scheduler and run workers
@@ -323,7 +546,7 @@ DECLARE
     t record;
 BEGIN
     FOR t IN SELECT tk.flow, tk.name, tk.sql, f.params
-               FROM elt.tasks tk JOIN elt.flows f ON f.name = tk.flow
+               FROM elt.tasks tk JOIN elt.flows f ON f.name = tk.flow AND f.owner = tk.owner
               WHERE tk.sql IS NOT NULL
     LOOP
         BEGIN

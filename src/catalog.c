@@ -236,29 +236,32 @@ catalog_xmin_is_ours(HeapTuple tup, TupleDesc desc, int col)
 }
 
 /*
- * The flow called name with its tasks, allocated in cxt, or NULL when
- * there is none.  Read as the extension owner, so the caller decides who
- * may see it.  Also says whether the current transaction has changed the
- * definition: a background worker would not see those changes.
+ * The flow called name that role who means (its own, else the one of that
+ * name among the roles it is a member of: elt._flow_owner), with its
+ * tasks, allocated in cxt; NULL when who may see none.  Read as the
+ * extension owner.  Also says whether the current transaction has
+ * changed the definition: a background worker would not see those
+ * changes.
  */
 FlowDef *
-elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
+elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext cxt)
 {
 	CatalogScope scope;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(who)};
 	FlowDef    *flow;
 	MemoryContext old;
 	TupleDesc	desc;
 	HeapTuple	tup;
 	bool		isnull;
+	Datum		owner;
 
 	catalog_enter(&scope);
-	catalog_exec("SELECT f.name, f.owner::oid, r.rolcanlogin, f.params, f.xmin, r.rolname,"
+	catalog_exec("SELECT f.name, r.oid, r.rolcanlogin, f.params, f.xmin, f.owner,"
 				 "       (extract(epoch FROM f.timeout) * 1000)::float8"
-				 "  FROM elt.flows f LEFT JOIN pg_catalog.pg_roles r ON r.oid = f.owner"
-				 " WHERE f.name = $1",
-				 1, types, values, NULL, SPI_OK_SELECT);
+				 "  FROM elt.flows f LEFT JOIN pg_catalog.pg_roles r ON r.rolname = f.owner"
+				 " WHERE f.name = $1 AND f.owner = elt._flow_owner($1, $2)",
+				 2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
 		catalog_leave(&scope);
@@ -270,7 +273,8 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 	tup = SPI_tuptable->vals[0];
 	flow = palloc0(sizeof(FlowDef));
 	flow->name = catalog_text(tup, desc, 1);
-	flow->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &(bool) {false}));
+	owner = SPI_getbinval(tup, desc, 2, &isnull);
+	flow->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
 	flow->owner_can_login = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
 	flow->params = catalog_jsonb(tup, desc, 4);
 	flow->uncommitted = catalog_xmin_is_ours(tup, desc, 5);
@@ -283,8 +287,10 @@ elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt)
 		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
 					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags"
-					 "  FROM elt.tasks WHERE flow = $1 ORDER BY name",
-					 1, types, values, NULL, SPI_OK_SELECT);
+					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
+					 2, (Oid[2]) {TEXTOID, TEXTOID},
+					 (Datum[2]) {values[0], CStringGetTextDatum(flow->owner_name)},
+					 NULL, SPI_OK_SELECT);
 		old = MemoryContextSwitchTo(cxt);
 		desc = SPI_tuptable->tupdesc;
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -321,12 +327,12 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 					   TimestampTz run_at, bool running_here)
 {
 	CatalogScope scope;
-	Oid			types[6] = {TEXTOID, OIDOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
+	Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
 	Datum		values[6];
 	int64		run_id;
 
 	values[0] = CStringGetTextDatum(flow->name);
-	values[1] = ObjectIdGetDatum(flow->owner);
+	values[1] = CStringGetTextDatum(flow->owner_name);
 	values[2] = JsonbPGetDatum(params);
 	values[3] = TimestampTzGetDatum(run_at);
 	values[4] = CStringGetTextDatum(trigger);
@@ -334,11 +340,11 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	catalog_enter(&scope);
 	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, run_at, trigger, priority,"
 				 "                           state, worker_pid, started_at)"
-				 " SELECT $1, $2::regrole, $3, $4, $5, f.priority,"
+				 " SELECT $1, $2, $3, $4, $5, f.priority,"
 				 "        CASE WHEN $6 THEN 'running' ELSE 'pending' END,"
 				 "        CASE WHEN $6 THEN pg_backend_pid() END,"
 				 "        CASE WHEN $6 THEN clock_timestamp() END"
-				 "   FROM elt.flows f WHERE f.name = $1"
+				 "   FROM elt.flows f WHERE f.name = $1 AND f.owner = $2"
 				 " RETURNING run_id",
 				 6, types, values, NULL, SPI_OK_INSERT_RETURNING);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -562,7 +568,7 @@ elt_catalog_read_run(int64 run_id, RunRow *row)
 	catalog_enter(&scope);
 	plan = SPI_prepare("SELECT state, message, rows_loaded,"
 					   "       (extract(epoch FROM ended_at - started_at) * 1000000)::bigint,"
-					   "       owner::oid, xmin"
+					   "       (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = owner), xmin"
 					   "  FROM elt.flow_runs WHERE run_id = $1", 1, types);
 	if (plan == NULL ||
 		SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
@@ -583,7 +589,8 @@ elt_catalog_read_run(int64 run_id, RunRow *row)
 		row->rows = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		d = SPI_getbinval(tup, desc, 4, &isnull);
 		row->duration_us = isnull ? -1 : DatumGetInt64(d);
-		row->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		row->owner = isnull ? InvalidOid : DatumGetObjectId(d);
 		row->ours = catalog_xmin_is_ours(tup, desc, 6);
 		MemoryContextSwitchTo(old);
 	}

@@ -816,19 +816,26 @@ worker_send_result(const char *state, const char *message, uint64 rows, Timestam
 }
 
 /*
- * A run executes the definition its owner approved: if the flow now has
- * another owner (given away, or deleted and made again by someone else),
- * the run must not execute it with the old owner's rights.
+ * The flow a run executes: the run's owner's flow of that name (the
+ * worker is connected as the owner).  A run executes the definition its
+ * owner approved: if the flow is gone, or the name now finds another
+ * role's flow (given away, or deleted and made again by a role the owner
+ * is a member of), the run must not execute it with the owner's rights.
  */
-static void
-flow_check_owner(FlowDef *flow)
+static FlowDef *
+flow_load_for_run(const char *flow_name, MemoryContext cxt)
 {
-	if (flow->owner != GetSessionUserId())
+	FlowDef    *flow = elt_catalog_load_flow(flow_name, GetSessionUserId(), true, cxt);
+
+	if (flow == NULL || flow->owner != GetSessionUserId())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("flow \"%s\" is now owned by role \"%s\", not by the role that started this run",
-						flow->name, flow->owner_name),
+				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow_name,
+						GetUserNameFromId(GetSessionUserId(), false)),
+				 flow ? errdetail("The name now finds the flow of role \"%s\", which this run must not execute.",
+								  flow->owner_name) : 0,
 				 errhint("Start a new run of the flow.")));
+	return flow;
 }
 
 /*
@@ -870,12 +877,7 @@ flow_execute(const char *flow_name, Jsonb *run_params, int64 queued_run_id)
 		}
 		worker_run.run_id = queued_run_id;
 	}
-	flow = elt_catalog_load_flow(flow_name, true, run_cxt);
-	if (flow == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("flow \"%s\" does not exist", flow_name)));
-	flow_check_owner(flow);
+	flow = flow_load_for_run(flow_name, run_cxt);
 	worker_run.flow_name = MemoryContextStrdup(TopMemoryContext, flow->name);
 	if (queued_run_id == 0)
 	{
@@ -1296,7 +1298,7 @@ elt_task_worker_main(Datum main_arg)
 	elt_begin_work();
 	MemoryContextSwitchTo(cxt);
 	flow_name = elt_catalog_run_flow(args.run_id, &params);
-	flow = flow_name ? elt_catalog_load_flow(flow_name, true, cxt) : NULL;
+	flow = flow_name ? flow_load_for_run(flow_name, cxt) : NULL;
 	if (flow)
 		foreach(lc, flow->tasks)
 			if (strcmp(((TaskDef *) lfirst(lc))->name, args.task) == 0)
@@ -1305,7 +1307,6 @@ elt_task_worker_main(Datum main_arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("task \"%s\" of run %lld no longer exists", args.task, (long long) args.run_id)));
-	flow_check_owner(flow);
 	elt_commit_work();
 	MemoryContextSwitchTo(cxt);
 

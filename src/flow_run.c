@@ -189,34 +189,33 @@ run_receive(RunCaller *rc)
 }
 
 /*
- * Checks that the caller may run this flow and that a worker could: the
- * flow exists, the caller is a member of its owner, the owner can log in,
- * it has tasks, and (unless the run starts only at commit) the calling
+ * Checks that the caller may run the flow it calls name and that a worker
+ * could: the flow exists among the caller's (elt._flow_owner: a role's
+ * own flow first, so that another role's flow of the same name is never
+ * found and never revealed), its owner exists and can log in, it has
+ * tasks, and (unless the run starts only at commit) the calling
  * transaction has no uncommitted change to it.
  */
 FlowDef *
 elt_check_runnable_flow(const char *name, bool starts_at_commit)
 {
-	FlowDef    *flow = elt_catalog_load_flow(name, true, CurrentMemoryContext);
+	FlowDef    *flow = elt_catalog_load_flow(name, GetUserId(), true, CurrentMemoryContext);
 
 	if (flow == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" does not exist", name),
 				 errhint("Flows are rows of elt.flows.")));
-	if (flow->owner_name == NULL)
+	if (!OidIsValid(flow->owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of flow \"%s\" (role oid %u) no longer exists", name, flow->owner),
+				 errmsg("the owner role \"%s\" of flow \"%s\" no longer exists", flow->owner_name, name),
 				 errdetail("Runs execute as the flow's owner; the flow is disabled until it has one."),
-				 errhint("Make an existing role the owner: UPDATE elt.flows SET owner = 'some_role', enabled = true WHERE name = %s.",
-						 quote_literal_cstr(name))));
+				 errhint("Create the role, or make an existing role the owner: UPDATE elt.flows SET owner = 'some_role', enabled = true WHERE name = %s AND owner = %s.",
+						 quote_literal_cstr(name), quote_literal_cstr(flow->owner_name))));
+	/* elt._flow_owner finds only flows of roles the caller is a member of */
 	if (!is_member_of_role(GetUserId(), flow->owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to run flow \"%s\"", name),
-				 errdetail("Flow \"%s\" is owned by role \"%s\"; only members of that role may run it.",
-						   name, flow->owner_name)));
+		elog(ERROR, "flow \"%s\" of role \"%s\" is not the caller's", name, flow->owner_name);
 	if (flow->uncommitted && !starts_at_commit)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -215,8 +215,8 @@ typedef struct TaskDef
 typedef struct FlowDef
 {
 	char	   *name;
-	Oid			owner;
-	char	   *owner_name;		/* NULL: the owner role was dropped */
+	Oid			owner;			/* InvalidOid: the owner role was dropped */
+	char	   *owner_name;
 	bool		owner_can_login;
 	Jsonb	   *params;
 	List	   *tasks;			/* TaskDef *, in name order */
@@ -248,7 +248,8 @@ typedef struct AttemptOutcome
 
 extern Oid	elt_extension_owner(void);
 extern void elt_require_usage(const char *function);
-extern FlowDef *elt_catalog_load_flow(const char *name, bool with_tasks, MemoryContext cxt);
+extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks,
+									   MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 									TimestampTz run_at, bool running_here);
 extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);

@@ -143,7 +143,7 @@ $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name) VALUES ('handoff');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('handoff', 't', 'sql', 'INSERT INTO handed VALUES (current_user)');});
 like($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_wait($id)"),
-	qr/^failed: the run failed: flow "handoff" is now owned by role "bob"/, 'the run of a flow that changed owner fails');
+	qr/^failed: the run failed: flow "handoff" of role "alice" no longer exists/, 'the run of a flow that changed owner fails');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM handed'), '0', 'and runs nothing');
 
 # max_active_runs: a slot that would overlap a running run is skipped and logged.

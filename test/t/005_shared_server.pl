@@ -35,16 +35,25 @@ $node->safe_psql('postgres', q{
 });
 ok($node->poll_query_until('postgres', "SELECT count(*) >= 1 FROM ticks WHERE flow = 'orphan'"),
 	'the flow runs while its owner exists');
-# (stopped first, so that no run is starting as the role goes)
-$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'orphan'");
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')");
+# (schedules held back first, so that no run is starting as the role goes;
+# the flow stays enabled)
+$node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
+$node->reload;
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')"),
+	'no run of the flow is going');
+sleep(2);    # a slot already being fired has been queued by now
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')"),
+	'nor queued');
 $node->safe_psql('postgres', q{
     REVOKE ALL ON ticks FROM doomed;
     REVOKE USAGE ON SCHEMA elt FROM doomed;
     DROP ROLE doomed;
-    UPDATE elt.flows SET enabled = true WHERE name = 'orphan';
 });
+$node->append_conf('postgresql.conf', "pg_elt.launch_schedules = on\n");
+$node->reload;
+$node->safe_psql('postgres', "SELECT elt._wake_scheduler()");
 ok($node->poll_query_until('postgres', "SELECT NOT enabled FROM elt.flows WHERE name = 'orphan'"),
 	'the flow of a dropped owner is disabled');
 sleep(3);
@@ -56,8 +65,13 @@ my @disabled = ($log =~ /pg_elt: flow "orphan" in database "postgres" disabled: 
 is(scalar(@disabled), 1, 'and one line in the server log, naming the database');
 unlike($log, qr/role with OID \d+ does not exist/, 'no worker tried to connect as the dropped role');
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT * FROM flow_run('orphan')");
-like($err, qr/the owner of flow "orphan" \(role oid \d+\) no longer exists.*HINT:  Make an existing role the owner/s,
+like($err, qr/the owner role "doomed" of flow "orphan" no longer exists.*HINT:  Create the role, or make an existing role the owner/s,
 	'flow_run refuses the flow and says how to mend it');
+($ret, $out, $err) = $node->psql('postgres', "UPDATE elt.flows SET enabled = true WHERE name = 'orphan'");
+like($err, qr/WARNING:  flow "orphan" is owned by role "doomed", which does not exist/,
+	'enabling it again warns that the role is missing');
+is($node->safe_psql('postgres', "SELECT enabled FROM elt.flows WHERE name = 'orphan'"), 'f',
+	'and keeps it disabled');
 
 # 2. pg_elt.log_runs = failed: a queued run that fails is in the server log;
 # one that completes is not.
