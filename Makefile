@@ -15,6 +15,7 @@ OBJS = \
 	src/gzip_stream.o \
 	src/csv_infer.o \
 	src/csv_load.o \
+	src/citus.o \
 	src/templates.o \
 	src/schedule.o \
 	src/catalog.o \

@@ -823,6 +823,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		load_exec_ddl(psprintf("TRUNCATE %s", load_qualified_name(rv)));
 
 	rel = table_openrv(rv, RowExclusiveLock);
+	elt_refuse_citus_target(rv);
 	if (opts->columns)
 	{
 		ListCell   *lc;
@@ -912,6 +913,7 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) (opts->timeout * 1000)) : 0;
 	elt_check_url_allowed(url, hopts.allow_file);
 	rv = load_parse_table_name(table_name);
+	elt_refuse_citus_target(rv);
 
 	for (int attempt = 0;; attempt++)
 	{

@@ -18,6 +18,7 @@
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
 #include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
@@ -128,6 +129,9 @@ typedef struct LoadOptions
 
 extern void elt_parse_load_options(Jsonb *options, LoadOptions *opts,
 								   bool task_config, bool skip_placeholders);
+/* citus.c */
+extern void elt_refuse_citus_target(const RangeVar *rv);
+
 extern uint64 elt_load_csv(const char *url, const char *table_name,
 						   const LoadOptions *opts, uint64 *bytes);
 
