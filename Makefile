@@ -16,6 +16,9 @@ OBJS = \
 	src/csv_infer.o \
 	src/csv_load.o \
 	src/citus.o \
+	src/copy_feed.o \
+	src/csv_scan.o \
+	src/load_insert.o \
 	src/templates.o \
 	src/schedule.o \
 	src/catalog.o \
@@ -51,4 +54,4 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Every module includes the shared header; rebuild them all when it changes.
-$(OBJS): src/pg_elt.h
+$(OBJS): $(wildcard src/*.h)

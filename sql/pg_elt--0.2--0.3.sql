@@ -526,6 +526,30 @@ CREATE EVENT TRIGGER pg_elt_before_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION') EXECUTE FUNCTION elt._before_drop();
 
 /* ------------------------------------------------------------------
+ * Remote CSV files as foreign tables (src/csv_scan.c), and the row
+ * source of load_csv's executor path
+ *
+ * CREATE FOREIGN TABLE t (...) SERVER pg_elt OPTIONS (url '...') reads
+ * the file on every scan, with load_csv's rules (checked at scan time):
+ * USAGE on schema elt, the outbound policy, file:// only for roles that
+ * may read server files.  USAGE on the server is PUBLIC's so that any
+ * role may declare such a table (and load_csv may declare its own
+ * temporary one); reading one still needs USAGE on schema elt.
+ * ------------------------------------------------------------------ */
+
+CREATE FUNCTION elt._fdw_handler() RETURNS fdw_handler
+    AS 'MODULE_PATHNAME', 'elt_fdw_handler' LANGUAGE C STRICT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION elt._fdw_validator(text[], oid) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_fdw_validator' LANGUAGE C STRICT
+    SET search_path = pg_catalog, pg_temp;
+CREATE FOREIGN DATA WRAPPER pg_elt HANDLER elt._fdw_handler VALIDATOR elt._fdw_validator;
+COMMENT ON FOREIGN DATA WRAPPER pg_elt IS 'CSV files (gzip or plain) read from a URL as they stream';
+CREATE SERVER pg_elt FOREIGN DATA WRAPPER pg_elt;
+COMMENT ON SERVER pg_elt IS 'CREATE FOREIGN TABLE ... SERVER pg_elt OPTIONS (url ''...'') reads a remote CSV';
+GRANT USAGE ON FOREIGN SERVER pg_elt TO PUBLIC;
+
+/* ------------------------------------------------------------------
  * A dry run: what each task would execute
  * ------------------------------------------------------------------ */
 

@@ -1,25 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * citus.c
- *	  Knowing a Citus table when load_csv meets one, from Citus's own
- *	  catalog and without linking to Citus.
+ *	  Citus tables, known from Citus's own catalog (pg_dist_partition)
+ *	  without linking to Citus, and made with Citus's own functions.
  *
- *	  load_csv's COPY writes straight into the target relation.  For a
- *	  Citus table (distributed, reference or Citus-local) that relation is
- *	  the coordinator's shell, which Citus never reads: the rows would be
- *	  reported loaded and then never seen.  Citus routes rows only when
- *	  they come through the executor or its own COPY, so until load_csv
- *	  has a path through the executor, such a target is refused before a
- *	  byte is read.
- *
- *	  A Citus table is one listed in pg_dist_partition; a table created in
- *	  a Citus distributed schema (pg_dist_schema, Citus 12 and later)
- *	  becomes one.  Both catalogs exist only while the citus extension is
- *	  installed in the database, so nothing here costs anything elsewhere.
+ *	  load_csv's direct path writes into the target relation itself.  For
+ *	  a Citus table (distributed, reference or Citus-local) that relation
+ *	  is the coordinator's shell, which Citus never reads, so load_csv
+ *	  loads Citus tables through the executor (load_insert.c), where
+ *	  Citus routes every row to its shard.  The catalog exists only while
+ *	  the citus extension is installed in the database, so nothing here
+ *	  costs more than one catalog lookup elsewhere.
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "citus.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -27,66 +22,94 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 /*
- * Whether Citus catalog catalog_name (in pg_catalog, keyed by an oid in
- * its first column) has a row for key.  False when the catalog does not
- * exist in the installed Citus version.
+ * The kind of Citus table relid is, from its pg_dist_partition row:
+ * partition method 'n' with replication model 't' is a reference table,
+ * 'n' without a colocation group a Citus-local table; every other row
+ * (hash, or a single-shard table of a distributed schema) is distributed.
  */
-static bool
-citus_catalog_lists(const char *catalog_name, Oid key)
+CitusTableKind
+elt_citus_table_kind(Oid relid)
 {
 	Oid			catalog;
 	Relation	rel;
 	ScanKeyData skey;
 	TableScanDesc scan;
-	bool		found;
+	HeapTuple	tup;
+	CitusTableKind kind = CITUS_NONE;
 
-	catalog = get_relname_relid(catalog_name, PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return CITUS_NONE;
+	catalog = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
 	if (!OidIsValid(catalog))
-		return false;
+		return CITUS_NONE;
 	rel = table_open(catalog, AccessShareLock);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(key));
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = table_beginscan_catalog(rel, 1, &skey);
-	found = heap_getnext(scan, ForwardScanDirection) != NULL;
+	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		char		method = DatumGetChar(heap_getattr(tup, get_attnum(catalog, "partmethod"), desc, &isnull));
+		char		repmodel = DatumGetChar(heap_getattr(tup, get_attnum(catalog, "repmodel"), desc, &isnull));
+		uint32		colocation = DatumGetUInt32(heap_getattr(tup, get_attnum(catalog, "colocationid"), desc, &isnull));
+
+		if (method == 'n' && repmodel == 't')
+			kind = CITUS_REFERENCE;
+		else if (method == 'n' && colocation == 0)
+			kind = CITUS_LOCAL;
+		else
+			kind = CITUS_DISTRIBUTED;
+	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return found;
+	return kind;
 }
 
 /*
- * Refuses a load into the table rv names when its rows would land where
- * Citus does not look: an existing Citus table, or a new table in a
- * distributed schema.  Called before a byte is read, and again once the
- * target exists (a table just created may have become a Citus table).
+ * Makes the table load_csv just created a distributed table (the
+ * distribute_by, shard_count and colocate_with options) or a reference
+ * table (reference), with Citus's own functions.
  */
 void
-elt_refuse_citus_target(const RangeVar *rv)
+elt_citus_distribute(Oid relid, const LoadOptions *opts)
 {
-	Oid			relid;
-	Oid			nspid;
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			rc;
 
+	if (opts->distribute_by == NULL && !opts->reference)
+		return;
 	if (!OidIsValid(get_extension_oid("citus", true)))
-		return;
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (OidIsValid(relid) && citus_catalog_lists("pg_dist_partition", relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("load_csv cannot load into Citus table \"%s\"", rv->relname),
-				 errdetail("Rows load_csv writes itself would stay in the coordinator's shell table, where Citus never reads them."),
-				 errhint("Load into a plain table and move the rows with INSERT INTO ... SELECT, or use COPY.")));
-	if (OidIsValid(relid))
-		return;
-	nspid = rv->schemaname ? get_namespace_oid(rv->schemaname, true) : RangeVarGetCreationNamespace(rv);
-	if (OidIsValid(nspid) && citus_catalog_lists("pg_dist_schema", nspid))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("load_csv cannot create table \"%s\" in Citus distributed schema \"%s\"",
-						rv->relname, get_namespace_name(nspid)),
-				 errdetail("A table created there is a Citus table, and rows load_csv writes itself would stay in the coordinator's shell table."),
-				 errhint("Load into a table in another schema and move the rows with INSERT INTO ... SELECT.")));
+				 errmsg("the \"%s\" option needs the citus extension", opts->reference ? "reference" : "distribute_by"),
+				 errhint("CREATE EXTENSION citus in this database, or leave the option out.")));
+	SPI_connect();
+	values[0] = ObjectIdGetDatum(relid);
+	if (opts->reference)
+		rc = SPI_execute_with_args("SELECT pg_catalog.create_reference_table($1)", 1,
+								   (Oid[1]) {REGCLASSOID}, values, nulls, false, 0);
+	else
+	{
+		values[1] = CStringGetTextDatum(opts->distribute_by);
+		values[2] = Int32GetDatum(opts->shard_count);
+		nulls[2] = opts->shard_count > 0 ? ' ' : 'n';
+		values[3] = CStringGetTextDatum(opts->colocate_with ? opts->colocate_with : "default");
+		rc = SPI_execute_with_args("SELECT pg_catalog.create_distributed_table($1, $2,"
+								   " shard_count => $3, colocate_with => $4)", 4,
+								   (Oid[4]) {REGCLASSOID, TEXTOID, INT4OID, TEXTOID},
+								   values, nulls, false, 0);
+	}
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not make table %u a Citus table", relid);
+	SPI_finish();
 }

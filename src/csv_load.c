@@ -21,8 +21,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "load_insert.h"
 
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -44,7 +45,6 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
-#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(elt_load_csv_sql);
@@ -54,26 +54,6 @@ PG_FUNCTION_INFO_V1(elt_check_extract_config);
 #define LOAD_SAMPLE_MAX		(8 * 1024 * 1024)
 #define LOAD_MAX_RETRY_DELAY_MS	(300 * 1000)
 
-/*
- * State of the load COPY is reading.  COPY's data callback takes no
- * argument, so the load being read is found through a static.  Loads
- * nest (a trigger on the target may call load_csv), so each load saves
- * the pointer it replaces and puts it back however it ends: the static
- * always names the innermost load that is running, or none.
- */
-typedef struct ActiveLoad
-{
-	StringInfo	head;			/* bytes read ahead for the sample */
-	size_t		head_pos;
-	EltStream  *stream;			/* what follows the head */
-	EltStream  *source;			/* for byte counts in progress notices */
-	CopyFromState cstate;
-	TimestampTz started;
-	TimestampTz next_progress;
-} ActiveLoad;
-
-static ActiveLoad *active_load = NULL;
-
 /* ---------------------------------------------------------------------
  * Options
  * ---------------------------------------------------------------------
@@ -82,7 +62,8 @@ static ActiveLoad *active_load = NULL;
 static const char *const load_option_names[] = {
 	"mode", "header", "delimiter", "quote", "escape", "null", "encoding",
 	"columns", "force_null", "force_not_null", "types", "headers",
-	"retries", "retry_delay", "timeout", "sample_rows", NULL
+	"retries", "retry_delay", "timeout", "sample_rows", "path",
+	"distribute_by", "shard_count", "colocate_with", "reference", NULL
 };
 
 static void
@@ -244,6 +225,27 @@ load_apply_option(LoadOptions *opts, const char *key, JsonbValue *v)
 		opts->timeout = load_option_number(v, key, 0);
 	else if (strcmp(key, "sample_rows") == 0)
 		opts->sample_rows = (int) load_option_number(v, key, 1);
+	else if (strcmp(key, "path") == 0)
+	{
+		char	   *path = load_option_string(v, key);
+
+		if (strcmp(path, "auto") == 0)
+			opts->path = LOAD_PATH_AUTO;
+		else if (strcmp(path, "copy") == 0)
+			opts->path = LOAD_PATH_COPY;
+		else if (strcmp(path, "insert") == 0)
+			opts->path = LOAD_PATH_INSERT;
+		else
+			load_option_error(key, "\"path\" is one of auto, copy and insert.");
+	}
+	else if (strcmp(key, "distribute_by") == 0)
+		opts->distribute_by = load_option_string(v, key);
+	else if (strcmp(key, "shard_count") == 0)
+		opts->shard_count = (int) load_option_number(v, key, 1);
+	else if (strcmp(key, "colocate_with") == 0)
+		opts->colocate_with = load_option_string(v, key);
+	else if (strcmp(key, "reference") == 0)
+		opts->reference = load_option_bool(v, key);
 }
 
 /*
@@ -283,7 +285,7 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown load option \"%s\"", key),
-						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, retries, retry_delay, timeout and sample_rows%s.",
+						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with and reference%s.",
 								 task_config ? ", plus url and table" : "")));
 		}
 		else if (tok == WJB_VALUE && strcmp(key, "url") != 0 && strcmp(key, "table") != 0)
@@ -296,6 +298,11 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 	}
 	if (opts->escape == 0)
 		opts->escape = opts->quote;
+	if (opts->reference && opts->distribute_by)
+		load_option_error("reference", "A table is either distributed (distribute_by) or a reference table, not both.");
+	if ((opts->shard_count || opts->colocate_with) && !opts->distribute_by)
+		load_option_error(opts->shard_count ? "shard_count" : "colocate_with",
+						  "It applies to a distributed table: give \"distribute_by\" too.");
 }
 
 /*
@@ -327,69 +334,9 @@ elt_check_extract_config(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * The COPY data source
+ * The head of the file
  * ---------------------------------------------------------------------
  */
-
-static void
-load_report_progress(ActiveLoad *load)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	long		secs;
-	int			usecs;
-	double		elapsed;
-	double		mb;
-
-	if (elt_progress_interval_s <= 0 || now < load->next_progress)
-		return;
-	load->next_progress = TimestampTzPlusMilliseconds(now, elt_progress_interval_s * 1000);
-	TimestampDifference(load->started, now, &secs, &usecs);
-	elapsed = secs + usecs / 1e6;
-	mb = load->source->received / (1024.0 * 1024.0);
-	ereport(NOTICE,
-			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
-					load->stream->display_url,
-					load->cstate->cur_lineno - (load->cstate->opts.header_line ? 1 : 0), mb, elapsed > 0 ? mb / elapsed : 0.0)));
-}
-
-/*
- * COPY keeps the line (CSV record) it is reading in line_buf and grows it
- * to 1 GB if the file says so; a small gzip of one endless line would
- * take that much memory.  COPY calls back for more data while the line is
- * incomplete, so checking here bounds it, to within one read.
- */
-static void
-load_check_line_length(ActiveLoad *load)
-{
-	CopyFromState cstate = load->cstate;
-
-	if ((int64) cstate->line_buf.len > (int64) elt_max_line_kb * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("line " UINT64_FORMAT " of \"%s\" is longer than pg_elt.max_line_length (%d kB)",
-						cstate->cur_lineno, load->stream->display_url, elt_max_line_kb),
-				 errhint("A superuser can raise pg_elt.max_line_length. If no line of the file is that long, a quote character is unbalanced: check the \"quote\" option.")));
-}
-
-static int
-load_copy_read(void *outbuf, int minread, int maxread)
-{
-	ActiveLoad *load = active_load;
-	size_t		n;
-
-	load_check_line_length(load);
-
-	if (load->head_pos < (size_t) load->head->len)
-	{
-		n = Min((size_t) maxread, load->head->len - load->head_pos);
-		memcpy(outbuf, load->head->data + load->head_pos, n);
-		load->head_pos += n;
-		return (int) n;
-	}
-	n = load->stream->read(load->stream, outbuf, maxread);
-	load_report_progress(load);
-	return (int) n;
-}
 
 /*
  * Reads ahead until the sample is complete (header plus sample_rows rows,
@@ -700,17 +647,12 @@ load_check_permissions(ParseState *pstate, Relation rel, List *attnamelist)
 	ExecCheckRTPerms(pstate->p_rtable, true);
 	if (XactReadOnly && !rel->rd_islocaltemp)
 		PreventCommandIfReadOnly("load_csv");
-
-	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot load into table \"%s\": it has row-level security enabled",
-						RelationGetRelationName(rel)),
-				 errhint("Load into a table without row-level security and INSERT from there.")));
+	/* row-level security: elt_choose_load_path sends such tables through the executor */
 }
 
-static List *
-load_copy_options(const LoadOptions *opts)
+/* COPY's options for the file's dialect. */
+List *
+elt_copy_options(const LoadOptions *opts)
 {
 	List	   *o = NIL;
 
@@ -777,7 +719,66 @@ load_report_row_error(ErrorData *edata, CopyFromState cstate, Relation rel,
 					 sample_rows, att) :
 			 (edata->sqlerrcode == ERRCODE_BAD_COPY_FILE_FORMAT) ?
 			 errhint("Every line must have the same number of fields as the header; check the delimiter and quote options.") :
-			 errhint("Fix the value in the file, or change the column's type.")));
+			 (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_DATA_EXCEPTION) ?
+			 errhint("Fix the value in the file, or change the column's type.") :
+			 edata->hint ? errhint("%s", edata->hint) : 0));
+}
+
+/*
+ * Checks, before a byte is read, that the load can go where it is told:
+ * the target (when it exists) is something a path can load, and the mode
+ * would not change what kind of table it is.
+ */
+static void
+load_check_target(const RangeVar *rv, const LoadOptions *opts)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	Relation	rel;
+	CitusTableKind citus;
+
+	if (!OidIsValid(relid))
+		return;
+	if (opts->mode == LOAD_CREATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("table \"%s\" already exists", rv->relname),
+				 errhint("Mode \"create\" makes a new table; use append, truncate or replace to load into an existing one.")));
+	rel = relation_open(relid, AccessShareLock);
+	(void) elt_choose_load_path(rel, opts->path);
+	citus = elt_citus_table_kind(relid);
+	if (opts->mode == LOAD_REPLACE && citus != CITUS_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mode \"replace\" cannot re-create Citus %s table \"%s\"",
+						citus == CITUS_REFERENCE ? "reference" : citus == CITUS_LOCAL ? "local" : "distributed",
+						rv->relname),
+				 errdetail("Dropping it and creating it from the file would make a plain table of it."),
+				 errhint("Use mode \"truncate\": it empties the table and keeps its distribution.")));
+	if ((opts->mode == LOAD_REPLACE || opts->mode == LOAD_TRUNCATE) &&
+		rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("mode \"%s\" needs a table, and \"%s\" is a %s",
+						opts->mode == LOAD_REPLACE ? "replace" : "truncate", rv->relname,
+						rel->rd_rel->relkind == RELKIND_VIEW ? "view" : "foreign table"),
+				 errhint("Use mode \"append\".")));
+	relation_close(rel, AccessShareLock);
+}
+
+/*
+ * Whether an error of class cls, raised while rows were being loaded, is
+ * about the row at hand, so that naming its line helps: bad values and
+ * violated constraints; on the executor path also policies, triggers'
+ * RAISEs and the like, which COPY's path never meets.
+ */
+static bool
+load_error_is_the_rows(int cls, LoadPath path)
+{
+	if (cls == ERRCODE_DATA_EXCEPTION || cls == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		return true;
+	return path == LOAD_PATH_INSERT &&
+		(cls == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION || cls == ERRCODE_PLPGSQL_ERROR ||
+		 cls == ERRCODE_FEATURE_NOT_SUPPORTED);
 }
 
 /* One attempt at the load, inside the caller's subtransaction. */
@@ -793,10 +794,8 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	bool		created = false;
 	List	   *attnames = NIL;
 	Relation	rel;
-	ParseState *pstate;
-	CopyFromState cstate;
-	ActiveLoad	load;
-	ActiveLoad *interrupted_load = active_load;
+	CopyFeed *src;
+	LoadPath	path;
 	uint64		rows;
 
 	initStringInfo(&head);
@@ -805,10 +804,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("table \"%s\" already exists", rv->relname),
-				 errhint("Mode \"create\" makes a new table; use append, truncate or replace to load into an existing one.")));
+		load_check_target(rv, opts);	/* made since the first check: refused */
 	if (OidIsValid(relid) && opts->mode == LOAD_REPLACE)
 	{
 		load_exec_ddl(psprintf("DROP TABLE %s", load_qualified_name(rv)));
@@ -817,13 +813,13 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	if (!OidIsValid(relid))
 	{
 		attnames = load_create_table(rv, opts, &sample, stream->display_url);
+		elt_citus_distribute(RangeVarGetRelid(rv, NoLock, false), opts);
 		created = true;
 	}
 	else if (opts->mode == LOAD_TRUNCATE)
 		load_exec_ddl(psprintf("TRUNCATE %s", load_qualified_name(rv)));
 
 	rel = table_openrv(rv, RowExclusiveLock);
-	elt_refuse_citus_target(rv);
 	if (opts->columns)
 	{
 		ListCell   *lc;
@@ -834,23 +830,24 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	}
 	else if (!created && opts->header && sample.names)
 		attnames = load_map_header(rel, &sample);
+	/* chosen once the table is there: a table made in a distributed schema is Citus's */
+	path = elt_choose_load_path(rel, opts->path);
 
-	pstate = make_parsestate(NULL);
-	load_check_permissions(pstate, rel, attnames);
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, load_copy_read, attnames,
-						   load_copy_options(opts));
-
-	memset(&load, 0, sizeof(load));
-	load.head = &head;
-	load.stream = stream;
-	load.source = source;
-	load.cstate = cstate;
-	load.started = GetCurrentTimestamp();
-	load.next_progress = TimestampTzPlusMilliseconds(load.started, elt_progress_interval_s * 1000);
-	active_load = &load;
+	src = elt_copy_feed_create(stream, source, &head);
 	PG_TRY();
 	{
-		rows = CopyFrom(cstate);
+		if (path == LOAD_PATH_INSERT)
+			rows = elt_load_insert(rel, attnames, src, elt_copy_options(opts));
+		else
+		{
+			ParseState *pstate = make_parsestate(NULL);
+
+			load_check_permissions(pstate, rel, attnames);
+			elt_copy_feed_begin(src, pstate, rel, attnames, elt_copy_options(opts));
+			rows = elt_copy_feed_copy(src);
+			EndCopyFrom(src->cstate);
+			free_parsestate(pstate);
+		}
 	}
 	PG_CATCH();
 	{
@@ -858,21 +855,16 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		ErrorData  *edata;
 		int			cls;
 
-		active_load = interrupted_load;
 		edata = CopyErrorData();
 		cls = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 		MemoryContextSwitchTo(ecxt);
-		if ((cls != ERRCODE_DATA_EXCEPTION && cls != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) ||
-			cstate->cur_lineno == 0)
+		if (!load_error_is_the_rows(cls, path) || src->cstate == NULL || src->cstate->cur_lineno == 0)
 			PG_RE_THROW();
 		FlushErrorState();
-		load_report_row_error(edata, cstate, rel, stream->display_url, created, opts->sample_rows);
+		load_report_row_error(edata, src->cstate, rel, stream->display_url, created, opts->sample_rows);
 	}
 	PG_END_TRY();
-	active_load = interrupted_load;
 
-	EndCopyFrom(cstate);
-	free_parsestate(pstate);
 	table_close(rel, NoLock);
 	*bytes = source->received;
 	stream->close(stream);
@@ -890,6 +882,22 @@ load_error_is_transient(int sqlerrcode)
 	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
 }
 
+/*
+ * The HTTP options of a load by the current user: its headers and
+ * timeout, file:// only for roles that may read server files (as COPY
+ * FROM a file), and the outbound policy for all but superusers.
+ */
+void
+elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts)
+{
+	memset(hopts, 0, sizeof(HttpOptions));
+	hopts->headers = opts->headers;
+	hopts->allow_file = superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES);
+	hopts->restricted = !superuser();
+	hopts->deadline = opts->timeout > 0 ?
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) (opts->timeout * 1000)) : 0;
+}
+
 uint64
 elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, uint64 *bytes)
 {
@@ -904,16 +912,11 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("load_csv needs a URL and a table name")));
 
-	memset(&hopts, 0, sizeof(hopts));
-	hopts.headers = opts->headers;
+	elt_http_options_for_caller(opts, &hopts);
 	hopts.retry_after_ms = &retry_after_ms;
-	hopts.allow_file = superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES);
-	hopts.restricted = !superuser();
-	hopts.deadline = opts->timeout > 0 ?
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) (opts->timeout * 1000)) : 0;
 	elt_check_url_allowed(url, hopts.allow_file);
 	rv = load_parse_table_name(table_name);
-	elt_refuse_citus_target(rv);
+	load_check_target(rv, opts);
 
 	for (int attempt = 0;; attempt++)
 	{

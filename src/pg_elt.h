@@ -107,9 +107,18 @@ typedef enum LoadMode
 	LOAD_CREATE
 } LoadMode;
 
+/* How rows reach the table: COPY into it, or INSERT through the executor. */
+typedef enum LoadPath
+{
+	LOAD_PATH_AUTO,
+	LOAD_PATH_COPY,
+	LOAD_PATH_INSERT
+} LoadPath;
+
 typedef struct LoadOptions
 {
 	LoadMode	mode;
+	LoadPath	path;
 	bool		header;
 	char		delimiter;
 	char		quote;
@@ -125,13 +134,17 @@ typedef struct LoadOptions
 	double		retry_delay;	/* seconds before the first retry */
 	double		timeout;		/* seconds for the whole load, 0 = none */
 	int			sample_rows;	/* rows read to infer types */
+	/* a table load_csv creates becomes a Citus table */
+	char	   *distribute_by;	/* distribution column, or NULL */
+	int			shard_count;	/* 0 = Citus's default */
+	char	   *colocate_with;	/* NULL = Citus's default */
+	bool		reference;		/* a reference table */
 } LoadOptions;
 
 extern void elt_parse_load_options(Jsonb *options, LoadOptions *opts,
 								   bool task_config, bool skip_placeholders);
-/* citus.c */
-extern void elt_refuse_citus_target(const RangeVar *rv);
-
+extern List *elt_copy_options(const LoadOptions *opts);
+extern void elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts);
 extern uint64 elt_load_csv(const char *url, const char *table_name,
 						   const LoadOptions *opts, uint64 *bytes);
 

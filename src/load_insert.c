@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ *
+ * load_insert.c
+ *	  load_csv's executor path, and the choice between it and the direct
+ *	  one.
+ *
+ *	  The direct path (CopyFrom into the relation, csv_load.c) is COPY's
+ *	  speed, but it writes into the relation itself: rules never fire,
+ *	  executor hooks never see the rows, and a Citus table's rows would
+ *	  stay in the coordinator's shell.  The executor path runs
+ *
+ *	    INSERT INTO target (columns) SELECT columns FROM pg_temp.<source>
+ *
+ *	  through SPI, where <source> is a temporary pg_elt foreign table
+ *	  (csv_scan.c) with the columns' types, whose scan reads the load's
+ *	  own stream: every trigger, rule, hook, view, foreign table and
+ *	  Citus's distributed insert sees ordinary inserts, and the rows still
+ *	  stream (no tuplestore, no temporary copy of the file).  The source
+ *	  table lives for the one statement, in the load's subtransaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "load_insert.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "csv_scan.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+/* Whether rel has a rule that an INSERT into it would apply (COPY applies none). */
+static bool
+load_has_insert_rules(Relation rel)
+{
+	RuleLock   *rules = rel->rd_rules;
+
+	for (int i = 0; rules && i < rules->numLocks; i++)
+		if (rules->rules[i]->event == CMD_INSERT)
+			return true;
+	return false;
+}
+
+static const char *
+load_relkind_name(char relkind)
+{
+	switch (relkind)
+	{
+		case RELKIND_MATVIEW:
+			return "a materialized view";
+		case RELKIND_SEQUENCE:
+			return "a sequence";
+		case RELKIND_COMPOSITE_TYPE:
+			return "a composite type";
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			return "an index";
+		case RELKIND_TOASTVALUE:
+			return "a TOAST table";
+		default:
+			return "not a table";
+	}
+}
+
+/*
+ * The path that loads rel correctly, given the requested one.  Errors,
+ * before anything is read, when no path can, or when the requested one
+ * would be wrong.
+ */
+LoadPath
+elt_choose_load_path(Relation rel, LoadPath requested)
+{
+	char		relkind = rel->rd_rel->relkind;
+	const char *name = RelationGetRelationName(rel);
+	bool		plain = relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
+	bool		citus = elt_citus_table_kind(RelationGetRelid(rel)) != CITUS_NONE;
+	bool		rls = check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED;
+
+	if (!plain && relkind != RELKIND_VIEW && relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot load into \"%s\": it is %s", name, load_relkind_name(relkind))));
+	if (!plain && (relation_is_updatable(RelationGetRelid(rel), NIL, false, NULL) &
+				   (1 << CMD_INSERT)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot load into %s \"%s\": it does not accept INSERT",
+						relkind == RELKIND_VIEW ? "view" : "foreign table", name),
+				 relkind == RELKIND_VIEW ?
+				 errhint("Give the view an INSTEAD OF INSERT trigger, or load into its table.") :
+				 errhint("Its foreign-data wrapper cannot insert; load into a table instead.")));
+	if (requested == LOAD_PATH_COPY && citus)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("\"path\": \"copy\" cannot load into Citus table \"%s\"", name),
+				 errdetail("Rows COPY writes into the relation itself would stay in the coordinator's shell table, where Citus never reads them."),
+				 errhint("Leave \"path\" out (auto) or use \"insert\".")));
+	if (requested == LOAD_PATH_COPY && rls)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("\"path\": \"copy\" cannot load into table \"%s\": it has row-level security enabled", name),
+				 errhint("Leave \"path\" out (auto) or use \"insert\": the executor path applies the table's policies.")));
+	if (requested != LOAD_PATH_AUTO)
+		return requested;
+	if (!plain || citus || rls || load_has_insert_rules(rel))
+		return LOAD_PATH_INSERT;
+	return LOAD_PATH_COPY;
+}
+
+/* attnames (String nodes), or every column COPY would fill when NIL. */
+static List *
+load_insert_columns(Relation rel, List *attnames)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	if (attnames == NIL)
+	{
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && !att->attgenerated)
+				columns = lappend_int(columns, att->attnum);
+		}
+		return columns;
+	}
+	foreach(lc, attnames)
+	{
+		char	   *name = strVal(lfirst(lc));
+		AttrNumber	attnum = InvalidAttrNumber;
+
+		for (int i = 0; i < desc->natts && attnum == InvalidAttrNumber; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped &&
+				namestrcmp(&TupleDescAttr(desc, i)->attname, name) == 0)
+				attnum = TupleDescAttr(desc, i)->attnum;
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							name, RelationGetRelationName(rel))));
+		columns = lappend_int(columns, attnum);
+	}
+	return columns;
+}
+
+static void
+load_insert_exec(const char *sql, int expected)
+{
+	int			rc = SPI_execute(sql, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "load_csv's executor path: SPI_execute returned %d for: %s", rc, sql);
+}
+
+/*
+ * Loads src into rel through the executor; the rows the INSERT reports.
+ * Runs as the caller, in the caller's (sub)transaction: the INSERT checks
+ * the caller's rights, row-level security and constraints as any INSERT.
+ */
+uint64
+elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
+{
+	static uint32 source_counter = 0;
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *columns = load_insert_columns(rel, attnames);
+	char	   *source_name = psprintf("pg_elt_load_%d_%u", MyProcPid, ++source_counter);
+	StringInfoData ddl;
+	StringInfoData names;
+	ListCell   *lc;
+	CsvScanAttachment att;
+	uint64		rows;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	initStringInfo(&ddl);
+	initStringInfo(&names);
+	foreach(lc, columns)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, lfirst_int(lc) - 1);
+
+		appendStringInfo(&ddl, "%s%s %s", names.len ? ", " : "", quote_identifier(NameStr(a->attname)),
+						 format_type_extended(a->atttypid, a->atttypmod,
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "", quote_identifier(NameStr(a->attname)));
+	}
+
+	SPI_connect();
+	load_insert_exec(psprintf("CREATE FOREIGN TABLE pg_temp.%s (%s) SERVER pg_elt",
+							  source_name, ddl.data), SPI_OK_UTILITY);
+	att.relid = RangeVarGetRelid(makeRangeVar("pg_temp", source_name, -1), NoLock, false);
+	att.source = src;
+	att.copy_options = copy_options;
+	elt_csv_scan_attach(&att);
+	PG_TRY();
+	{
+		load_insert_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s",
+								  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															 RelationGetRelationName(rel)),
+								  names.data, names.data, source_name),
+						 SPI_OK_INSERT);
+		rows = SPI_processed;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		elt_csv_scan_detach(&att);
+		/* the error is the load's: the statement that ran it is ours, not the user's */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	elt_csv_scan_detach(&att);
+	load_insert_exec(psprintf("DROP FOREIGN TABLE pg_temp.%s", source_name), SPI_OK_UTILITY);
+	SPI_finish();
+	return rows;
+}
