@@ -75,9 +75,49 @@ elt_citus_table_kind(Oid relid)
 }
 
 /*
- * Makes the table load_csv just created a distributed table (the
- * distribute_by, shard_count and colocate_with options) or a reference
- * table (reference), with Citus's own functions.
+ * Citus makes a table created in a distributed schema that schema's, but
+ * only for a top-level CREATE TABLE, and load_csv's runs inside a query.
+ * So load_csv does what Citus does then, with Citus's own function, found
+ * at run time (pg_elt does not link to Citus).  Without it (another Citus
+ * version) the load is refused rather than left in the shell.
+ */
+static void
+citus_adopt_into_tenant_schema(Oid relid)
+{
+	void		(*create_tenant_table) (Oid relid);
+	Oid			schema = get_rel_namespace(relid);
+	Oid			catalog = get_relname_relid("pg_dist_schema", PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	ScanKeyData skey;
+	TableScanDesc scan;
+	bool		tenant;
+
+	if (!OidIsValid(catalog))
+		return;
+	rel = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(schema));
+	scan = table_beginscan_catalog(rel, 1, &skey);
+	tenant = heap_getnext(scan, ForwardScanDirection) != NULL;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!tenant)
+		return;
+	create_tenant_table = (void (*) (Oid)) load_external_function("citus", "CreateTenantSchemaTable",
+																  false, NULL);
+	if (create_tenant_table == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("load_csv cannot create table \"%s\" in Citus distributed schema \"%s\"",
+						get_rel_name(relid), get_namespace_name(schema)),
+				 errhint("Create the table with CREATE TABLE first, then load into it.")));
+	create_tenant_table(relid);
+}
+
+/*
+ * Makes the table load_csv just created a Citus table when asked to: a
+ * distributed table (the distribute_by, shard_count and colocate_with
+ * options) or a reference table (reference), with Citus's own functions;
+ * and, unasked, the table of a distributed schema it was created in.
  */
 void
 elt_citus_distribute(Oid relid, const LoadOptions *opts)
@@ -87,7 +127,11 @@ elt_citus_distribute(Oid relid, const LoadOptions *opts)
 	int			rc;
 
 	if (opts->distribute_by == NULL && !opts->reference)
+	{
+		if (OidIsValid(get_extension_oid("citus", true)))
+			citus_adopt_into_tenant_schema(relid);
 		return;
+	}
 	if (!OidIsValid(get_extension_oid("citus", true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
