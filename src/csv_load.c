@@ -645,8 +645,6 @@ load_check_permissions(ParseState *pstate, Relation rel, List *attnamelist)
 		rte->insertedCols = bms_add_member(rte->insertedCols,
 										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
 	ExecCheckRTPerms(pstate->p_rtable, true);
-	if (XactReadOnly && !rel->rd_islocaltemp)
-		PreventCommandIfReadOnly("load_csv");
 	/* row-level security: elt_choose_load_path sends such tables through the executor */
 }
 
@@ -736,6 +734,9 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts)
 	Relation	rel;
 	CitusTableKind citus;
 
+	/* a load writes, on either path (a temporary table excepted) */
+	if (XactReadOnly && !(OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP))
+		PreventCommandIfReadOnly("load_csv");
 	if (!OidIsValid(relid))
 		return;
 	if (opts->mode == LOAD_CREATE)
