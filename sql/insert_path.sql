@@ -93,6 +93,18 @@ SELECT format('CREATE FOREIGN TABLE %I (%s) SERVER %I OPTIONS (%s %L)', name,
 SELECT load_csv(:'base' || :'taxi', 'fares_there');
 SELECT count(*), sum(fare_amount) = (SELECT sum(fare_amount) FROM by_copy) AS same_fares FROM remote_fares;
 
+-- Retries and resuming work as on the direct path: a 503 is retried, a
+-- transfer cut short is resumed in the same statement; every row once.
+-- (their NOTICEs hold libcurl's own words: not part of what is compared)
+SET client_min_messages = warning;
+SELECT load_csv(:'base' || :'taxi' || '?status=503&fail=1&key=i503', 'by_insert',
+                '{"mode": "truncate", "path": "insert", "retry_delay": 0.1}');
+SELECT requests('i503');
+SELECT load_csv(:'base' || :'taxi' || '?cut=100000&cut_times=1&key=icut', 'by_insert',
+                '{"mode": "truncate", "path": "insert"}');
+SELECT requests('icut'), (SELECT count(*) FROM (SELECT * FROM by_copy EXCEPT ALL SELECT * FROM by_insert) d) AS rows_that_differ;
+RESET client_min_messages;
+
 -- Errors on the executor path name the line, as on the direct path.
 CREATE TABLE late (n bigint, label text);
 SELECT load_csv(:'base' || '/late_break.csv', 'late', '{"path": "insert"}');
