@@ -81,11 +81,10 @@ elt_citus_table_kind(Oid relid)
  * at run time (pg_elt does not link to Citus).  Without it (another Citus
  * version) the load is refused rather than left in the shell.
  */
-static void
-citus_adopt_into_tenant_schema(Oid relid)
+/* Whether relid is in a Citus distributed schema (pg_dist_schema). */
+static bool
+citus_in_tenant_schema(Oid relid)
 {
-	void		(*create_tenant_table) (Oid relid);
-	Oid			schema = get_rel_namespace(relid);
 	Oid			catalog = get_relname_relid("pg_dist_schema", PG_CATALOG_NAMESPACE);
 	Relation	rel;
 	ScanKeyData skey;
@@ -93,14 +92,22 @@ citus_adopt_into_tenant_schema(Oid relid)
 	bool		tenant;
 
 	if (!OidIsValid(catalog))
-		return;
+		return false;
 	rel = table_open(catalog, AccessShareLock);
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(schema));
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(get_rel_namespace(relid)));
 	scan = table_beginscan_catalog(rel, 1, &skey);
 	tenant = heap_getnext(scan, ForwardScanDirection) != NULL;
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (!tenant)
+	return tenant;
+}
+
+static void
+citus_adopt_into_tenant_schema(Oid relid)
+{
+	void		(*create_tenant_table) (Oid relid);
+
+	if (!citus_in_tenant_schema(relid))
 		return;
 	create_tenant_table = (void (*) (Oid)) load_external_function("citus", "CreateTenantSchemaTable",
 																  false, NULL);
@@ -108,52 +115,107 @@ citus_adopt_into_tenant_schema(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("load_csv cannot create table \"%s\" in Citus distributed schema \"%s\"",
-						get_rel_name(relid), get_namespace_name(schema)),
+						get_rel_name(relid), get_namespace_name(get_rel_namespace(relid))),
 				 errhint("Create the table with CREATE TABLE first, then load into it.")));
 	create_tenant_table(relid);
 }
 
-/*
- * Makes the table load_csv just created a Citus table when asked to: a
- * distributed table (the distribute_by, shard_count and colocate_with
- * options) or a reference table (reference), with Citus's own functions;
- * and, unasked, the table of a distributed schema it was created in.
- */
+/* The distribution the load options ask for (kind CITUS_NONE: none). */
 void
-elt_citus_distribute(Oid relid, const LoadOptions *opts)
+elt_citus_requested(const LoadOptions *opts, CitusDistribution *dist)
 {
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	int			rc;
-
-	if (opts->distribute_by == NULL && !opts->reference)
-	{
-		if (OidIsValid(get_extension_oid("citus", true)))
-			citus_adopt_into_tenant_schema(relid);
-		return;
-	}
-	if (!OidIsValid(get_extension_oid("citus", true)))
+	memset(dist, 0, sizeof(CitusDistribution));
+	dist->kind = opts->reference ? CITUS_REFERENCE :
+		opts->distribute_by ? CITUS_DISTRIBUTED : CITUS_NONE;
+	dist->column = opts->distribute_by;
+	dist->shard_count = opts->shard_count;
+	dist->colocate_with = opts->colocate_with;
+	if (dist->kind != CITUS_NONE && !OidIsValid(get_extension_oid("citus", true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the \"%s\" option needs the citus extension", opts->reference ? "reference" : "distribute_by"),
 				 errhint("CREATE EXTENSION citus in this database, or leave the option out.")));
+}
+
+/*
+ * How relid is distributed, so that "replace" can make the new table the
+ * same: kind, column, shard count, and a table of its colocation group to
+ * colocate with ("none" when it was alone in it).
+ */
+void
+elt_citus_describe(Oid relid, CitusDistribution *dist)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *column;
+
+	memset(dist, 0, sizeof(CitusDistribution));
+	dist->kind = elt_citus_table_kind(relid);
+	if (dist->kind == CITUS_NONE)
+		return;
 	SPI_connect();
-	values[0] = ObjectIdGetDatum(relid);
-	if (opts->reference)
-		rc = SPI_execute_with_args("SELECT pg_catalog.create_reference_table($1)", 1,
-								   (Oid[1]) {REGCLASSOID}, values, nulls, false, 0);
+	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(p.logicalrelid, p.partkey),"
+							  "       (SELECT count(*) FROM pg_catalog.pg_dist_shard s"
+							  "         WHERE s.logicalrelid = p.logicalrelid)::int4,"
+							  "       coalesce((SELECT q.logicalrelid::text FROM pg_catalog.pg_dist_partition q"
+							  "                  WHERE q.colocationid = p.colocationid AND q.colocationid <> 0"
+							  "                    AND q.logicalrelid <> p.logicalrelid"
+							  "                  ORDER BY q.logicalrelid LIMIT 1), 'none')"
+							  "  FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1",
+							  1, (Oid[1]) {REGCLASSOID}, (Datum[1]) {ObjectIdGetDatum(relid)},
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the Citus distribution of table %u", relid);
+	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	dist->column = column ? MemoryContextStrdup(caller, column) : NULL;
+	dist->shard_count = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	dist->colocate_with = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0],
+																	SPI_tuptable->tupdesc, 3));
+	SPI_finish();
+	/* colocated with another table, the shard count is that table's */
+	if (strcmp(dist->colocate_with, "none") != 0)
+		dist->shard_count = 0;
+}
+
+static void
+citus_call(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "Citus function call failed: %s", sql);
+}
+
+/*
+ * Makes the table load_csv just created the Citus table dist says, with
+ * Citus's own functions; with no distribution asked for, the table of a
+ * distributed schema it was created in, as Citus would make it.
+ */
+void
+elt_citus_distribute(Oid relid, const CitusDistribution *dist)
+{
+	Datum		values[4] = {ObjectIdGetDatum(relid)};
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Oid			types[4] = {REGCLASSOID, TEXTOID, INT4OID, TEXTOID};
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return;
+	if (dist->kind == CITUS_NONE || (dist->kind == CITUS_DISTRIBUTED && dist->column == NULL &&
+									 citus_in_tenant_schema(relid)))
+	{
+		citus_adopt_into_tenant_schema(relid);
+		return;
+	}
+	SPI_connect();
+	if (dist->kind == CITUS_REFERENCE)
+		citus_call("SELECT pg_catalog.create_reference_table($1)", 1, types, values, nulls);
+	else if (dist->kind == CITUS_LOCAL)
+		citus_call("SELECT pg_catalog.citus_add_local_table_to_metadata($1)", 1, types, values, nulls);
 	else
 	{
-		values[1] = CStringGetTextDatum(opts->distribute_by);
-		values[2] = Int32GetDatum(opts->shard_count);
-		nulls[2] = opts->shard_count > 0 ? ' ' : 'n';
-		values[3] = CStringGetTextDatum(opts->colocate_with ? opts->colocate_with : "default");
-		rc = SPI_execute_with_args("SELECT pg_catalog.create_distributed_table($1, $2,"
-								   " shard_count => $3, colocate_with => $4)", 4,
-								   (Oid[4]) {REGCLASSOID, TEXTOID, INT4OID, TEXTOID},
-								   values, nulls, false, 0);
+		values[1] = dist->column ? CStringGetTextDatum(dist->column) : (Datum) 0;
+		nulls[1] = dist->column ? ' ' : 'n';
+		values[2] = Int32GetDatum(dist->shard_count);
+		nulls[2] = dist->shard_count > 0 && dist->column ? ' ' : 'n';
+		values[3] = CStringGetTextDatum(dist->colocate_with ? dist->colocate_with : "default");
+		citus_call("SELECT pg_catalog.create_distributed_table($1, $2,"
+				   " shard_count => $3, colocate_with => $4)", 4, types, values, nulls);
 	}
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not make table %u a Citus table", relid);
 	SPI_finish();
 }

@@ -732,8 +732,10 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts)
 {
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 	Relation	rel;
-	CitusTableKind citus;
 
+	CitusDistribution asked;
+
+	elt_citus_requested(opts, &asked);	/* refuses Citus options without Citus */
 	/* a load writes, on either path (a temporary table excepted) */
 	if (XactReadOnly && !(OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP))
 		PreventCommandIfReadOnly("load_csv");
@@ -746,15 +748,6 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts)
 				 errhint("Mode \"create\" makes a new table; use append, truncate or replace to load into an existing one.")));
 	rel = relation_open(relid, AccessShareLock);
 	(void) elt_choose_load_path(rel, opts->path);
-	citus = elt_citus_table_kind(relid);
-	if (opts->mode == LOAD_REPLACE && citus != CITUS_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("mode \"replace\" cannot re-create Citus %s table \"%s\"",
-						citus == CITUS_REFERENCE ? "reference" : citus == CITUS_LOCAL ? "local" : "distributed",
-						rv->relname),
-				 errdetail("Dropping it and creating it from the file would make a plain table of it."),
-				 errhint("Use mode \"truncate\": it empties the table and keeps its distribution.")));
 	if ((opts->mode == LOAD_REPLACE || opts->mode == LOAD_TRUNCATE) &&
 		rel->rd_rel->relkind != RELKIND_RELATION && rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -796,6 +789,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	List	   *attnames = NIL;
 	Relation	rel;
 	CopyFeed *src;
+	CitusDistribution distribution;
 	LoadPath	path;
 	uint64		rows;
 
@@ -806,15 +800,19 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
 		load_check_target(rv, opts);	/* made since the first check: refused */
+	/* a table made anew is distributed as asked, or as the one it replaces was */
+	elt_citus_requested(opts, &distribution);
 	if (OidIsValid(relid) && opts->mode == LOAD_REPLACE)
 	{
+		if (distribution.kind == CITUS_NONE)
+			elt_citus_describe(relid, &distribution);
 		load_exec_ddl(psprintf("DROP TABLE %s", load_qualified_name(rv)));
 		relid = InvalidOid;
 	}
 	if (!OidIsValid(relid))
 	{
 		attnames = load_create_table(rv, opts, &sample, stream->display_url);
-		elt_citus_distribute(RangeVarGetRelid(rv, NoLock, false), opts);
+		elt_citus_distribute(RangeVarGetRelid(rv, NoLock, false), &distribution);
 		created = true;
 	}
 	else if (opts->mode == LOAD_TRUNCATE)

@@ -1,7 +1,8 @@
 # load_csv on a Citus cluster (a coordinator and two workers, citus and
 # pg_elt preloaded): distributed, reference and Citus-local tables load
-# through the executor, in every mode that keeps the table what it is, with
-# the rows on the shards exactly where native COPY puts them; a NULL
+# through the executor in every mode ("replace" re-creates them with the
+# same distribution), with the rows on the shards exactly where native COPY
+# puts them; a NULL
 # distribution key fails the load and leaves nothing; "create" makes
 # distributed and reference tables; the ingest flow ends with the rows in
 # the table.  Skipped when Citus is not installed (it is not packaged in
@@ -67,16 +68,23 @@ for my $table ('dist', 'ref', 'loc')
 	is($coord->safe_psql('postgres', "SELECT load_csv('$url', '$table', '{\"mode\": \"truncate\"}')"), '10000',
 		"truncate into $table");
 	is($coord->safe_psql('postgres', "SELECT count(*) FROM $table"), '10000', "and $table has each row once");
-	my ($ret, $out, $err) = $coord->psql('postgres', qq{
-        \\set VERBOSITY verbose
-        SELECT load_csv('$url', '$table', '{"mode": "replace"}')});
-	like($err, qr/ERROR:  0A000: mode "replace" cannot re-create Citus .* table "$table".*HINT:  Use mode "truncate"/s,
-		"replace of $table is refused with a hint to truncate");
 }
-is($coord->safe_psql('postgres', q{
-    SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ',' ORDER BY logicalrelid::text)
-      FROM pg_dist_partition WHERE logicalrelid::text IN ('dist', 'ref', 'loc')}),
-	'dist:h,loc:n,ref:n', 'every table is still the Citus table it was');
+my $kinds = q{
+    SELECT string_agg(format('%s:%s%s:%s:%s', p.logicalrelid, p.partmethod, p.repmodel,
+                             (SELECT count(*) FROM pg_dist_shard s WHERE s.logicalrelid = p.logicalrelid),
+                             p.colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'dist_copy'::regclass)),
+                      ',' ORDER BY p.logicalrelid::text)
+      FROM pg_dist_partition p WHERE p.logicalrelid::text IN ('dist', 'ref', 'loc')};
+my $before = $coord->safe_psql('postgres', $kinds);
+for my $table ('dist', 'ref', 'loc')
+{
+	is($coord->safe_psql('postgres', "SELECT load_csv('$url', '$table', '{\"mode\": \"replace\"}')"), '10000',
+		"replace of $table");
+	is($coord->safe_psql('postgres', "SELECT count(*) FROM $table"), '10000', "and $table has the rows");
+}
+is($coord->safe_psql('postgres', $kinds), $before,
+	"replace re-creates each with the same distribution: kind, shard count, colocation ($before)");
+like($before, qr/^dist:hs:4:t,loc:ns:1:f,ref:nt:1:f$/, 'which is what they were made with');
 
 # The rows are on the shards where native COPY puts them.
 my $per_shard = q{
@@ -133,23 +141,21 @@ is($coord->safe_psql('postgres', q{
 ($ret, $out, $err) = $coord->psql('postgres', "SELECT load_csv('$url', 'dist', '{\"path\": \"copy\"}')");
 like($err, qr/"path": "copy" cannot load into Citus table "dist"/, 'forcing the direct path into a Citus table is refused');
 
-# The README's ingest flow, pointed at a distributed table.
-$coord->safe_psql('postgres', qq{
+# The README's ingest flow (test/ingest_flow.sql, mode "replace"), pointed
+# at a distributed table.
+$coord->safe_psql('postgres', q{
     CREATE TABLE yellow_taxi_trips (LIKE template);
-    SELECT create_distributed_table('yellow_taxi_trips', 'pulocationid');
-    INSERT INTO elt.flows (name, params) VALUES
-      ('ingest', '{"url": "$url", "table_name": "yellow_taxi_trips"}');
-    INSERT INTO elt.tasks (flow, name, kind, config, retries, retry_delay, tags) VALUES
-      ('ingest', 'extract_data', 'extract',
-       '{"url": ":url", "table": ":table_name", "mode": "truncate"}', 3, '2 seconds', '{extract}');
-    INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
-      ('ingest', 'transform_data', 'sql',
-       'DELETE FROM :"table_name" WHERE passenger_count = 0', '{extract_data}');
+    SELECT create_distributed_table('yellow_taxi_trips', 'pulocationid', colocate_with => 'none');
 });
+$coord->safe_psql('postgres', slurp_file('test/ingest_flow.sql'), extra_params => ['-v', "url=$url"]);
 my $kept = $coord->safe_psql('postgres', 'SELECT count(*) FROM dist_copy WHERE passenger_count <> 0 OR passenger_count IS NULL');
 is($coord->safe_psql('postgres', "SELECT state || ' ' || rows_loaded FROM flow_run('ingest')"),
 	'completed 10000', 'the ingest flow completes with every row loaded');
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM yellow_taxi_trips'), $kept,
 	"and the distributed table holds what the transform kept ($kept)");
+is($coord->safe_psql('postgres', q{
+    SELECT partmethod::text || ' ' || column_to_column_name(logicalrelid, partkey)
+      FROM pg_dist_partition WHERE logicalrelid = 'yellow_taxi_trips'::regclass}),
+	'h pulocationid', 'still distributed as it was');
 
 done_testing();
