@@ -732,7 +732,6 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts)
 {
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 	Relation	rel;
-
 	CitusDistribution asked;
 
 	elt_citus_requested(opts, &asked);	/* refuses Citus options without Citus */
