@@ -28,7 +28,14 @@ SELECT load_csv(:'base' || :'taxi' || '?auth=s3cret', 'authed');
 SELECT load_csv(:'base' || :'taxi' || '?auth=s3cret', 'authed', '{"headers": {"Authorization": "Bearer s3cret"}}');
 -- credentials in a URL are never shown
 SELECT load_csv('http://alice:hunter2@127.0.0.1:18766/missing.csv?key=creds', 'creds');
-SELECT load_csv('http://alice:hunter2@127.0.0.1:1/nothing.csv', 'creds', '{"retries": 0}');
+-- (a refused connection: the message's tail is libcurl's, so only ours is compared)
+DO $$
+BEGIN
+    PERFORM load_csv('http://alice:hunter2@127.0.0.1:1/nothing.csv', 'creds', '{"retries": 0}');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'sqlstate %, names the URL without credentials: %, shows the password: %', SQLSTATE,
+        SQLERRM LIKE 'could not fetch "http://127.0.0.1:1/nothing.csv": %', SQLERRM LIKE '%hunter2%';
+END $$;
 
 -- A transfer cut after 100,000 bytes is resumed (Range + If-Range) in the
 -- same COPY: every row exactly once.

@@ -103,36 +103,12 @@ CREATE VIEW elt.runs WITH (security_invoker = true) AS
       FROM elt.flow_runs;
 GRANT SELECT ON elt.runs TO PUBLIC;
 
-/*
- * The owner of the flow called name that role who means: its own, else
- * the one flow of that name among the roles it is a member of; NULL when
- * there is none it may see.  A superuser also finds flows whose owner
- * role is gone, to mend them.  Used wherever a flow is named: flow_run,
- * flow_submit, flow_plan, and tasks written without their owner.
- */
+-- The owner of the flow called name that role who means (src/catalog.c):
+-- its own, else the one flow of that name among the roles it is a member
+-- of; NULL when there is none it may see.
 CREATE FUNCTION elt._flow_owner(flow text, who oid) RETURNS name
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    me pg_roles;
-    owners name[];
-BEGIN
-    SELECT * INTO me FROM pg_roles r WHERE r.oid = who;
-    SELECT array_agg(f.owner ORDER BY f.owner) INTO owners
-      FROM elt.flows f LEFT JOIN pg_roles r ON r.rolname = f.owner
-     WHERE f.name = flow
-       AND CASE WHEN r.oid IS NULL THEN me.rolsuper ELSE pg_has_role(who, r.oid, 'MEMBER') END;
-    IF me.rolname = ANY (owners) OR owners IS NULL THEN
-        RETURN CASE WHEN owners IS NOT NULL THEN me.rolname END;
-    ELSIF cardinality(owners) = 1 THEN
-        RETURN owners[1];
-    END IF;
-    RAISE EXCEPTION 'flow name "%" is ambiguous', flow
-        USING ERRCODE = 'ambiguous_function',
-              DETAIL = format('Roles %s each own a flow of that name, and role %s is a member of all of them.',
-                              array_to_string(owners, ', '), me.rolname),
-              HINT = 'SET ROLE to the flow''s owner first: a role''s own flow is found before others''.';
-END
-$$;
+    AS 'MODULE_PATHNAME', 'elt_flow_owner_sql' LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
 
 /* ------------------------------------------------------------------
  * A fixed search_path for the functions whose bodies do not change

@@ -38,6 +38,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
+
 /*
  * Runs the enclosed SPI work as the extension owner, the way a SECURITY
  * DEFINER function with a fixed search_path would: the caller's
@@ -180,6 +182,74 @@ elt_require_usage(const char *function)
 				 errhint("An administrator lets a role use pg_elt with GRANT USAGE ON SCHEMA elt TO that role.")));
 }
 
+/*
+ * The owner of the flow called name that role who means: its own flow of
+ * that name, else the one flow of that name among the roles it is a
+ * member of; NULL when there is none it may see.  A superuser also finds
+ * flows whose owner role is gone, to mend them.  Several candidates are
+ * an error that asks the caller to SET ROLE.  The one rule for naming a
+ * flow: flow_run, flow_submit, flow_plan, the scheduler's workers, and
+ * tasks written without their owner (elt._flow_owner) all use it.
+ */
+static char *
+catalog_flow_owner(const char *name, Oid who)
+{
+	char	   *who_name = GetUserNameFromId(who, true);
+	MemoryContext caller = CurrentMemoryContext;
+	StringInfoData candidates;
+	char	   *found = NULL;
+	int			nfound = 0;
+
+	initStringInfo(&candidates);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT f.owner::text, r.oid FROM elt.flows f"
+							  "  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = f.owner"
+							  " WHERE f.name = $1 ORDER BY 1",
+							  1, (Oid[1]) {TEXTOID}, (Datum[1]) {CStringGetTextDatum(name)},
+							  NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the owners of flow \"%s\"", name);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *owner = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+		Datum		role = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (isnull ? !superuser_arg(who) : !is_member_of_role(who, DatumGetObjectId(role)))
+			continue;
+		if (who_name && strcmp(owner, who_name) == 0)
+		{
+			found = owner;		/* the caller's own comes first */
+			nfound = 1;
+			break;
+		}
+		appendStringInfo(&candidates, "%s%s", nfound ? ", " : "", owner);
+		found = owner;
+		nfound++;
+	}
+	if (nfound > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_FUNCTION),
+				 errmsg("flow name \"%s\" is ambiguous", name),
+				 errdetail("Roles %s each own a flow of that name, and role %s is a member of all of them.",
+						   candidates.data, who_name ? who_name : "?"),
+				 errhint("SET ROLE to the flow's owner first: a role's own flow is found before others'.")));
+	found = found ? MemoryContextStrdup(caller, found) : NULL;
+	SPI_finish();
+	return found;
+}
+
+/* elt._flow_owner(flow text, who oid) RETURNS name */
+Datum
+elt_flow_owner_sql(PG_FUNCTION_ARGS)
+{
+	char	   *owner = catalog_flow_owner(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_OID(1));
+
+	if (owner == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(owner)));
+}
+
 static char *
 catalog_text(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -247,20 +317,28 @@ FlowDef *
 elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext cxt)
 {
 	CatalogScope scope;
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(who)};
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(name)};
 	FlowDef    *flow;
 	MemoryContext old;
 	TupleDesc	desc;
 	HeapTuple	tup;
 	bool		isnull;
 	Datum		owner;
+	char	   *owner_name;
 
 	catalog_enter(&scope);
+	owner_name = catalog_flow_owner(name, who);
+	if (owner_name == NULL)
+	{
+		catalog_leave(&scope);
+		return NULL;
+	}
+	values[1] = CStringGetTextDatum(owner_name);
 	catalog_exec("SELECT f.name, r.oid, r.rolcanlogin, f.params, f.xmin, f.owner,"
 				 "       (extract(epoch FROM f.timeout) * 1000)::float8"
 				 "  FROM elt.flows f LEFT JOIN pg_catalog.pg_roles r ON r.rolname = f.owner"
-				 " WHERE f.name = $1 AND f.owner = elt._flow_owner($1, $2)",
+				 " WHERE f.name = $1 AND f.owner = $2",
 				 2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 	{
@@ -288,9 +366,7 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
 					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags"
 					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
-					 2, (Oid[2]) {TEXTOID, TEXTOID},
-					 (Datum[2]) {values[0], CStringGetTextDatum(flow->owner_name)},
-					 NULL, SPI_OK_SELECT);
+					 2, types, values, NULL, SPI_OK_SELECT);
 		old = MemoryContextSwitchTo(cxt);
 		desc = SPI_tuptable->tupdesc;
 		for (uint64 i = 0; i < SPI_processed; i++)
