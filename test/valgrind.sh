@@ -58,13 +58,14 @@ out = open(sys.argv[1] + "/pg_elt-errors.txt", "w")
 ours = re.compile(r"pg_elt\.so|\((%s):\d+\)" % "|".join(
     re.escape(os.path.basename(f)) for f in sys.argv[2:]))
 n = 0
-# PostgreSQL's WAL records carry padding bytes it never initialises (its
-# own valgrind build suppresses these): reported when the WAL is written,
-# whoever's commit flushed it
-wal_padding = re.compile(r"pwrite64\(buf\) points to uninitialised byte.*\n(?:.*\n){0,3}.*XLog(?:Flush|BackgroundFlush|Write)")
+# PostgreSQL writes padding bytes it never initialises into WAL records and
+# into the relcache init file (its own valgrind build suppresses both):
+# reported when written, whoever's commit or connection wrote them
+pg_padding = re.compile(r"write(?:64)?\(buf\) points to uninitialised byte(?:.*\n){1,12}.*"
+                        r"(?:XLog(?:Flush|BackgroundFlush|Write)|RelationCacheInitializePhase3)")
 for path in glob.glob(sys.argv[1] + "/vg.*"):
     for block in re.split(r"\n==\d+== \n", open(path, errors="replace").read()):
-        if ours.search(block) and not wal_padding.search(block):
+        if ours.search(block) and not pg_padding.search(block):
             out.write(path + ":\n" + block + "\n\n")
             n += 1
 print(n)
