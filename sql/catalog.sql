@@ -36,7 +36,15 @@ SELECT count(*) FROM elt.tasks;
 
 -- Flow params must be an object; owners must be able to log in.
 INSERT INTO elt.flows (name, params) VALUES ('p', '[1]');
+GRANT elt_team TO elt_alice;
+SET ROLE elt_alice;
 INSERT INTO elt.flows (name, owner) VALUES ('p', 'elt_team');
+RESET ROLE;
+REVOKE elt_team FROM elt_alice;
+-- a superuser's write (a restore) is kept, disabled, with a WARNING
+INSERT INTO elt.flows (name, owner) VALUES ('p', 'elt_team');
+SELECT name, owner, enabled FROM elt.flows WHERE name = 'p';
+DELETE FROM elt.flows WHERE name = 'p';
 
 -- Ownership: a flow belongs to the role that inserted it.  Others cannot
 -- see or change it, nor make flows owned by roles they are not members of.

@@ -54,6 +54,63 @@ CREATE RULE redirect AS ON INSERT TO ruled DO INSTEAD
 SELECT load_csv(:'base' || :'taxi', 'ruled');
 SELECT (SELECT count(*) FROM ruled) AS in_ruled, (SELECT count(*) FROM ruled_elsewhere) AS redirected;
 
+-- Rules a load cannot honour (each further action would read the file
+-- again, and COPY would ignore them) are refused before a byte is read.
+CREATE TABLE audited (LIKE by_copy);
+CREATE TABLE audit (at timestamptz);
+CREATE RULE also_audit AS ON INSERT TO audited DO ALSO INSERT INTO audit VALUES (now());
+SELECT load_csv(:'base' || :'taxi', 'audited');
+CREATE TABLE gated (LIKE by_copy);
+CREATE RULE some_only AS ON INSERT TO gated WHERE NEW.vendorid = 1 DO INSTEAD NOTHING;
+SELECT load_csv(:'base' || :'taxi', 'gated', '{"path": "insert"}');
+SELECT (SELECT count(*) FROM audited) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM gated) AS rows_anywhere;
+
+-- GENERATED ALWAYS identity columns keep the file's values, as COPY keeps them.
+CREATE TABLE numbered (n int GENERATED ALWAYS AS IDENTITY, label text);
+SELECT load_csv(:'base' || '/no_header.csv', 'numbered', '{"header": false, "path": "insert"}');
+SELECT n, label FROM numbered ORDER BY n;
+
+-- An attack on the load's source: a column default that the planner folds
+-- scans the temporary source, swallows the scan's error and raises.  The
+-- load fails with that error and nothing loaded (the error report no
+-- longer reads the freed scan's state).
+CREATE FUNCTION steal_source() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+BEGIN
+    -- the source's name is predictable, and the parser finds it
+    FOR i IN 1..1000 LOOP
+        t := format('pg_temp.pg_elt_load_%s_%s', pg_backend_pid(), i);
+        IF to_regclass(t) IS NOT NULL THEN
+            BEGIN
+                EXECUTE format('SELECT 1 FROM %s WHERE label::int > 0', t);
+            EXCEPTION WHEN others THEN
+                NULL;
+            END;
+            RAISE EXCEPTION 'stolen';
+        END IF;
+    END LOOP;
+    RETURN 0;
+END $$;
+CREATE TABLE robbed (n int, label text, extra int DEFAULT steal_source());
+SELECT load_csv(:'base' || '/no_header.csv', 'robbed', '{"header": false, "columns": ["n", "label"], "path": "insert"}');
+SELECT count(*) FROM robbed;
+
+-- The executor path reads through a temporary table: without TEMP on the
+-- database it is refused, before a byte is read, and says why.
+CREATE TABLE bobs_view_base (n int, label text);
+CREATE VIEW bobs_view AS SELECT * FROM bobs_view_base;
+GRANT INSERT ON bobs_view TO elt_bob;
+GRANT INSERT ON bobs_view_base TO elt_bob;
+REVOKE TEMPORARY ON DATABASE contrib_regression FROM PUBLIC;
+SET ROLE elt_bob;
+SELECT load_csv(:'base' || '/no_header.csv', 'bobs_view', '{"header": false}');
+RESET ROLE;
+GRANT TEMPORARY ON DATABASE contrib_regression TO PUBLIC;
+SET ROLE elt_bob;
+SELECT load_csv(:'base' || '/no_header.csv', 'bobs_view', '{"header": false}');
+RESET ROLE;
+
 -- A BEFORE INSERT trigger that rewrites rows sees the same rows on both paths.
 CREATE TABLE rewritten (LIKE by_copy);
 ALTER TABLE rewritten ADD COLUMN path text;
@@ -156,6 +213,10 @@ SELECT a, b, c FROM remote_semi ORDER BY a;
 CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (url 'http://x/', mode 'replace');
 CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (delimiter ';');
 CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (url 'http://x/', header 'maybe');
+-- a value cannot add options of its own
+CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (url 'http://x/', headers '{}, "mode": "replace"');
+CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (url 'http://x/', timeout '5, "retries": 9');
+CREATE FOREIGN TABLE bad_opt (a int) SERVER pg_elt OPTIONS (url 'http://x/', headers '[1]');
 -- with load_csv's permissions: file:// only for roles that may read server
 -- files, the outbound policy, USAGE on schema elt
 \getenv datadir PG_ELT_TEST_DATA
@@ -182,5 +243,21 @@ RESET pg_elt.allowed_networks;
 SET ROLE elt_outsider;
 SELECT count(*) FROM remote_types;
 RESET ROLE;
+-- A trojan table: a role declares a table it may not read itself (a
+-- server file, an internal address) and waits for a superuser to read it.
+-- The owner's rights bound the scan too.
+SET ROLE elt_bob;
+\set ECHO none
+SELECT format('CREATE FOREIGN TABLE trojan_file (id int) SERVER pg_elt OPTIONS (url %L)', :'file_url') \gexec
+\set ECHO all
+CREATE FOREIGN TABLE trojan_net (id int) SERVER pg_elt OPTIONS (url 'http://127.0.0.1:18766/types.csv');
+RESET ROLE;
+\set VERBOSITY sqlstate
+SELECT count(*) FROM trojan_file;
+\set VERBOSITY default
+SET pg_elt.allowed_networks = '';
+SELECT count(*) FROM trojan_net;
+RESET pg_elt.allowed_networks;
+DROP FOREIGN TABLE trojan_file, trojan_net;
 DROP OWNED BY elt_outsider;
 DROP ROLE elt_outsider;

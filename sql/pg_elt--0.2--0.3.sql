@@ -152,6 +152,11 @@ DECLARE
     tz text := coalesce(NEW.timezone, current_setting('pg_elt.timezone', true), 'UTC');
     owner_changed boolean := TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner;
     owner_role pg_roles;
+    -- a superuser's write (a restore, say) is kept, disabled, where the
+    -- owner's state refuses it: a WARNING says why
+    writer_is_superuser boolean := coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false);
+    keep_hint text := format('The flow is kept, disabled; mend it, then: UPDATE elt.flows SET enabled = true WHERE name = %L AND owner = %L.',
+                             NEW.name, NEW.owner);
 BEGIN
     IF NEW.name IS NULL OR NEW.name = '' THEN
         RAISE EXCEPTION 'a flow needs a name' USING ERRCODE = 'invalid_parameter_value';
@@ -165,7 +170,7 @@ BEGIN
     IF owner_role.oid IS NULL THEN
         -- a restore (pg_dump keeps flows by owner name) where the role is
         -- missing: a superuser keeps the flow, disabled; anyone else errs
-        IF NOT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false) THEN
+        IF NOT writer_is_superuser THEN
             RAISE EXCEPTION 'role "%" does not exist', NEW.owner USING ERRCODE = 'undefined_object';
         END IF;
         RAISE WARNING 'flow "%" is owned by role "%", which does not exist', NEW.name, NEW.owner
@@ -180,7 +185,10 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'A flow can be owned only by a role the current user is a member of.';
     END IF;
-    IF NOT owner_role.rolcanlogin THEN
+    IF NOT owner_role.rolcanlogin AND writer_is_superuser THEN
+        RAISE WARNING 'flow owner "%" cannot log in', NEW.owner USING HINT = keep_hint;
+        NEW.enabled := false;
+    ELSIF NOT owner_role.rolcanlogin THEN
         RAISE EXCEPTION 'flow owner "%" cannot log in', NEW.owner
             USING ERRCODE = 'invalid_authorization_specification',
                   DETAIL = 'Flow runs execute in a background worker connected as the flow''s owner; PostgreSQL 15 lets background workers connect only as roles with LOGIN.',
@@ -203,11 +211,19 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use a name from pg_timezone_names, e.g. Europe/Paris or UTC.';
     END IF;
-    PERFORM elt._check_flow_limits(owner_role.oid,
-        CASE WHEN owner_changed OR NEW.priority IS DISTINCT FROM OLD.priority THEN NEW.priority END,
-        CASE WHEN owner_changed OR NEW.schedule IS DISTINCT FROM OLD.schedule
-                  OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN NEW.schedule END,
-        tz);
+    BEGIN
+        PERFORM elt._check_flow_limits(owner_role.oid,
+            CASE WHEN owner_changed OR NEW.priority IS DISTINCT FROM OLD.priority THEN NEW.priority END,
+            CASE WHEN owner_changed OR NEW.schedule IS DISTINCT FROM OLD.schedule
+                      OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN NEW.schedule END,
+            tz);
+    EXCEPTION WHEN insufficient_privilege THEN
+        IF NOT writer_is_superuser THEN
+            RAISE;
+        END IF;
+        RAISE WARNING '%', SQLERRM USING HINT = keep_hint;
+        NEW.enabled := false;
+    END;
     IF NEW.schedule IS NOT NULL THEN
         PERFORM elt._check_schedule(NEW.schedule, tz);
         IF NOT elt._scheduler_available()

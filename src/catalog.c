@@ -423,6 +423,11 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 				 "   FROM elt.flows f WHERE f.name = $1 AND f.owner = $2"
 				 " RETURNING run_id",
 				 6, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow->name, flow->owner_name),
+				 errdetail("It was deleted, renamed or given to another role while the run was being made.")));
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 										 &(bool) {false}));
 	catalog_notify(run_id, NULL, running_here ? "running" : "pending");

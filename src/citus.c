@@ -21,6 +21,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -29,6 +30,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 /*
  * The kind of Citus table relid is, from its pg_dist_partition row:
@@ -57,10 +59,22 @@ elt_citus_table_kind(Oid relid)
 	if ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
+		AttrNumber	method_col = get_attnum(catalog, "partmethod");
+		AttrNumber	repmodel_col = get_attnum(catalog, "repmodel");
+		AttrNumber	colocation_col = get_attnum(catalog, "colocationid");
 		bool		isnull;
-		char		method = DatumGetChar(heap_getattr(tup, get_attnum(catalog, "partmethod"), desc, &isnull));
-		char		repmodel = DatumGetChar(heap_getattr(tup, get_attnum(catalog, "repmodel"), desc, &isnull));
-		uint32		colocation = DatumGetUInt32(heap_getattr(tup, get_attnum(catalog, "colocationid"), desc, &isnull));
+		char		method;
+		char		repmodel;
+		uint32		colocation;
+
+		if (method_col == InvalidAttrNumber || repmodel_col == InvalidAttrNumber ||
+			colocation_col == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("this version of Citus is not one pg_elt knows: pg_dist_partition lacks a column it reads")));
+		method = DatumGetChar(heap_getattr(tup, method_col, desc, &isnull));
+		repmodel = DatumGetChar(heap_getattr(tup, repmodel_col, desc, &isnull));
+		colocation = DatumGetUInt32(heap_getattr(tup, colocation_col, desc, &isnull));
 
 		if (method == 'n' && repmodel == 't')
 			kind = CITUS_REFERENCE;
@@ -102,6 +116,25 @@ citus_in_tenant_schema(Oid relid)
 	return tenant;
 }
 
+/* Citus 12 and 13: CreateTenantSchemaTable(Oid) as pg_elt calls it. */
+static bool
+citus_version_known(void)
+{
+	HeapTuple	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(get_extension_oid("citus", false)));
+	bool		known = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		v = SysCacheGetAttr(EXTENSIONOID, tup, Anum_pg_extension_extversion, &isnull);
+		char	   *version = isnull ? "" : TextDatumGetCString(v);
+
+		known = strncmp(version, "12.", 3) == 0 || strncmp(version, "13.", 3) == 0;
+		ReleaseSysCache(tup);
+	}
+	return known;
+}
+
 static void
 citus_adopt_into_tenant_schema(Oid relid)
 {
@@ -109,8 +142,9 @@ citus_adopt_into_tenant_schema(Oid relid)
 
 	if (!citus_in_tenant_schema(relid))
 		return;
-	create_tenant_table = (void (*) (Oid)) load_external_function("citus", "CreateTenantSchemaTable",
-																  false, NULL);
+	/* its signature is that of the Citus releases it was checked with */
+	create_tenant_table = citus_version_known() ?
+		(void (*) (Oid)) load_external_function("citus", "CreateTenantSchemaTable", false, NULL) : NULL;
 	if (create_tenant_table == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

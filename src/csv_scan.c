@@ -20,7 +20,9 @@
 #include "csv_scan.h"
 
 #include "access/reloptions.h"
+#include <math.h>
 #include "access/table.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_foreign_table.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
@@ -31,6 +33,7 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -86,8 +89,53 @@ scan_find_attachment(Oid relid)
 /*
  * The options as load_csv's (url apart), checked by load_csv's own rules:
  * written as a jsonb object, header a boolean, timeout a number, headers
- * the JSON object it is in load_csv.
+ * the JSON object it is in load_csv.  Each value is parsed on its own, so
+ * that no value can add keys to the object.
  */
+static void
+scan_option_error(DefElem *def, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for option \"%s\" of a pg_elt foreign table: \"%s\"",
+					def->defname, defGetString(def)),
+			 errhint("%s", hint)));
+}
+
+static double
+scan_option_number(DefElem *def)
+{
+	char	   *value = defGetString(def);
+	char	   *end;
+	double		d = strtod(value, &end);
+
+	if (end == value || *end != '\0' || !isfinite(d))
+		scan_option_error(def, "It is a number of seconds.");
+	return d;
+}
+
+static void
+scan_option_context(void *arg)
+{
+	errcontext("option \"%s\" of a pg_elt foreign table", ((DefElem *) arg)->defname);
+}
+
+/* A JSON object, written again from its parsed form. */
+static char *
+scan_option_object(DefElem *def)
+{
+	ErrorContextCallback context = {error_context_stack, scan_option_context, def};
+	Jsonb	   *object;
+
+	error_context_stack = &context;
+	object = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(defGetString(def))));
+	error_context_stack = context.previous;
+
+	if (!JB_ROOT_IS_OBJECT(object) || JB_ROOT_IS_SCALAR(object))
+		scan_option_error(def, "It is a JSON object, e.g. '{\"Authorization\": \"Bearer ...\"}'.");
+	return JsonbToCString(NULL, &object->root, VARSIZE(object));
+}
+
 static char *
 scan_parse_options(List *options, LoadOptions *opts)
 {
@@ -123,8 +171,10 @@ scan_parse_options(List *options, LoadOptions *opts)
 		appendStringInfoString(&json, ": ");
 		if (strcmp(def->defname, "header") == 0)
 			appendStringInfoString(&json, defGetBoolean(def) ? "true" : "false");
-		else if (strcmp(def->defname, "headers") == 0 || strcmp(def->defname, "timeout") == 0)
-			appendStringInfoString(&json, value);
+		else if (strcmp(def->defname, "timeout") == 0)
+			appendStringInfo(&json, "%.17g", scan_option_number(def));
+		else if (strcmp(def->defname, "headers") == 0)
+			appendStringInfoString(&json, scan_option_object(def));
 		else
 			escape_json(&json, value);
 	}
@@ -195,11 +245,17 @@ scan_get_plan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
  * ---------------------------------------------------------------------
  */
 
-/* A user's table: open its URL with load_csv's rules for the current user. */
+/*
+ * A user's table: open its URL with load_csv's rules, for the querying
+ * role and for the table's owner at once: a table a role may declare must
+ * not reach, when a superuser reads it, what that role could not (a
+ * file:// URL, an internal address).
+ */
 static void
 scan_open_url(CsvScanState *state, Relation rel)
 {
 	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+	Oid			owner = rel->rd_rel->relowner;
 	LoadOptions opts;
 	HttpOptions hopts;
 	char	   *url;
@@ -212,6 +268,8 @@ scan_open_url(CsvScanState *state, Relation rel)
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no \"url\" option", RelationGetRelationName(rel))));
 	elt_http_options_for_caller(&opts, &hopts);
+	hopts.allow_file &= superuser_arg(owner) || has_privs_of_role(owner, ROLE_PG_READ_SERVER_FILES);
+	hopts.restricted |= !superuser_arg(owner);
 	elt_check_url_allowed(url, hopts.allow_file);
 	source = elt_open_url(url, &hopts);
 	state->stream = elt_gzip_open_if_compressed(elt_gzip_open_if_compressed(source));
@@ -221,10 +279,17 @@ scan_open_url(CsvScanState *state, Relation rel)
 }
 
 static void
+scan_forget_cstate(void *arg)
+{
+	((CopyFeed *) arg)->cstate = NULL;
+}
+
+static void
 scan_begin(ForeignScanState *node, int eflags)
 {
 	Relation	rel = node->ss.ss_currentRelation;
 	CsvScanState *state = palloc0(sizeof(CsvScanState));
+	MemoryContextCallback *forget = palloc0(sizeof(MemoryContextCallback));
 	CsvScanAttachment *att;
 
 	node->fdw_state = state;
@@ -240,6 +305,10 @@ scan_begin(ForeignScanState *node, int eflags)
 							RelationGetRelationName(rel))));
 		att->scanned = true;
 		state->source = att->source;
+		/* the COPY state lives in this query's memory: forget it with that */
+		forget->func = scan_forget_cstate;
+		forget->arg = att->source;
+		MemoryContextRegisterResetCallback(CurrentMemoryContext, forget);
 		state->copy_options = att->copy_options;
 		state->display_url = pstrdup(att->source->stream->display_url);
 	}
@@ -306,6 +375,7 @@ scan_rescan(ForeignScanState *node)
 				 errmsg("the rows of load_csv's source \"%s\" can be read only once",
 						RelationGetRelationName(rel))));
 	scan_end(node);
+	state->stream = NULL;
 	scan_open_url(state, rel);
 	elt_copy_feed_begin(state->source, NULL, rel, NIL, state->copy_options);
 }

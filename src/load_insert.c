@@ -29,22 +29,47 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "rewrite/prs2lock.h"
+#include "rewrite/rewriteDefine.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/rel.h"
+#include "commands/dbcommands.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 
-/* Whether rel has a rule that an INSERT into it would apply (COPY applies none). */
+/*
+ * Whether rel has a rule an INSERT into it would apply (COPY applies
+ * none).  A load honours one kind: a single unconditional DO INSTEAD rule
+ * whose action is one INSERT.  Any other (DO ALSO, a WHERE, several
+ * actions) repeats the INSERT's SELECT, which would read the stream again,
+ * or does no INSERT at all: refused, before anything is read.
+ */
 static bool
 load_has_insert_rules(Relation rel)
 {
 	RuleLock   *rules = rel->rd_rules;
+	int			n = 0;
 
 	for (int i = 0; rules && i < rules->numLocks; i++)
-		if (rules->rules[i]->event == CMD_INSERT)
-			return true;
-	return false;
+	{
+		RewriteRule *rule = rules->rules[i];
+
+		if (rule->event != CMD_INSERT || rule->enabled == RULE_DISABLED)
+			continue;
+		if (++n > 1 || !rule->isInstead || rule->qual != NULL || list_length(rule->actions) != 1 ||
+			((Query *) linitial(rule->actions))->commandType != CMD_INSERT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot load into \"%s\": its INSERT rules are not one unconditional DO INSTEAD INSERT",
+							RelationGetRelationName(rel)),
+					 errdetail("Each further rule action would read the file again; COPY would ignore the rules."),
+					 errhint("Load into another table and INSERT ... SELECT from it, or give the table a trigger instead of rules.")));
+	}
+	return n > 0;
 }
 
 static const char *
@@ -66,6 +91,27 @@ load_relkind_name(char relkind)
 		default:
 			return "not a table";
 	}
+}
+
+/*
+ * What the executor path needs beyond the INSERT's own rights: its source
+ * is a temporary table, so TEMP on the database and a transaction that
+ * may write (the direct path lets a read-only transaction fill a
+ * temporary table; this one cannot).
+ */
+static void
+load_check_insert_path_allowed(const char *name)
+{
+	if (pg_database_aclcheck(MyDatabaseId, GetUserId(), ACL_CREATE_TEMP) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to load into \"%s\" through the executor", name),
+				 errdetail("load_csv reads the file through a temporary foreign table on this path, and role \"%s\" may not create temporary tables in this database.",
+						   GetUserNameFromId(GetUserId(), false)),
+				 errhint("GRANT TEMPORARY ON DATABASE %s TO the role.",
+						 quote_identifier(get_database_name(MyDatabaseId)))));
+	if (XactReadOnly)
+		PreventCommandIfReadOnly("load_csv");
 }
 
 /*
@@ -106,11 +152,14 @@ elt_choose_load_path(Relation rel, LoadPath requested)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("\"path\": \"copy\" cannot load into table \"%s\": it has row-level security enabled", name),
 				 errhint("Leave \"path\" out (auto) or use \"insert\": the executor path applies the table's policies.")));
-	if (requested != LOAD_PATH_AUTO)
-		return requested;
-	if (!plain || citus || rls || load_has_insert_rules(rel))
-		return LOAD_PATH_INSERT;
-	return LOAD_PATH_COPY;
+	if (requested == LOAD_PATH_AUTO)
+		requested = (!plain || citus || rls || load_has_insert_rules(rel)) ?
+			LOAD_PATH_INSERT : LOAD_PATH_COPY;
+	else if (requested == LOAD_PATH_INSERT)
+		(void) load_has_insert_rules(rel);
+	if (requested == LOAD_PATH_INSERT)
+		load_check_insert_path_allowed(name);
+	return requested;
 }
 
 /* attnames (String nodes), or every column COPY would fill when NIL. */
@@ -172,6 +221,7 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 	TupleDesc	desc = RelationGetDescr(rel);
 	List	   *columns = load_insert_columns(rel, attnames);
 	char	   *source_name = psprintf("pg_elt_load_%d_%u", MyProcPid, ++source_counter);
+	bool		identity_always = false;
 	StringInfoData ddl;
 	StringInfoData names;
 	ListCell   *lc;
@@ -189,6 +239,7 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 						 format_type_extended(a->atttypid, a->atttypmod,
 											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 		appendStringInfo(&names, "%s%s", names.len ? ", " : "", quote_identifier(NameStr(a->attname)));
+		identity_always |= a->attidentity == ATTRIBUTE_IDENTITY_ALWAYS;
 	}
 
 	SPI_connect();
@@ -200,10 +251,12 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 	elt_csv_scan_attach(&att);
 	PG_TRY();
 	{
-		load_insert_exec(psprintf("INSERT INTO %s (%s) SELECT %s FROM pg_temp.%s",
+		/* the file's values for GENERATED ALWAYS columns are kept, as COPY keeps them */
+		load_insert_exec(psprintf("INSERT INTO %s (%s) %s SELECT %s FROM pg_temp.%s",
 								  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 															 RelationGetRelationName(rel)),
-								  names.data, names.data, source_name),
+								  names.data, identity_always ? "OVERRIDING SYSTEM VALUE" : "",
+								  names.data, source_name),
 						 SPI_OK_INSERT);
 		rows = SPI_processed;
 	}
