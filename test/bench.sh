@@ -217,15 +217,17 @@ check_counts() {
     [ "$counts" = "$expect" ] || { echo "bench: row counts of $* differ from $n: $counts" >&2; exit 1; }
 }
 
+# Empty typed tables named $@, made anew, and a checkpoint before a pair.
+fresh_tables() {
+    local t sql="SET client_min_messages = warning;"
+    for t in "$@"; do sql="$sql DROP TABLE IF EXISTS $t; CREATE TABLE $t $ddl;"; done
+    echo "$sql CHECKPOINT;" | psql_bench
+}
+
 bench_load() {
     local a_times=() b_times=() mem_line="" i a b t0 ma mb peak_private
     for i in $(seq "$runs"); do
-        psql_bench <<SQL
-SET client_min_messages = warning;
-DROP TABLE IF EXISTS bench_a; DROP TABLE IF EXISTS bench_b;
-CREATE TABLE bench_a $ddl; CREATE TABLE bench_b $ddl;
-CHECKPOINT;
-SQL
+        fresh_tables bench_a bench_b
 
         # (a) load_csv of the gzip file over HTTP
         load_csv_sampled "$url" bench_a
@@ -255,12 +257,7 @@ bench_insert() {
     local a_times=() b_times=() mem_line="" i a a_anon a_rss b ma mb peak_private quarter=$((rows / 4))
     echo "insert paths: (a) load_csv '{\"path\": \"copy\"}' against (b) load_csv '{\"path\": \"insert\"}', gz over HTTP"
     for i in $(seq "$runs"); do
-        psql_bench <<SQL
-SET client_min_messages = warning;
-DROP TABLE IF EXISTS bench_ia; DROP TABLE IF EXISTS bench_ib;
-CREATE TABLE bench_ia $ddl; CREATE TABLE bench_ib $ddl;
-CHECKPOINT;
-SQL
+        fresh_tables bench_ia bench_ib
         # (a) the direct path
         load_csv_sampled "$url" bench_ia '{"path": "copy"}'
         a=$elapsed
