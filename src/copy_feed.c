@@ -4,15 +4,15 @@
  *	  Feeding PostgreSQL's COPY FROM machinery from a pg_elt byte stream.
  *
  *	  BeginCopyFrom takes a data-source callback without an argument, so
- *	  the source being read is found through a static.  Reads nest and
+ *	  the feed being read is found through a static.  Reads nest and
  *	  interleave: a trigger on a load's target may call load_csv, and a
  *	  query may scan two pg_elt foreign tables at once.  So every call into
- *	  COPY that may call back sets the static to its own source first and
+ *	  COPY that may call back sets the static to its own feed first and
  *	  puts the previous value back however the call ends: the static names
- *	  the source of the COPY call running now, or none.
+ *	  the feed of the COPY call running now, or none.
  *
- *	  The source also owns what is the same for every reader: the bytes
- *	  read ahead before COPY started (the sample), progress NOTICEs, and
+ *	  The feed also owns what is the same for every reader: the bytes read
+ *	  ahead before COPY started (the sample), progress NOTICEs, and
  *	  pg_elt.max_line_length.
  *
  *-------------------------------------------------------------------------
@@ -111,7 +111,7 @@ copy_feed_read(void *outbuf, int minread, int maxread)
 /* BeginCopyFrom on rel (its columns attnames, NIL for all) from src. */
 CopyFromState
 elt_copy_feed_begin(CopyFeed *src, ParseState *pstate, Relation rel, List *attnames,
-					  List *copy_options)
+					List *copy_options)
 {
 	src->cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_feed_read, attnames,
 								copy_options);

@@ -35,10 +35,10 @@ typedef struct CopyFeed
 
 extern CopyFeed *elt_copy_feed_create(EltStream *stream, EltStream *source, StringInfo head);
 extern CopyFromState elt_copy_feed_begin(CopyFeed *src, ParseState *pstate, Relation rel,
-										   List *attnames, List *copy_options);
+										 List *attnames, List *copy_options);
 extern uint64 elt_copy_feed_copy(CopyFeed *src);
 extern bool elt_copy_feed_next(CopyFeed *src, ExprContext *econtext, Datum *values,
-								 bool *nulls);
+							   bool *nulls);
 extern uint64 elt_copy_feed_rows(const CopyFeed *src);
 
 #endif

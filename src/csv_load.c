@@ -787,7 +787,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	bool		created = false;
 	List	   *attnames = NIL;
 	Relation	rel;
-	CopyFeed *src;
+	CopyFeed   *src;
 	CitusDistribution distribution;
 	LoadPath	path;
 	uint64		rows;
