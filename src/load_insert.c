@@ -18,11 +18,24 @@
  *	  stream (no tuplestore, no temporary copy of the file).  The source
  *	  table lives for the one statement, in the load's subtransaction.
  *
+ *	  PostgreSQL 15's INSERT writes each row without the bulk-insert state
+ *	  COPY has (a pinned target page, a 16 MB buffer ring): for a heap
+ *	  target it costs about half again COPY's time and sweeps all of
+ *	  shared_buffers.  So for the one INSERT it runs, this file gives a heap
+ *	  target's relcache entry a table AM that is heap's own with one change:
+ *	  tuple_insert passes a bulk-insert state to heap's, as COPY's inserts
+ *	  do.  Everything else the executor does (triggers, rules, policies,
+ *	  constraints, indexes) is unchanged; the entry gets heap's AM back
+ *	  however the INSERT ends (and from any relcache rebuild meanwhile).
+ *
  *-------------------------------------------------------------------------
  */
 #include "load_insert.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "csv_scan.h"
@@ -40,6 +53,31 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+
+/*
+ * Heap targets of executor-path INSERTs running now, each with its
+ * bulk-insert state; nested loads push their own (a trigger on the target
+ * may load into it again).
+ */
+typedef struct BulkTarget
+{
+	Oid			relid;
+	BulkInsertState bistate;
+	struct BulkTarget *outer;
+} BulkTarget;
+
+static BulkTarget *bulk_targets = NULL;
+static TableAmRoutine bulk_heapam;	/* heap's, tuple_insert apart; set once */
+
+static void
+bulk_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int options,
+				  BulkInsertState bistate)
+{
+	for (BulkTarget *t = bulk_targets; t && bistate == NULL; t = t->outer)
+		if (t->relid == RelationGetRelid(rel))
+			bistate = t->bistate;
+	GetHeapamTableAmRoutine()->tuple_insert(rel, slot, cid, options, bistate);
+}
 
 /*
  * Whether rel has a rule an INSERT into it would apply (COPY applies
@@ -210,6 +248,23 @@ load_insert_exec(const char *sql, int expected)
 }
 
 /*
+ * Gives rel heap's AM back and drops its bulk-insert state.  After an
+ * error the state's pinned page is left to the abort's cleanup, which
+ * also releases its lock.
+ */
+static void
+load_insert_end_bulk(Relation rel, BulkTarget *target, bool done)
+{
+	rel->rd_tableam = GetHeapamTableAmRoutine();
+	bulk_targets = target->outer;
+	if (done)
+	{
+		FreeBulkInsertState(target->bistate);
+		table_finish_bulk_insert(rel, 0);
+	}
+}
+
+/*
  * Loads src into rel through the executor; the rows the INSERT reports.
  * Runs as the caller, in the caller's (sub)transaction: the INSERT checks
  * the caller's rights, row-level security and constraints as any INSERT.
@@ -226,6 +281,8 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 	StringInfoData names;
 	ListCell   *lc;
 	CsvScanAttachment att;
+	BulkTarget	target;
+	bool		bulk;
 	uint64		rows;
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -242,6 +299,13 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 		identity_always |= a->attidentity == ATTRIBUTE_IDENTITY_ALWAYS;
 	}
 
+	bulk = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_tableam == GetHeapamTableAmRoutine();
+	if (bulk && bulk_heapam.tuple_insert == NULL)
+	{
+		bulk_heapam = *GetHeapamTableAmRoutine();
+		bulk_heapam.tuple_insert = bulk_tuple_insert;
+	}
+
 	SPI_connect();
 	load_insert_exec(psprintf("CREATE FOREIGN TABLE pg_temp.%s (%s) SERVER pg_elt",
 							  source_name, ddl.data), SPI_OK_UTILITY);
@@ -249,6 +313,21 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 	att.source = src;
 	att.copy_options = copy_options;
 	elt_csv_scan_attach(&att);
+	if (bulk)
+	{
+		/*
+		 * The relcache entry is rebuilt, with heap's AM, when invalidations
+		 * queued so far (the source's creation, the target's if the load
+		 * made it) are processed: have that happen now, not at the
+		 * INSERT's start.
+		 */
+		CommandCounterIncrement();
+		target.relid = RelationGetRelid(rel);
+		target.bistate = GetBulkInsertState();
+		target.outer = bulk_targets;
+		bulk_targets = &target;
+		rel->rd_tableam = &bulk_heapam;
+	}
 	PG_TRY();
 	{
 		/* the file's values for GENERATED ALWAYS columns are kept, as COPY keeps them */
@@ -265,6 +344,8 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 		ErrorData  *edata;
 
 		elt_csv_scan_detach(&att);
+		if (bulk)
+			load_insert_end_bulk(rel, &target, false);
 		/* the error is the load's: the statement that ran it is ours, not the user's */
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -274,6 +355,8 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 	}
 	PG_END_TRY();
 	elt_csv_scan_detach(&att);
+	if (bulk)
+		load_insert_end_bulk(rel, &target, true);
 	load_insert_exec(psprintf("DROP FOREIGN TABLE pg_temp.%s", source_name), SPI_OK_UTILITY);
 	SPI_finish();
 	return rows;

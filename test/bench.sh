@@ -75,9 +75,11 @@ if want load || want insert || want runs; then
        [ "$(su postgres -c "psql -qAtX -c 'SHOW max_worker_processes'")" -lt 16 ]; then
         su postgres -c "psql -qAtX -c \"ALTER SYSTEM SET shared_preload_libraries = 'pg_elt'\""
         su postgres -c "psql -qAtX -c \"ALTER SYSTEM SET max_worker_processes = 16\""
-        pg_ctlcluster 15 main restart
-        for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
     fi
+    # a preloaded library is the one the postmaster loaded: restart, so that
+    # what is measured is what was just built
+    pg_ctlcluster 15 main restart
+    for _ in $(seq 30); do su postgres -c "pg_isready -q" && break; sleep 1; done
     echo "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_elt; ALTER EXTENSION pg_elt UPDATE;" | psql_bench
 fi
 
