@@ -65,6 +65,21 @@ CREATE RULE some_only AS ON INSERT TO gated WHERE NEW.vendorid = 1 DO INSTEAD NO
 SELECT load_csv(:'base' || :'taxi', 'gated', '{"path": "insert"}');
 SELECT (SELECT count(*) FROM audited) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM gated) AS rows_anywhere;
 
+-- Into a heap table the INSERT writes with COPY's bulk-insert state; a
+-- trigger inserting into the same table meanwhile shares it, and the
+-- table is an ordinary heap table afterwards.
+CREATE TABLE echoed (n int, label text);
+CREATE FUNCTION echo_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO echoed VALUES (NEW.n + 10, NEW.label || ' again');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER echo_row AFTER INSERT ON echoed FOR EACH ROW WHEN (NEW.n < 10) EXECUTE FUNCTION echo_row();
+SELECT load_csv(:'base' || '/no_header.csv', 'echoed', '{"header": false, "path": "insert"}');
+INSERT INTO echoed VALUES (100, 'by hand');
+SELECT n, label FROM echoed ORDER BY n;
+SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'echoed'::regclass;
+
 -- GENERATED ALWAYS identity columns keep the file's values, as COPY keeps them.
 CREATE TABLE numbered (n int GENERATED ALWAYS AS IDENTITY, label text);
 SELECT load_csv(:'base' || '/no_header.csv', 'numbered', '{"header": false, "path": "insert"}');
