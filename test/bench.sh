@@ -177,8 +177,8 @@ while not os.path.exists(stopfile):
             k = line.split(":")[0]
             if k in peak:
                 peak[k] = max(peak[k], int(line.split()[1]))
-    except FileNotFoundError:
-        break
+    except (FileNotFoundError, ProcessLookupError):
+        break  # the backend has gone
     time.sleep(0.01)
 print(peak["VmRSS"], peak["RssAnon"], peak["VmHWM"])
 PY
