@@ -299,7 +299,9 @@ elt_load_insert(Relation rel, List *attnames, CopyFeed *src, List *copy_options)
 		identity_always |= a->attidentity == ATTRIBUTE_IDENTITY_ALWAYS;
 	}
 
-	bulk = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_tableam == GetHeapamTableAmRoutine();
+	/* (a Citus table's rows go to its shards, never into this relation) */
+	bulk = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_tableam == GetHeapamTableAmRoutine() &&
+		elt_citus_table_kind(RelationGetRelid(rel)) == CITUS_NONE;
 	if (bulk && bulk_heapam.tuple_insert == NULL)
 	{
 		bulk_heapam = *GetHeapamTableAmRoutine();
