@@ -10,26 +10,33 @@ OBJS = \
 	src/pg_elt.o \
 	src/guc.o \
 	src/jsonb_util.o \
+	src/states.o \
 	src/http_fetch.o \
 	src/http_headers.o \
+	src/outbound.o \
+	src/file_source.o \
 	src/gzip_stream.o \
 	src/csv_infer.o \
 	src/csv_load.o \
-	src/citus.o \
 	src/copy_feed.o \
 	src/csv_scan.o \
 	src/load_insert.o \
+	src/citus.o \
 	src/templates.o \
-	src/schedule.o \
+	src/schedule_expr.o \
 	src/catalog.o \
-	src/executor.o \
-	src/flow_run.o \
+	src/runtime.o \
+	src/launcher.o \
 	src/scheduler.o \
-	src/queue.o \
-	src/outbound.o \
-	src/file_source.o \
+	src/drop_guard.o \
+	src/run_channel.o \
+	src/run_worker.o \
+	src/run_coordinator.o \
+	src/task_attempt.o \
 	src/tag_limits.o \
-	src/drop_guard.o
+	src/run_log.o \
+	src/flow_run.o \
+	src/run_queue.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.
@@ -53,5 +60,5 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# Every module includes the shared header; rebuild them all when it changes.
+# A module is rebuilt when any header changes (they are small, and few).
 $(OBJS): $(wildcard src/*.h)

@@ -5,6 +5,24 @@ SELECT extversion FROM pg_extension WHERE extname = 'pg_elt';
 SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN ('flow_run', 'load_csv') ORDER BY 1;
 
+-- error_of(statement, detail_like): the error a statement raises, as
+-- "SQLSTATE: message", and whether its detail is LIKE detail_like; for
+-- errors whose detail quotes a library (libcurl, zlib) or counts bytes of
+-- a gzip file, which other versions of those libraries word or size
+-- differently.
+CREATE FUNCTION public.error_of(statement text, detail_like text DEFAULT '%') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    detail text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN format('%s: %s (detail as expected: %s)', SQLSTATE, SQLERRM, detail LIKE detail_like);
+END
+$$;
+
 CREATE ROLE elt_alice LOGIN;
 CREATE ROLE elt_bob LOGIN;
 CREATE ROLE elt_team NOLOGIN;

@@ -112,3 +112,14 @@ DELETE FROM elt.flow_runs WHERE run_id > 900000;
 SET ROLE elt_bob;
 SELECT elt._prune_history();
 RESET ROLE;
+
+-- The library's state names (src/states.c) are exactly those the catalog's
+-- CHECK constraints allow: runs all but retrying, attempts all.
+SELECT c.conrelid::regclass AS catalog,
+       array(SELECT s FROM unnest(elt._states()) s
+              WHERE pg_get_constraintdef(c.oid) LIKE '%' || quote_literal(s) || '%') AS allowed,
+       (length(pg_get_constraintdef(c.oid)) - length(replace(pg_get_constraintdef(c.oid), '::text', ''))) / 6 AS names_in_check
+  FROM pg_constraint c
+ WHERE c.conrelid IN ('elt.flow_runs'::regclass, 'elt.task_runs'::regclass) AND c.contype = 'c'
+   AND pg_get_constraintdef(c.oid) LIKE '%state%'
+ ORDER BY 1;

@@ -12,7 +12,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -31,14 +31,18 @@
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "tag_limits.h"
+
 PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
+
+static Oid	catalog_extension_owner(void);
 
 /*
  * Runs the enclosed SPI work as the extension owner, the way a SECURITY
@@ -62,7 +66,7 @@ catalog_enter(CatalogScope *scope)
 	scope->guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	SetUserIdAndSecContext(elt_extension_owner(),
+	SetUserIdAndSecContext(catalog_extension_owner(),
 						   scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -94,22 +98,15 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *
 static void
 catalog_notify(int64 run_id, const char *task, const char *state)
 {
-	StringInfoData payload;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
 
-	initStringInfo(&payload);
-	appendStringInfo(&payload, "{\"run_id\": %lld", (long long) run_id);
-	if (task)
-	{
-		appendStringInfoString(&payload, ", \"task\": ");
-		escape_json(&payload, task);
-	}
-	appendStringInfoString(&payload, ", \"state\": ");
-	escape_json(&payload, state);
-	appendStringInfoChar(&payload, '}');
-	values[0] = CStringGetTextDatum(payload.data);
-	catalog_exec("SELECT pg_catalog.pg_notify('pg_elt', $1)", 1, types, values, NULL, SPI_OK_SELECT);
+	values[0] = Int64GetDatum(run_id);
+	values[1] = task ? CStringGetTextDatum(task) : (Datum) 0;
+	nulls[1] = task ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(state);
+	catalog_exec("SELECT elt._notify($1, $2, $3)", 3, types, values, nulls, SPI_OK_SELECT);
 }
 
 /*
@@ -119,8 +116,8 @@ catalog_notify(int64 run_id, const char *task, const char *state)
  * older than this library, so that the error says how to fix it instead
  * of failing on a missing column.
  */
-Oid
-elt_extension_owner(void)
+static Oid
+catalog_extension_owner(void)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -394,6 +391,77 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 }
 
 /*
+ * The flow a run executes: the run's owner's flow of that name (the
+ * worker is connected as the owner).  A run executes the definition its
+ * owner approved: if the flow is gone, or the name now finds another
+ * role's flow (given away, or deleted and made again by a role the owner
+ * is a member of), the run must not execute it with the owner's rights.
+ */
+FlowDef *
+elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt)
+{
+	FlowDef    *flow = elt_catalog_load_flow(flow_name, GetSessionUserId(), true, cxt);
+
+	if (flow == NULL || flow->owner != GetSessionUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow_name,
+						GetUserNameFromId(GetSessionUserId(), false)),
+				 flow ? errdetail("The name now finds the flow of role \"%s\", which this run must not execute.",
+								  flow->owner_name) : 0,
+				 errhint("Start a new run of the flow.")));
+	return flow;
+}
+
+/*
+ * The tasks in an order that puts every task after its dependencies,
+ * ties broken by name.  Definitions are checked for cycles when written,
+ * so a cycle here means a concurrent change; it fails the run.
+ */
+List *
+elt_flow_order(FlowDef *flow)
+{
+	List	   *order = NIL;
+	List	   *left = list_copy(flow->tasks);
+
+	while (left != NIL)
+	{
+		ListCell   *lc;
+		bool		progress = false;
+
+		foreach(lc, left)
+		{
+			TaskDef    *task = lfirst(lc);
+			ListCell   *dc;
+			bool		ready = true;
+
+			foreach(dc, task->depends_on)
+			{
+				ListCell   *oc;
+				bool		placed = false;
+
+				foreach(oc, order)
+					if (strcmp(((TaskDef *) lfirst(oc))->name, lfirst(dc)) == 0)
+						placed = true;
+				ready &= placed;
+			}
+			if (ready)
+			{
+				order = lappend(order, task);
+				left = foreach_delete_current(left, lc);
+				progress = true;
+			}
+		}
+		if (!progress)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("the tasks of flow \"%s\" have a dependency cycle or a missing dependency",
+							flow->name)));
+	}
+	return order;
+}
+
+/*
  * Records a new run and returns its run_id: running in this worker
  * (flow_run), or pending until the scheduler starts it at run_at
  * (flow_submit; inserted in the caller's transaction).
@@ -406,6 +474,7 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
 	Datum		values[6];
 	int64		run_id;
+	bool		isnull;
 
 	values[0] = CStringGetTextDatum(flow->name);
 	values[1] = CStringGetTextDatum(flow->owner_name);
@@ -414,23 +483,14 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	values[4] = CStringGetTextDatum(trigger);
 	values[5] = BoolGetDatum(running_here);
 	catalog_enter(&scope);
-	catalog_exec("INSERT INTO elt.flow_runs (flow, owner, params, run_at, trigger, priority,"
-				 "                           state, worker_pid, started_at)"
-				 " SELECT $1, $2, $3, $4, $5, f.priority,"
-				 "        CASE WHEN $6 THEN 'running' ELSE 'pending' END,"
-				 "        CASE WHEN $6 THEN pg_backend_pid() END,"
-				 "        CASE WHEN $6 THEN clock_timestamp() END"
-				 "   FROM elt.flows f WHERE f.name = $1 AND f.owner = $2"
-				 " RETURNING run_id",
-				 6, types, values, NULL, SPI_OK_INSERT_RETURNING);
-	if (SPI_processed != 1)
+	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6)",
+				 6, types, values, NULL, SPI_OK_SELECT);
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow->name, flow->owner_name),
 				 errdetail("It was deleted, renamed or given to another role while the run was being made.")));
-	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-										 &(bool) {false}));
-	catalog_notify(run_id, NULL, running_here ? "running" : "pending");
 	catalog_leave(&scope);
 	return run_id;
 }
@@ -540,7 +600,7 @@ elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 	values[0] = Int64GetDatum(run_id);
 	values[1] = CStringGetTextDatum(task);
 	values[2] = Int32GetDatum(attempt);
-	values[3] = CStringGetTextDatum(outcome->state);
+	values[3] = CStringGetTextDatum(elt_state_name(outcome->state));
 	values[4] = Int64GetDatum((int64) outcome->rows);
 	values[5] = Int64GetDatum((int64) outcome->bytes);
 	values[6] = catalog_text_or_null(e ? unpack_sql_state(e->sqlerrcode) : NULL, &nulls[6]);
@@ -556,12 +616,12 @@ elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 				 "       started_at = coalesce(started_at, clock_timestamp())"
 				 " WHERE run_id = $1 AND task = $2 AND attempt = $3",
 				 10, types, values, nulls, SPI_OK_UPDATE);
-	catalog_notify(run_id, task, outcome->state);
+	catalog_notify(run_id, task, elt_state_name(outcome->state));
 	catalog_leave(&scope);
 }
 
 void
-elt_catalog_run_end(int64 run_id, const char *state, const char *message, uint64 rows)
+elt_catalog_run_end(int64 run_id, EltState state, const char *message, uint64 rows)
 {
 	CatalogScope scope;
 	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
@@ -569,7 +629,7 @@ elt_catalog_run_end(int64 run_id, const char *state, const char *message, uint64
 	char		nulls[4] = "    ";
 
 	values[0] = Int64GetDatum(run_id);
-	values[1] = CStringGetTextDatum(state);
+	values[1] = CStringGetTextDatum(elt_state_name(state));
 	values[2] = catalog_text_or_null(message, &nulls[2]);
 	values[3] = Int64GetDatum((int64) rows);
 
@@ -578,12 +638,12 @@ elt_catalog_run_end(int64 run_id, const char *state, const char *message, uint64
 				 "       ended_at = clock_timestamp()"
 				 " WHERE run_id = $1",
 				 4, types, values, nulls, SPI_OK_UPDATE);
-	catalog_notify(run_id, NULL, state);
+	catalog_notify(run_id, NULL, elt_state_name(state));
 	catalog_leave(&scope);
 }
 
-const char *
-elt_level_name(int elevel)
+static const char *
+catalog_level_name(int elevel)
 {
 	if (elevel >= ERROR)
 		return "error";
@@ -619,7 +679,7 @@ elt_catalog_write_logs(int64 run_id, List *lines)
 		if (l->attempt == 0)
 			nulls[2] = 'n';
 		values[3] = TimestampTzGetDatum(l->at);
-		values[4] = CStringGetTextDatum(elt_level_name(l->elevel));
+		values[4] = CStringGetTextDatum(catalog_level_name(l->elevel));
 		values[5] = catalog_text_or_null(l->sqlerrcode ? unpack_sql_state(l->sqlerrcode) : NULL,
 										 &nulls[5]);
 		values[6] = CStringGetTextDatum(l->message);
@@ -721,15 +781,15 @@ elt_catalog_run_flow(int64 run_id, Jsonb **params)
 	return flow;
 }
 
-/* The state of an attempt, with its rows and message. */
-char *
+/* The state of an attempt, with its rows and message; pending if it has no row. */
+EltState
 elt_catalog_read_attempt(int64 run_id, const char *task, int attempt, uint64 *rows,
 						 char **message)
 {
 	CatalogScope scope;
 	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
 	Datum		values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(task), Int32GetDatum(attempt)};
-	char	   *state = "missing";
+	EltState	state = ELT_PENDING;
 	MemoryContext old;
 
 	*rows = 0;
@@ -743,7 +803,7 @@ elt_catalog_read_attempt(int64 run_id, const char *task, int attempt, uint64 *ro
 	{
 		bool		isnull;
 
-		state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		state = elt_state_from_name(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 		*rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		*message = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	}

@@ -31,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "csv_load.h"
 
 /*
  * The kind of Citus table relid is, from its pg_dist_partition row:

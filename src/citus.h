@@ -8,7 +8,9 @@
 #ifndef PG_ELT_CITUS_H
 #define PG_ELT_CITUS_H
 
-#include "pg_elt.h"
+#include "postgres.h"
+
+#include "csv_load.h"
 
 typedef enum CitusTableKind
 {

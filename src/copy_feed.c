@@ -21,6 +21,8 @@
 
 #include "commands/copyfrom_internal.h"
 #include "utils/timestamp.h"
+#include "guc.h"
+#include "stream.h"
 
 static CopyFeed *reading_feed = NULL;
 
@@ -38,8 +40,8 @@ elt_copy_feed_create(EltStream *stream, EltStream *source, StringInfo head)
 }
 
 /* Data rows COPY has read so far. */
-uint64
-elt_copy_feed_rows(const CopyFeed *src)
+static uint64
+copy_feed_rows(const CopyFeed *src)
 {
 	const CopyFromState cstate = src->cstate;
 
@@ -65,7 +67,7 @@ copy_feed_report_progress(CopyFeed *src)
 	mb = src->source->received / (1024.0 * 1024.0);
 	ereport(NOTICE,
 			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
-					src->stream->display_url, elt_copy_feed_rows(src), mb,
+					src->stream->display_url, copy_feed_rows(src), mb,
 					elapsed > 0 ? mb / elapsed : 0.0)));
 }
 

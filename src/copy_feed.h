@@ -10,7 +10,9 @@
 #ifndef PG_ELT_COPY_FEED_H
 #define PG_ELT_COPY_FEED_H
 
-#include "pg_elt.h"
+#include "postgres.h"
+
+#include "stream.h"
 
 #include "commands/copy.h"
 #include "lib/stringinfo.h"
@@ -39,6 +41,5 @@ extern CopyFromState elt_copy_feed_begin(CopyFeed *src, ParseState *pstate, Rela
 extern uint64 elt_copy_feed_copy(CopyFeed *src);
 extern bool elt_copy_feed_next(CopyFeed *src, ExprContext *econtext, Datum *values,
 							   bool *nulls);
-extern uint64 elt_copy_feed_rows(const CopyFeed *src);
 
 #endif

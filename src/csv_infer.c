@@ -15,10 +15,12 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+
+#include "csv_infer.h"
 
 #define TYPE_BOOL		0x01
 #define TYPE_INT		0x02

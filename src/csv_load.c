@@ -46,6 +46,16 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
+#include "catalog.h"
+#include "citus.h"
+#include "copy_feed.h"
+#include "csv_infer.h"
+#include "csv_load.h"
+#include "gzip_stream.h"
+#include "http_fetch.h"
+#include "jsonb_util.h"
+#include "runtime.h"
+#include "stream.h"
 
 PG_FUNCTION_INFO_V1(elt_load_csv_sql);
 PG_FUNCTION_INFO_V1(elt_check_extract_config);

@@ -38,6 +38,12 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "catalog.h"
+#include "copy_feed.h"
+#include "csv_load.h"
+#include "gzip_stream.h"
+#include "http_fetch.h"
+#include "stream.h"
 
 PG_FUNCTION_INFO_V1(elt_fdw_handler);
 PG_FUNCTION_INFO_V1(elt_fdw_validator);

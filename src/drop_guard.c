@@ -1,7 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * drop_guard.c
- *	  DROP EXTENSION pg_elt while runs are going, made clean.
+ *	  DROP EXTENSION pg_elt and DROP DATABASE while runs are going, made
+ *	  clean.
+ *
+ *	  DROP DATABASE waits (5 s, then fails) for the database's other
+ *	  connections to end; its scheduler is one, and would keep it waiting
+ *	  for ever if it had schedules.  So a ProcessUtility hook (installed
+ *	  when pg_elt is preloaded) makes the scheduler stand down first, until
+ *	  the transaction ends (it may start again if the drop fails).
  *
  *	  Left alone, the drop either deadlocks with the scheduler (which holds
  *	  a lock on one elt table while it waits for another the drop has
@@ -19,7 +26,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <signal.h>
 
@@ -35,11 +42,49 @@
 #include "storage/latch.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "tcop/utility.h"
 #include "utils/timestamp.h"
+
+#include "drop_guard.h"
+#include "guc.h"
+#include "runtime.h"
 
 PG_FUNCTION_INFO_V1(elt_before_drop);
 
 #define DROP_POLL_MS	50
+#define DROP_DATABASE_WAIT_MS	5000
+
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+static void
+drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					ProcessUtilityContext context, ParamListInfo params,
+					QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	Oid			database = InvalidOid;
+
+	/* only for the database's owner: anyone else's DROP fails anyway */
+	if (IsA(parsetree, DropdbStmt))
+		database = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	if (OidIsValid(database) && pg_database_ownercheck(database, GetUserId()))
+		(void) elt_scheduler_stand_down(database, DROP_DATABASE_WAIT_MS);
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params,
+								  queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* From _PG_init under shared_preload_libraries. */
+void
+elt_drop_guard_preload(void)
+{
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = drop_database_guard;
+}
 
 /* Does this DROP EXTENSION name pg_elt? */
 static bool

@@ -12,13 +12,16 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
 #include "storage/fd.h"
+
+#include "file_source.h"
+#include "stream.h"
 
 #define FILE_READ_MAX	(256 * 1024)
 

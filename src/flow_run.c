@@ -6,9 +6,7 @@
  *	  run's log lines to the caller as they come (pgAdmin's Messages tab),
  *	  and returns the run's outcome as one row.
  *
- *	  Results travel over a shm_mq, as in pg_background, not through
- *	  tables: the caller may be in a REPEATABLE READ transaction whose
- *	  snapshot would never show the run's rows.
+ *	  The worker's messages come over the run's channel (run_channel.c).
  *
  *	  If the caller is cancelled (pg_cancel_backend, statement_timeout,
  *	  pgAdmin's stop button) or goes away, the run is cancelled: a flag in
@@ -18,22 +16,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
-
-#include <signal.h>
+#include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "storage/dsm.h"
 #include "storage/latch.h"
-#include "storage/proc.h"
-#include "storage/shm_mq.h"
-#include "storage/shm_toc.h"
-#include "catalog/pg_type.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -42,6 +33,16 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "catalog.h"
+#include "csv_load.h"
+#include "flow_run.h"
+#include "guc.h"
+#include "http_fetch.h"
+#include "jsonb_util.h"
+#include "run_channel.h"
+#include "run_worker.h"
+#include "templates.h"
+
 PG_FUNCTION_INFO_V1(elt_flow_run);
 PG_FUNCTION_INFO_V1(elt_flow_plan);
 
@@ -49,54 +50,31 @@ PG_FUNCTION_INFO_V1(elt_flow_plan);
 
 typedef struct RunCaller
 {
-	dsm_segment *seg;
-	EltRunShared *shared;
+	RunChannel *channel;
 	BackgroundWorkerHandle *handle;
-	shm_mq_handle *queue;
-	int64		run_id;
 	bool		have_result;
-	char	   *state;
-	char	   *message;
-	int64		rows;
-	int64		duration_us;
+	RunMessage	result;			/* RUN_MSG_RESULT, or run_id of RUN_MSG_STARTED */
 } RunCaller;
 
-static char *
-msg_get_string(StringInfo msg)
-{
-	return pq_getmsgbyte(msg) ? pstrdup(pq_getmsgstring(msg)) : NULL;
-}
-
-/*
- * Asks the worker to stop: the flag makes it record "cancelled", the
- * signal interrupts whatever it is doing.
- */
+/* Cancels the run, signalling its worker only while the handle says it lives. */
 static void
-run_request_cancel(EltRunShared *shared, BackgroundWorkerHandle *handle)
+run_request_cancel(RunCaller *rc)
 {
 	pid_t		pid = 0;
 
-	pg_atomic_write_u32(&shared->cancel_requested, 1);
-	/* the handle knows whether the worker still lives; the pid alone may be reused */
-	if (handle != NULL)
-	{
-		if (GetBackgroundWorkerPid(handle, &pid) != BGWH_STARTED)
-			pid = 0;
-	}
-	else
-		pid = shared->worker_pid;	/* cleared by the worker as it exits */
-	if (pid != 0)
-		kill(pid, SIGINT);
+	if (GetBackgroundWorkerPid(rc->handle, &pid) != BGWH_STARTED)
+		pid = 0;
+	elt_run_channel_cancel(rc->channel->shared, pid);
 }
 
 /* Detach callback: a caller that goes away, by error or by exit, cancels. */
 static void
 run_cancel_on_detach(dsm_segment *seg, Datum arg)
 {
-	EltRunShared *shared = (EltRunShared *) DatumGetPointer(arg);
+	RunChannelShared *shared = (RunChannelShared *) DatumGetPointer(arg);
 
 	if (pg_atomic_read_u32(&shared->finished) == 0)
-		run_request_cancel(shared, NULL);
+		elt_run_channel_cancel(shared, shared->worker_pid);
 }
 
 /* Waits, uninterruptibly but bounded, for a cancelled worker to finish. */
@@ -107,17 +85,16 @@ run_wait_for_cancel(RunCaller *rc)
 												  elt_cancel_wait_s * 1000L);
 
 	HOLD_INTERRUPTS();
-	while (pg_atomic_read_u32(&rc->shared->finished) == 0 &&
+	while (pg_atomic_read_u32(&rc->channel->shared->finished) == 0 &&
 		   GetCurrentTimestamp() < end)
 	{
 		pid_t		pid;
-		Size		nbytes;
-		void	   *data;
+		RunMessage	msg;
 
 		if (GetBackgroundWorkerPid(rc->handle, &pid) == BGWH_STOPPED)
 			break;
 		/* keep the queue drained, or a worker relaying its last lines would block */
-		while (shm_mq_receive(rc->queue, &nbytes, &data, true) == SHM_MQ_SUCCESS)
+		while (elt_run_channel_receive(rc->channel, true, &msg))
 			;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
@@ -128,62 +105,36 @@ run_wait_for_cancel(RunCaller *rc)
 
 /* Re-raises a log line of the run in the caller. */
 static void
-run_relay_log(StringInfo msg)
+run_relay_log(const RunMessage *msg)
 {
-	int			elevel = pq_getmsgint(msg, 4);
-	int			sqlerrcode = pq_getmsgint(msg, 4);
-	char	   *task = msg_get_string(msg);
-	char	   *message = msg_get_string(msg);
-	char	   *detail = msg_get_string(msg);
-	char	   *hint = msg_get_string(msg);
-
 	/* INFO would bypass client_min_messages; the run's chatter is a NOTICE */
-	if (elevel < WARNING)
-		elevel = NOTICE;
-	else
-		elevel = WARNING;
+	int			elevel = msg->elevel < WARNING ? NOTICE : WARNING;
+
 	ereport(elevel,
-			(sqlerrcode ? errcode(sqlerrcode) : 0,
-			 task ? errmsg_internal("%s: %s", task, message) : errmsg_internal("%s", message),
-			 detail ? errdetail_internal("%s", detail) : 0,
-			 hint ? errhint("%s", hint) : 0));
+			(msg->sqlerrcode ? errcode(msg->sqlerrcode) : 0,
+			 msg->task ? errmsg_internal("%s: %s", msg->task, msg->message) :
+			 errmsg_internal("%s", msg->message),
+			 msg->detail ? errdetail_internal("%s", msg->detail) : 0,
+			 msg->hint ? errhint("%s", msg->hint) : 0));
 }
 
 /* Reads the worker's messages until its result arrives or it goes away. */
 static void
 run_receive(RunCaller *rc)
 {
-	for (;;)
-	{
-		Size		nbytes;
-		void	   *data;
-		StringInfoData msg;
-		shm_mq_result res = shm_mq_receive(rc->queue, &nbytes, &data, false);
+	RunMessage	msg;
 
-		if (res != SHM_MQ_SUCCESS)
-			return;				/* the worker exited */
-		msg.data = data;
-		msg.len = nbytes;
-		msg.maxlen = nbytes;
-		msg.cursor = 0;
-		switch (pq_getmsgbyte(&msg))
+	while (elt_run_channel_receive(rc->channel, false, &msg))
+	{
+		if (msg.type == RUN_MSG_STARTED)
+			rc->result.run_id = msg.run_id;
+		else if (msg.type == RUN_MSG_LOG)
+			run_relay_log(&msg);
+		else
 		{
-			case ELT_MSG_STARTED:
-				rc->run_id = pq_getmsgint64(&msg);
-				break;
-			case ELT_MSG_LOG:
-				run_relay_log(&msg);
-				break;
-			case ELT_MSG_RESULT:
-				rc->run_id = pq_getmsgint64(&msg);
-				rc->state = msg_get_string(&msg);
-				rc->message = msg_get_string(&msg);
-				rc->rows = pq_getmsgint64(&msg);
-				rc->duration_us = pq_getmsgint64(&msg);
-				rc->have_result = true;
-				return;
-			default:
-				elog(ERROR, "unexpected message from pg_elt run worker");
+			rc->result = msg;
+			rc->have_result = true;
+			return;
 		}
 	}
 }
@@ -268,57 +219,22 @@ elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
 	return elt_jsonb_merge(flow->params, given);
 }
 
+/*
+ * Creates the run's channel and starts its worker.  Every background
+ * worker slot may be taken (max_worker_processes): wait for one, as a lock
+ * would be waited for; statement_timeout and a cancel end the wait.
+ */
 static void
 run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 {
-	shm_toc_estimator e;
-	Size		size;
-	shm_toc    *toc;
-	char	   *p;
-	shm_mq	   *mq;
-	char	   *worker_name;
+	RunWorkerArgs args;
 
-	shm_toc_initialize_estimator(&e);
-	shm_toc_estimate_chunk(&e, sizeof(EltRunShared));
-	shm_toc_estimate_chunk(&e, strlen(flow->name) + 1);
-	shm_toc_estimate_chunk(&e, strlen(params_text) + 1);
-	shm_toc_estimate_chunk(&e, ELT_QUEUE_SIZE);
-	shm_toc_estimate_keys(&e, 4);
-	size = shm_toc_estimate(&e);
-
-	rc->seg = dsm_create(size, 0);
-	toc = shm_toc_create(ELT_RUN_MAGIC, dsm_segment_address(rc->seg), size);
-
-	rc->shared = shm_toc_allocate(toc, sizeof(EltRunShared));
-	memset(rc->shared, 0, sizeof(EltRunShared));
-	rc->shared->database = MyDatabaseId;
-	rc->shared->owner = flow->owner;
-	pg_atomic_init_u32(&rc->shared->cancel_requested, 0);
-	pg_atomic_init_u32(&rc->shared->finished, 0);
-	shm_toc_insert(toc, ELT_KEY_SHARED, rc->shared);
-
-	p = shm_toc_allocate(toc, strlen(flow->name) + 1);
-	strcpy(p, flow->name);
-	shm_toc_insert(toc, ELT_KEY_FLOW, p);
-	p = shm_toc_allocate(toc, strlen(params_text) + 1);
-	strcpy(p, params_text);
-	shm_toc_insert(toc, ELT_KEY_PARAMS, p);
-
-	mq = shm_mq_create(shm_toc_allocate(toc, ELT_QUEUE_SIZE), ELT_QUEUE_SIZE);
-	shm_toc_insert(toc, ELT_KEY_QUEUE, mq);
-	shm_mq_set_receiver(mq, MyProc);
-	rc->queue = shm_mq_attach(mq, rc->seg, NULL);
-
-	/*
-	 * Every background worker slot may be taken (max_worker_processes):
-	 * wait for one, as a lock would be waited for; statement_timeout and
-	 * a cancel end the wait.
-	 */
-	worker_name = psprintf("pg_elt run of flow %s", flow->name);
-	for (bool told = false;
-		 !elt_start_worker("elt_flow_worker_main", "pg_elt flow run", worker_name,
-						   UInt32GetDatum(dsm_segment_handle(rc->seg)), NULL, 0, &rc->handle);
-		 told = true)
+	rc->channel = elt_run_channel_create(flow->name, params_text);
+	memset(&args, 0, sizeof(args));
+	args.database = MyDatabaseId;
+	args.owner = flow->owner;
+	args.caller_segment = dsm_segment_handle(rc->channel->seg);
+	for (bool told = false; !elt_run_worker_start(&args, &rc->handle); told = true)
 	{
 		if (!told)
 			ereport(NOTICE,
@@ -330,8 +246,8 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	shm_mq_set_handle(rc->queue, rc->handle);
-	on_dsm_detach(rc->seg, run_cancel_on_detach, PointerGetDatum(rc->shared));
+	shm_mq_set_handle(rc->channel->queue, rc->handle);
+	on_dsm_detach(rc->channel->seg, run_cancel_on_detach, PointerGetDatum(rc->channel->shared));
 }
 
 /*
@@ -366,7 +282,7 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		run_request_cancel(rc.shared, rc.handle);
+		run_request_cancel(&rc);
 		run_wait_for_cancel(&rc);
 		PG_RE_THROW();
 	}
@@ -375,13 +291,13 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	if (!rc.have_result)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
-				 rc.run_id ? errmsg("the worker of run %lld of flow \"%s\" exited without a result",
-									(long long) rc.run_id, name) :
+				 rc.result.run_id ? errmsg("the worker of run %lld of flow \"%s\" exited without a result",
+										   (long long) rc.result.run_id, name) :
 				 errmsg("the worker for flow \"%s\" exited before starting the run", name),
 				 errhint("The server log has the reason.")));
-	dsm_detach(rc.seg);
-	PG_RETURN_DATUM(elt_run_result(fcinfo, rc.run_id, rc.state, rc.message, rc.rows,
-								   rc.duration_us));
+	dsm_detach(rc.channel->seg);
+	PG_RETURN_DATUM(elt_run_result(fcinfo, rc.result.run_id, rc.result.state, rc.result.message,
+								   rc.result.rows, rc.result.duration_us));
 }
 
 /* The row flow_run and flow_wait return. */

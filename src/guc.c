@@ -7,11 +7,16 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
+
+#include <limits.h>
 
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/guc.h"
+
+#include "guc.h"
+#include "outbound.h"
 
 int			elt_max_download_kb = 10 * 1024 * 1024; /* 10 GB */
 int			elt_max_inflated_kb = 100 * 1024 * 1024;	/* 100 GB */

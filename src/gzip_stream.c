@@ -14,11 +14,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <zlib.h>
 
 #include "utils/memutils.h"
+
+#include "guc.h"
+#include "gzip_stream.h"
+#include "stream.h"
 
 #define GZIP_INPUT_SIZE (256 * 1024)
 
@@ -83,9 +87,9 @@ gzip_report_corrupt(GzipStream *gz, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid gzip data in \"%s\": %s", gz->base.display_url, why),
-			 errdetail("The error is after " UINT64_FORMAT " bytes of inflated data.",
-					   gz->inflated),
+			 errmsg("invalid gzip data in \"%s\"", gz->base.display_url),
+			 errdetail("zlib: %s.  The error is after " UINT64_FORMAT " bytes of inflated data.",
+					   why, gz->inflated),
 			 errhint("Check that the file is a complete, valid .gz file.")));
 }
 

@@ -22,7 +22,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -33,6 +33,14 @@
 #include "utils/acl.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "file_source.h"
+#include "guc.h"
+#include "http_fetch.h"
+#include "http_headers.h"
+#include "outbound.h"
+#include "stream.h"
 
 #define HTTP_PAUSE_THRESHOLD	(1024 * 1024)	/* stop receiving above this */
 #define HTTP_POLL_MS			100
@@ -565,8 +573,9 @@ http_handle_failure(HttpStream *hs)
 		hs->base.received > hs->resumed_at && hs->resumes < HTTP_MAX_RESUMES)
 	{
 		ereport(NOTICE,
-				(errmsg("transfer of \"%s\" was cut after " UINT64_FORMAT " bytes (%s); resuming",
-						hs->base.display_url, hs->base.received, why)));
+				(errmsg("transfer of \"%s\" was cut after " UINT64_FORMAT " bytes; resuming",
+						hs->base.display_url, hs->base.received),
+				 errdetail("libcurl: %s.", why)));
 		hs->resumes++;
 		hs->resumed_at = hs->base.received;
 		http_start_transfer(hs);
@@ -577,10 +586,12 @@ http_handle_failure(HttpStream *hs)
 	ereport(ERROR,
 			(errcode(http_curl_error_is_transient(hs->result) ? ERRCODE_CONNECTION_FAILURE :
 					 ERRCODE_IO_ERROR),
-			 errmsg("could not fetch \"%s\": %s", hs->base.display_url, why),
+			 errmsg("could not fetch \"%s\"", hs->base.display_url),
 			 hs->base.received > 0 ?
-			 errdetail("The transfer stopped after " UINT64_FORMAT " bytes%s.", hs->base.received,
-					   hs->resumable ? "" : " and the server does not allow resuming it") : 0));
+			 errdetail("libcurl: %s.  The transfer stopped after " UINT64_FORMAT " bytes%s.", why,
+					   hs->base.received,
+					   hs->resumable ? "" : " and the server does not allow resuming it") :
+			 errdetail("libcurl: %s.", why)));
 }
 
 /* Runs curl until there is data in the buffer or the transfer has ended. */

@@ -12,7 +12,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
+
+#include "http_headers.h"
 
 /*
  * Copies a header's value (after "Name:"), trimmed, into dst; false, with

@@ -6,13 +6,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+
+#include "jsonb_util.h"
 
 /* The value under key in a jsonb object, or NULL when absent. */
 JsonbValue *

@@ -53,6 +53,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "citus.h"
+#include "copy_feed.h"
+#include "csv_load.h"
 
 /*
  * Heap targets of executor-path INSERTs running now, each with its

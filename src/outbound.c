@@ -22,13 +22,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "utils/guc.h"
+
+#include "outbound.h"
 
 typedef struct NetBlock
 {

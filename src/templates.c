@@ -21,7 +21,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <ctype.h>
 
@@ -29,6 +29,9 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+
+#include "jsonb_util.h"
+#include "templates.h"
 
 PG_FUNCTION_INFO_V1(elt_substitute_sql);
 PG_FUNCTION_INFO_V1(elt_check_task_templates);

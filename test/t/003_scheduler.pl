@@ -7,7 +7,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my $base = $ENV{PG_ELT_FIXTURE_URL} // 'http://127.0.0.1:18766';
 
@@ -40,6 +39,16 @@ $node->safe_psql('postgres', qq{
 });
 BAIL_OUT("the fixture HTTP server is not serving at $base")
   unless $node->safe_psql('postgres', "SELECT load_csv('$base/types.csv', 'fixture_check')") eq '50';
+# One round of the scheduler after the calling transaction: a queued run
+# starts only in a round that began after it committed (no fixed sleeps).
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name, max_active_runs) VALUES ('probe', 10);
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('probe', 't', 'sql', 'SELECT 1');});
+sub scheduler_round
+{
+	my $id = $node->safe_psql('postgres', "SELECT flow_submit('probe')");
+	return $node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '60 s')") eq 'completed';
+}
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_elt launcher'"),
 	'the launcher runs (a database gets a scheduler when it has something to schedule)');
@@ -59,10 +68,16 @@ is($node->safe_psql('postgres', q{
                               OR extract(epoch FROM run_at)::int % 2 <> 0)}),
 	'0', 'runs start within a second of their slot, every 2 seconds on the dot');
 $node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'tick'");
-$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'tick' AND state IN ('pending', 'running')");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'tick' AND state IN ('pending', 'running')"),
+	'no run of the disabled schedule is going');
 my $ticks = $node->safe_psql('postgres', 'SELECT count(*) FROM ticks');
-sleep 5;
-is($node->safe_psql('postgres', 'SELECT count(*) FROM ticks'), $ticks, 'a disabled schedule stops firing');
+my $tick_runs = $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'tick'");
+ok(scheduler_round() && scheduler_round(), 'the scheduler goes round twice more');
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'tick'"), '0',
+	'it has dropped the disabled schedule');
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'tick'") . ' ' .
+   $node->safe_psql('postgres', 'SELECT count(*) FROM ticks'), "$tick_runs $ticks",
+	'a disabled schedule stops firing');
 
 # 2. A database where pg_elt is created later gets a scheduler without a restart.
 $node->safe_psql('postgres', 'CREATE DATABASE later');
@@ -81,6 +96,8 @@ $node->safe_psql('later', "UPDATE elt.flows SET enabled = false");
 $node->safe_psql('postgres', q{
     CREATE ROLE mallory LOGIN;
     CREATE DATABASE noext OWNER mallory;});
+# (the scheduler the launcher starts to look into a new database commits a
+# transaction there; nothing else connects to it after this setup)
 $node->safe_psql('noext', q{
     SET ROLE mallory;
     CREATE SCHEMA elt;
@@ -91,7 +108,9 @@ $node->safe_psql('noext', q{
     CREATE FUNCTION elt._recover_runs(boolean, bigint[]) RETURNS integer LANGUAGE sql AS
       $$ INSERT INTO elt.evidence SELECT current_user, usesuper FROM pg_user WHERE usename = current_user;
          SELECT 0 $$;});
-sleep 12;    # the launcher looks into a new database within 10 seconds
+my $commits = $node->safe_psql('postgres', "SELECT xact_commit FROM pg_stat_database WHERE datname = 'noext'");
+ok($node->poll_query_until('postgres', "SELECT xact_commit > $commits FROM pg_stat_database WHERE datname = 'noext'"),
+	'the launcher looks into the new database');
 is($node->safe_psql('noext', 'SELECT count(*) FROM elt.evidence'), '0',
 	'a look-alike elt schema is never run by the scheduler');
 

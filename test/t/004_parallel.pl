@@ -93,9 +93,11 @@ $node->safe_psql('postgres', q{
       ('p_high', 't', 'sql', $$INSERT INTO started (flow) VALUES ('high')$$),
       ('blocker', 't', 'sql', 'SELECT pg_sleep(1)');
 });
-sleep 1;
+ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.max_workers') = '1'"),
+	'pg_elt.max_workers is 1 after the reload');
 $node->safe_psql('postgres', "SELECT flow_submit('blocker')");
-$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.flow_runs WHERE flow = 'blocker' AND state = 'running'");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.flow_runs WHERE flow = 'blocker' AND state = 'running'"),
+	'the blocking run is going');
 $node->safe_psql('postgres', q{
     UPDATE elt.tasks SET sql = $$INSERT INTO started (flow) VALUES ('early')$$ WHERE flow = 'blocker';
     SELECT flow_submit('blocker');});
@@ -104,7 +106,7 @@ $node->safe_psql('postgres', q{
     SELECT flow_submit('p_low');
     SELECT flow_submit('p_high');
     COMMIT;});
-$node->poll_query_until('postgres', 'SELECT count(*) = 3 FROM started');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 3 FROM started'), 'the three queued runs start');
 is($node->safe_psql('postgres', "SELECT string_agg(flow, ',' ORDER BY at) FROM started"),
 	'early,high,low', 'queued runs start by run_at, then priority');
 

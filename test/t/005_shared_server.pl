@@ -25,6 +25,17 @@ $node->safe_psql('postgres', q{
     GRANT INSERT ON ticks TO doomed;
 });
 
+# One round of the scheduler after the calling transaction: a queued run
+# starts only in a round that began after it committed (no fixed sleeps).
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name, max_active_runs) VALUES ('probe', 10);
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('probe', 't', 'sql', 'SELECT 1');});
+sub scheduler_round
+{
+	my $id = $node->safe_psql('postgres', "SELECT flow_submit('probe')");
+	return $node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '60 s')") eq 'completed';
+}
+
 # 1. DROP ROLE of the owner of a scheduled flow: the flow is disabled once,
 # logged once, its workers never try to connect as the missing role, and
 # flow_run says what to do.
@@ -39,10 +50,10 @@ ok($node->poll_query_until('postgres', "SELECT count(*) >= 1 FROM ticks WHERE fl
 # the flow stays enabled)
 $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
 $node->reload;
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')"),
-	'no run of the flow is going');
-sleep(2);    # a slot already being fired has been queued by now
+ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'"),
+	'schedules are held back');
+# a round after the reload: a slot fired before it has been queued by now
+ok(scheduler_round(), 'the scheduler goes round');
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')"),
 	'nor queued');
@@ -56,7 +67,7 @@ $node->reload;
 $node->safe_psql('postgres', "SELECT elt._wake_scheduler()");
 ok($node->poll_query_until('postgres', "SELECT NOT enabled FROM elt.flows WHERE name = 'orphan'"),
 	'the flow of a dropped owner is disabled');
-sleep(3);
+ok(scheduler_round() && scheduler_round(), 'the scheduler goes round twice more');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM elt.logs WHERE flow = 'orphan' AND message LIKE 'flow disabled: its owner role%'"),
 	'1', 'the flow is disabled once, with one line in elt.logs');
@@ -97,15 +108,18 @@ unlike($log, qr/of flow "works" in database/, 'a completed one is not, with log_
 # schedules do not fire, queued runs still start.
 $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
 $node->reload;
-$node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'");
-sleep(1);    # the scheduler reloads at once (SIGHUP sets its latch)
+ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'"),
+	'schedules are held back again');
+ok(scheduler_round(), 'the scheduler goes round after the reload');
 $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name, schedule) VALUES ('held', 'every 1 seconds');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('held', 't', 'sql', $$INSERT INTO ticks VALUES ('held')$$);
 });
 is(submit_and_wait('works'), 'completed', 'queued runs start while schedules are held back');
-sleep(3);
-is($node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'held'"), '0',
+ok(scheduler_round(), 'the scheduler goes round again');
+# a fired schedule has its next slot computed in the first round that sees it
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'held'") . ' ' .
+   $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'held'"), '0 0',
 	'no schedule fires while pg_elt.launch_schedules is off');
 $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = on\n");
 $node->reload;
@@ -181,10 +195,6 @@ like($err, qr/ending 1 run worker\(s\) in database "dropper"/, 'and says it ende
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE datname = 'dropper' AND backend_type LIKE 'pg_elt%'"),
 	'0', 'no pg_elt worker is left in the database');
-sleep(2);
-my $log_after = substr(slurp_file($node->logfile), $log_before);
-unlike($log_after, qr/deadlock detected|extension "pg_elt" is not installed/,
-	'no deadlock, and no worker failing on the dropped catalog');
 $node->safe_psql('dropper', q{
     CREATE EXTENSION pg_elt;
     INSERT INTO elt.flows (name, schedule) VALUES ('beat', 'every 1 seconds');
@@ -193,5 +203,9 @@ $node->safe_psql('dropper', q{
 $beats = $node->safe_psql('dropper', 'SELECT count(*) FROM beats');
 ok($node->poll_query_until('dropper', "SELECT count(*) > $beats FROM beats"),
 	'created again, the extension schedules again');
+# (read after the rounds above: a late failure would be in the log by now)
+my $log_after = substr(slurp_file($node->logfile), $log_before);
+unlike($log_after, qr/deadlock detected|extension "pg_elt" is not installed/,
+	'no deadlock, and no worker failing on the dropped catalog');
 
 done_testing();

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "fmgr.h"
@@ -28,6 +28,12 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
+#include "flow_run.h"
+#include "guc.h"
+#include "runtime.h"
+#include "schedule_expr.h"
+
 PG_FUNCTION_INFO_V1(elt_flow_submit);
 PG_FUNCTION_INFO_V1(elt_flow_wait);
 PG_FUNCTION_INFO_V1(elt_flow_cancel);
@@ -38,19 +44,12 @@ PG_FUNCTION_INFO_V1(elt_check_flow_limits);
 static void
 queue_require_scheduler(const char *function)
 {
-	if (elt_shared == NULL)
+	if (!elt_runtime_preloaded())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("%s needs pg_elt in shared_preload_libraries", function),
 				 errdetail("Queued and scheduled runs are started by pg_elt's scheduler, which runs only when the library is preloaded."),
 				 errhint("Add pg_elt to shared_preload_libraries and restart the server, or use flow_run.")));
-}
-
-static bool
-queue_state_is_final(const char *state)
-{
-	return strcmp(state, "completed") == 0 || strcmp(state, "failed") == 0 ||
-		strcmp(state, "cancelled") == 0 || strcmp(state, "crashed") == 0;
 }
 
 /* The run, which the caller must be allowed to see. */
@@ -76,7 +75,7 @@ queue_wait(int64 run_id, TimestampTz deadline, RunRow *row)
 		long		wait_ms = QUEUE_POLL_MS;
 
 		queue_read_run(run_id, row);
-		if (queue_state_is_final(row->state))
+		if (elt_state_is_final(elt_state_from_name(row->state)))
 			break;
 		if (row->ours)
 			ereport(ERROR,
@@ -92,18 +91,10 @@ queue_wait(int64 run_id, TimestampTz deadline, RunRow *row)
 				break;
 			wait_ms = Min(wait_ms, left);
 		}
-		if (elt_shared)
-			(void) ConditionVariableTimedSleep(&elt_shared->run_ended, wait_ms, PG_WAIT_EXTENSION);
-		else
-		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 wait_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-		}
+		elt_wait_for_run_end(wait_ms);
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (elt_shared)
-		ConditionVariableCancelSleep();
+	elt_wait_for_run_end_done();
 }
 
 /*
@@ -188,7 +179,7 @@ elt_flow_cancel(PG_FUNCTION_ARGS)
 	elt_require_usage("flow_cancel");
 	run_id = PG_GETARG_INT64(0);
 	queue_read_run(run_id, &row);
-	if (queue_state_is_final(row.state))
+	if (elt_state_is_final(elt_state_from_name(row.state)))
 	{
 		ereport(NOTICE,
 				(errmsg("run %lld has already ended (%s); nothing to cancel",
@@ -197,7 +188,7 @@ elt_flow_cancel(PG_FUNCTION_ARGS)
 	}
 	if (elt_catalog_cancel_unstarted(run_id))
 		PG_RETURN_BOOL(true);
-	if (!elt_cancel_running(run_id))
+	if (!elt_run_cancel(run_id))
 	{
 		queue_require_scheduler("flow_cancel of a running run");
 		ereport(ERROR,

@@ -17,7 +17,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pg_elt.h"
+#include "postgres.h"
 
 #include <ctype.h>
 
@@ -25,6 +25,8 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
+
+#include "schedule_expr.h"
 
 PG_FUNCTION_INFO_V1(elt_schedule_next_sql);
 PG_FUNCTION_INFO_V1(elt_check_schedule);
@@ -304,8 +306,8 @@ schedule_utc_offset(TimestampTz t, const char *tz)
  * The first time after "after" at which the schedule fires, or
  * DT_NOEND when it never does (as "0 0 30 2 *").
  */
-TimestampTz
-elt_schedule_next(const EltSchedule *s, TimestampTz after, const char *tz)
+static TimestampTz
+schedule_next(const EltSchedule *s, TimestampTz after, const char *tz)
 {
 	Timestamp	local;
 	struct pg_tm tm;
@@ -398,7 +400,7 @@ elt_schedule_next_sql(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	elt_schedule_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &s);
-	next = elt_schedule_next(&s, PG_GETARG_TIMESTAMPTZ(1), text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	next = schedule_next(&s, PG_GETARG_TIMESTAMPTZ(1), text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (TIMESTAMP_IS_NOEND(next))
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(next);
@@ -412,14 +414,14 @@ elt_schedule_next_sql(PG_FUNCTION_ARGS)
 int64
 elt_schedule_shortest_gap(const EltSchedule *s, const char *tz)
 {
-	TimestampTz prev = elt_schedule_next(s, GetCurrentTimestamp(), tz);
+	TimestampTz prev = schedule_next(s, GetCurrentTimestamp(), tz);
 	int64		gap = PG_INT64_MAX;
 
 	if (s->is_interval)
 		return s->interval_us;
 	for (int i = 0; i < 500 && !TIMESTAMP_IS_NOEND(prev); i++)
 	{
-		TimestampTz next = elt_schedule_next(s, prev, tz);
+		TimestampTz next = schedule_next(s, prev, tz);
 
 		if (!TIMESTAMP_IS_NOEND(next))
 			gap = Min(gap, next - prev);
@@ -437,7 +439,7 @@ elt_check_schedule(PG_FUNCTION_ARGS)
 	char	   *tz = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	elt_schedule_parse(schedule, &s);
-	if (TIMESTAMP_IS_NOEND(elt_schedule_next(&s, GetCurrentTimestamp(), tz)))
+	if (TIMESTAMP_IS_NOEND(schedule_next(&s, GetCurrentTimestamp(), tz)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schedule \"%s\" never fires", schedule),

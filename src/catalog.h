@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  Flow definitions and run history, read and written through SPI (catalog.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_ELT_CATALOG_H
+#define PG_ELT_CATALOG_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "states.h"
+
+#define PG_ELT_SCHEMA "elt"
+
+/* The catalog version (extversion) this library works with. */
+#define PG_ELT_VERSION "0.3"
+
+typedef struct TaskDef
+{
+	char	   *name;
+	char	   *kind;			/* "extract" or "sql" */
+	Jsonb	   *config;
+	char	   *sql;
+	List	   *depends_on;		/* task names */
+	List	   *tags;
+	int			retries;
+	double		retry_delay_s;
+	double		retry_backoff;
+	int64		timeout_ms;		/* 0 = none */
+} TaskDef;
+
+typedef struct FlowDef
+{
+	char	   *name;
+	Oid			owner;			/* InvalidOid: the owner role was dropped */
+	char	   *owner_name;
+	bool		owner_can_login;
+	Jsonb	   *params;
+	List	   *tasks;			/* TaskDef *, in name order */
+	int64		timeout_ms;		/* the whole run's, 0 = none */
+	bool		uncommitted;	/* changed by the current transaction */
+} FlowDef;
+
+typedef struct LogLine
+{
+	TimestampTz at;
+	int			elevel;
+	int			sqlerrcode;
+	char	   *task;
+	int			attempt;
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} LogLine;
+
+typedef struct AttemptOutcome
+{
+	EltState	state;
+	uint64		rows;
+	uint64		bytes;
+	ErrorData  *error;			/* NULL when none */
+	const char *message;		/* overrides error's message when set */
+	bool		no_retry;		/* the flow's timeout ended it */
+} AttemptOutcome;
+
+extern void elt_require_usage(const char *function);
+extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks,
+									   MemoryContext cxt);
+extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
+									TimestampTz run_at, bool running_here);
+extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
+extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
+extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);
+extern List *elt_flow_order(FlowDef *flow);
+
+typedef struct RunRow
+{
+	int64		run_id;
+	char	   *state;
+	char	   *message;
+	int64		rows;
+	int64		duration_us;	/* -1 while running */
+	Oid			owner;
+	bool		ours;			/* queued by the current transaction */
+} RunRow;
+
+extern bool elt_catalog_read_run(int64 run_id, RunRow *row);
+extern bool elt_catalog_cancel_unstarted(int64 run_id);
+extern char *elt_catalog_run_flow(int64 run_id, Jsonb **params);
+extern EltState elt_catalog_read_attempt(int64 run_id, const char *task, int attempt,
+									  uint64 *rows, char **message);
+extern void elt_catalog_attempt_start(int64 run_id, const char *task, int attempt);
+extern void elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
+									const AttemptOutcome *outcome);
+extern void elt_catalog_run_end(int64 run_id, EltState state, const char *message,
+								uint64 rows);
+extern void elt_catalog_write_logs(int64 run_id, List *lines);
+extern void elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt);
+
+#endif							/* PG_ELT_CATALOG_H */

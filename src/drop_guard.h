@@ -1,0 +1,13 @@
+/*-------------------------------------------------------------------------
+ *
+ * drop_guard.h
+ *	  DROP EXTENSION and DROP DATABASE made clean (drop_guard.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_ELT_DROP_GUARD_H
+#define PG_ELT_DROP_GUARD_H
+
+extern void elt_drop_guard_preload(void);
+
+#endif							/* PG_ELT_DROP_GUARD_H */

@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * http_fetch.h
+ *	  Fetching a URL as a byte stream with libcurl (http_fetch.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_ELT_HTTP_FETCH_H
+#define PG_ELT_HTTP_FETCH_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "stream.h"
+
+typedef struct HttpOptions
+{
+	List	   *headers;		/* "Name: value" strings, for the URL's origin */
+	bool		allow_file;		/* caller may read server files */
+	bool		restricted;		/* outbound policy applies (not a superuser) */
+	TimestampTz deadline;		/* 0 = none */
+	int		   *retry_after_ms; /* out: Retry-After of a failed response, or 0 */
+} HttpOptions;
+
+extern EltStream *elt_open_url(const char *url, const HttpOptions *options);
+extern char *elt_redact_url(const char *url);
+extern void elt_check_url_allowed(const char *url, bool allow_file);
+
+#endif							/* PG_ELT_HTTP_FETCH_H */

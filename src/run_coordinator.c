@@ -1,0 +1,510 @@
+/*-------------------------------------------------------------------------
+ *
+ * run_coordinator.c
+ *	  The coordinator: what a run's worker does with its run.  It creates
+ *	  or claims the run, then goes round: collect the helpers that
+ *	  finished, settle the tasks that cannot run (an upstream task did not
+ *	  complete, the run was cancelled), start the ready ones, and wait.
+ *	  A task is ready when its dependencies completed, its retry delay has
+ *	  passed and its tags' limits have a free permit (tag_limits.c); one
+ *	  ready task runs in the coordinator itself, several run in helper
+ *	  workers (run_worker.c).  Attempts themselves are task_attempt.c's.
+ *
+ *	  Cancellation comes as a flag (flow_run's channel, or the run's entry
+ *	  in shared memory) plus SIGINT, which interrupts the running task like
+ *	  a query cancel; the flag tells a cancel from a task's timeout.  The
+ *	  flow's timeout stops the run the same way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "guc.h"
+#include "jsonb_util.h"
+#include "run_coordinator.h"
+#include "run_log.h"
+#include "tag_limits.h"
+#include "task_attempt.h"
+
+#define COORDINATOR_NAP_MS			1000
+#define COORDINATOR_PERMIT_RETRY_MS	200
+
+/* Where a task of the run stands. */
+typedef struct TaskProgress
+{
+	TaskDef    *task;
+	EltState	state;			/* running: in a helper; retrying: waits its delay */
+	int			attempt;		/* the last one started */
+	double		delay_s;		/* before the next retry */
+	TimestampTz not_before;		/* of the next attempt */
+	BackgroundWorkerHandle *helper;
+	List	   *permits;		/* of tag limits, held while an attempt runs */
+	bool		told_waiting;
+	uint64		rows;
+	char	   *failure;
+} TaskProgress;
+
+typedef struct Coordinator
+{
+	RunWorker  *w;
+	FlowDef    *flow;
+	Jsonb	   *params;
+	MemoryContext cxt;
+	TaskProgress *tasks;
+	int			ntasks;
+	TaskProgress **ready;		/* this round's */
+	int			nready;
+	int			running;		/* attempts in helpers */
+	bool		left;			/* tasks still to settle */
+	TimestampTz wake;			/* when to look again */
+	/* what the run has come to so far */
+	uint64		rows_loaded;
+	char	   *first_failure;
+	bool		cancelled;
+	bool		timed_out;		/* the flow's timeout: cancelled, and failed */
+} Coordinator;
+
+static TaskProgress *
+progress_of(Coordinator *c, const char *name)
+{
+	for (int i = 0; i < c->ntasks; i++)
+		if (strcmp(c->tasks[i].task->name, name) == 0)
+			return &c->tasks[i];
+	return NULL;
+}
+
+/* Records the outcome of an attempt in the task's progress. */
+static void
+progress_apply(Coordinator *c, TaskProgress *p, EltState outcome, uint64 rows, char *failure)
+{
+	elt_run_log_set_task(p->task->name, p->attempt);
+	p->state = outcome;
+	elt_tag_permits_release(p->permits);
+	p->permits = NIL;
+	if (outcome == ELT_COMPLETED && strcmp(p->task->kind, "extract") == 0)
+		c->rows_loaded += rows;
+	else if (outcome == ELT_RETRYING)
+	{
+		if (p->delay_s > 0)
+			elt_run_logf(INFO, "retrying in %.1f s", p->delay_s);
+		else
+			elt_run_logf(INFO, "retrying now");
+		p->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													(int64) (p->delay_s * 1000));
+		p->delay_s = Min(p->delay_s * p->task->retry_backoff, 86400.0);
+	}
+	else if (outcome == ELT_CANCELLED)
+		c->cancelled = true;
+	else if (outcome != ELT_COMPLETED && c->first_failure == NULL)
+		c->first_failure = psprintf("task \"%s\" failed: %s", p->task->name,
+									failure ? failure : "unknown error");
+	elt_run_log_set_task(NULL, 0);
+}
+
+/* Takes a permit of every limited tag of the task, or none and says why. */
+static bool
+progress_acquire_permits(Coordinator *c, TaskProgress *p)
+{
+	TagLimit   *full = elt_tag_limits_acquire(p->task->tags, &p->permits, c->cxt);
+
+	if (full == NULL)
+		return true;
+	if (!p->told_waiting)
+	{
+		elt_run_log_set_task(p->task->name, 0);
+		elt_run_logf(INFO, "pending: all %d slots of the concurrency limit on tag \"%s\" are taken",
+					 full->max_running, full->tag);
+		p->told_waiting = true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Helpers
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Starts the task's next attempt in a helper worker, connected as the
+ * flow's owner.  False when no worker is to be had (pg_elt.max_workers,
+ * max_worker_processes), or the name does not fit: the caller then runs
+ * the attempt itself.
+ */
+static bool
+helper_start(Coordinator *c, TaskProgress *p)
+{
+	RunWorkerArgs args = c->w->args;
+	bool		started;
+	MemoryContext old;
+
+	if (strlen(p->task->name) >= sizeof(args.task) || elt_max_parallel_tasks <= 1 ||
+		c->running >= elt_max_parallel_tasks || elt_workers_free() <= 0)
+		return false;
+	args.run_id = c->w->run_id;
+	args.attempt = p->attempt;
+	strlcpy(args.task, p->task->name, sizeof(args.task));
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = elt_run_worker_start(&args, &p->helper);
+	MemoryContextSwitchTo(old);
+	if (!started)
+		return false;
+	p->state = ELT_RUNNING;
+	elt_helper_count(1);		/* until we see it stopped */
+	c->w->helpers++;
+	elt_run_log_relay_only(NOTICE, p->task->name,
+						   psprintf("attempt %d of %d started in a parallel worker",
+									p->attempt, p->task->retries + 1));
+	return true;
+}
+
+/*
+ * How a helper's attempt ended, from its row in elt.task_runs: a row the
+ * helper did not end (it exited mid-attempt) is ended crashed, and the
+ * task failed.
+ */
+static EltState
+helper_outcome(Coordinator *c, TaskProgress *p)
+{
+	EltState	outcome;
+	char	   *message;
+	MemoryContext home = CurrentMemoryContext;
+
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	MemoryContextSwitchTo(home);
+	outcome = elt_catalog_read_attempt(c->w->run_id, p->task->name, p->attempt,
+									   &p->rows, &message);
+	if (!elt_state_is_final(outcome) && outcome != ELT_RETRYING)
+	{
+		AttemptOutcome out;
+
+		memset(&out, 0, sizeof(out));
+		out.state = outcome = ELT_CRASHED;
+		out.message = message = "the task's worker exited before the attempt ended";
+		elt_catalog_attempt_end(c->w->run_id, p->task->name, p->attempt, &out);
+	}
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+	p->failure = message;
+	elt_run_log_relay_only(outcome == ELT_COMPLETED ? NOTICE : WARNING, p->task->name,
+						   psprintf("parallel attempt %d %s%s%s", p->attempt,
+									elt_state_name(outcome),
+									message ? ": " : "", message ? message : ""));
+	return outcome == ELT_CRASHED ? ELT_FAILED : outcome;
+}
+
+/* Interrupts the running helpers (again each round: some start late). */
+static void
+helpers_signal(Coordinator *c)
+{
+	for (int i = 0; i < c->ntasks; i++)
+	{
+		pid_t		pid;
+
+		if (c->tasks[i].state == ELT_RUNNING &&
+			GetBackgroundWorkerPid(c->tasks[i].helper, &pid) == BGWH_STARTED)
+			kill(pid, SIGINT);
+	}
+}
+
+/* Settles the attempts of helpers that have exited; counts the others. */
+static void
+helpers_collect(Coordinator *c)
+{
+	c->running = 0;
+	for (int i = 0; i < c->ntasks; i++)
+	{
+		TaskProgress *p = &c->tasks[i];
+		pid_t		pid;
+		EltState	outcome;
+
+		if (p->state != ELT_RUNNING)
+			continue;
+		if (GetBackgroundWorkerPid(p->helper, &pid) != BGWH_STOPPED)
+		{
+			c->running++;
+			continue;
+		}
+		elt_helper_count(-1);
+		c->w->helpers--;
+		outcome = helper_outcome(c, p);
+		progress_apply(c, p, outcome, p->rows, p->failure);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The rounds
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The run is cancelled, or its time is up: interrupt the helpers, whose
+ * attempts roll back and end cancelled; pending tasks will not start.
+ */
+static void
+coordinator_check_cancel(Coordinator *c, TimestampTz now)
+{
+	if (!c->cancelled &&
+		(elt_run_worker_cancelled(c->w) || (c->w->deadline != 0 && now >= c->w->deadline)))
+	{
+		c->timed_out = !elt_run_worker_cancelled(c->w);
+		c->cancelled = true;
+		QueryCancelPending = false;
+		elt_run_worker_cancel(c->w);
+	}
+	if (c->w->deadline != 0 && !c->cancelled)
+		c->wake = Min(c->wake, c->w->deadline);
+	if (c->cancelled)
+		helpers_signal(c);
+}
+
+/* Why the task cannot run (NULL: it may, now or later); *deps_done. */
+static const char *
+task_blocked_by(Coordinator *c, TaskProgress *p, bool *deps_done)
+{
+	ListCell   *dc;
+	const char *blocked_by = NULL;
+
+	*deps_done = true;
+	foreach(dc, p->task->depends_on)
+	{
+		TaskProgress *dep = progress_of(c, lfirst(dc));
+
+		if (blocked_by == NULL &&
+			(dep == NULL || dep->state == ELT_FAILED || dep->state == ELT_CANCELLED))
+			blocked_by = lfirst(dc);
+		*deps_done &= (dep != NULL && dep->state == ELT_COMPLETED);
+	}
+	return blocked_by;
+}
+
+/* Settles the tasks that will not run; lists the ready ones. */
+static void
+coordinator_find_ready(Coordinator *c, TimestampTz now)
+{
+	c->nready = 0;
+	c->left = false;
+	for (int i = 0; i < c->ntasks; i++)
+	{
+		TaskProgress *p = &c->tasks[i];
+		bool		deps_done;
+		const char *blocked_by;
+
+		if (p->state != ELT_PENDING && p->state != ELT_RETRYING)
+			continue;
+		blocked_by = task_blocked_by(c, p, &deps_done);
+		if (c->cancelled)
+		{
+			p->state = ELT_CANCELLED;
+			elt_task_attempt_skip(c->w, p->task, ELT_CANCELLED, c->timed_out ?
+								  "not started: the flow timed out" :
+								  "not started: the run was cancelled");
+		}
+		else if (blocked_by)
+		{
+			p->state = ELT_FAILED;
+			elt_task_attempt_skip(c->w, p->task, ELT_FAILED,
+								  psprintf("not started: upstream task \"%s\" did not complete",
+										   blocked_by));
+		}
+		else
+		{
+			c->left = true;
+			if (!deps_done)
+				continue;
+			if (p->state == ELT_RETRYING && now < p->not_before)
+				c->wake = Min(c->wake, p->not_before);
+			else
+				c->ready[c->nready++] = p;
+		}
+	}
+}
+
+/*
+ * Starts the ready tasks: in helpers when several things can run at once,
+ * else one here.  True when one ran here (the round is over).
+ */
+static bool
+coordinator_start_ready(Coordinator *c, TimestampTz now)
+{
+	for (int i = 0; i < c->nready; i++)
+	{
+		TaskProgress *p = c->ready[i];
+		uint64		rows = 0;
+		char	   *failure = NULL;
+		EltState	outcome;
+
+		if (!progress_acquire_permits(c, p))
+		{
+			c->wake = Min(c->wake, TimestampTzPlusMilliseconds(now, COORDINATOR_PERMIT_RETRY_MS));
+			continue;
+		}
+		p->attempt++;
+		if ((c->running > 0 || c->nready > 1) && helper_start(c, p))
+		{
+			c->running++;
+			continue;
+		}
+		if (c->running > 0)
+		{
+			/* no worker to spare: wait for one of the others */
+			p->attempt--;
+			elt_tag_permits_release(p->permits);
+			p->permits = NIL;
+			continue;
+		}
+		outcome = elt_task_attempt(c->w, p->task, c->params, p->attempt, c->cxt, &rows, &failure);
+		progress_apply(c, p, outcome, rows, failure);
+		return true;
+	}
+	return false;
+}
+
+static void
+coordinator_wait(Coordinator *c)
+{
+	long		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), c->wake);
+
+	if (wait_ms > 0)
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	if (ProcDiePending)
+		CHECK_FOR_INTERRUPTS();
+}
+
+/* ---------------------------------------------------------------------
+ * The run
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Makes the run (flow_run's: run_params given) or claims the queued one,
+ * and loads its flow.  False when a queued run was cancelled before it
+ * started.
+ */
+static bool
+run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
+{
+	RunWorker  *w = c->w;
+
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	MemoryContextSwitchTo(c->cxt);
+	if (w->args.run_id != 0)
+	{
+		flow_name = elt_catalog_claim_queued_run(w->args.run_id, &c->params);
+		if (flow_name == NULL)
+		{
+			elt_commit_work();
+			RESUME_CANCEL_INTERRUPTS();
+			return false;
+		}
+		w->run_id = w->args.run_id;
+	}
+	c->flow = elt_catalog_load_run_flow(flow_name, c->cxt);
+	w->flow_name = MemoryContextStrdup(TopMemoryContext, c->flow->name);
+	if (w->args.run_id == 0)
+	{
+		c->params = elt_jsonb_merge(c->flow->params, run_params);
+		w->run_id = elt_catalog_create_run(c->flow, c->params, "manual",
+										   GetCurrentTimestamp(), true);
+	}
+	elt_catalog_add_task_rows(w->run_id, c->flow);
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+	return true;
+}
+
+static void
+run_init_tasks(Coordinator *c)
+{
+	List	   *order = elt_flow_order(c->flow);
+	ListCell   *lc;
+	int			i = 0;
+
+	c->ntasks = list_length(order);
+	c->tasks = palloc0(sizeof(TaskProgress) * Max(c->ntasks, 1));
+	c->ready = palloc(sizeof(TaskProgress *) * Max(c->ntasks, 1));
+	foreach(lc, order)
+	{
+		c->tasks[i].task = lfirst(lc);
+		c->tasks[i].state = ELT_PENDING;
+		c->tasks[i].delay_s = c->tasks[i].task->retry_delay_s;
+		i++;
+	}
+}
+
+/* How the run ended, recorded, logged and sent to the caller. */
+static void
+run_finish(Coordinator *c, TimestampTz started)
+{
+	EltState	state = ELT_COMPLETED;
+	char	   *message;
+
+	if (c->cancelled && !c->timed_out)
+	{
+		state = ELT_CANCELLED;
+		message = "the run was cancelled";
+	}
+	else if (c->timed_out || c->first_failure)
+	{
+		state = ELT_FAILED;
+		message = c->timed_out ?
+			psprintf("timed out after %.1f s (the flow's timeout)", c->flow->timeout_ms / 1000.0) :
+			c->first_failure;
+	}
+	else
+		message = psprintf("%d task%s completed", c->ntasks, c->ntasks == 1 ? "" : "s");
+	elt_run_log_set_task(NULL, 0);
+	elt_run_logf(state == ELT_COMPLETED ? INFO : WARNING, "run %s: %s",
+				 elt_state_name(state), message);
+	elt_run_worker_finish(c->w, state, message, c->rows_loaded, started);
+}
+
+/*
+ * Executes the worker's run: a new one of flow_name with run_params
+ * (flow_run), or the queued run of the worker's arguments.
+ */
+void
+elt_run_coordinate(RunWorker *w, const char *flow_name, Jsonb *run_params)
+{
+	Coordinator c = {.w = w};
+	TimestampTz started = GetCurrentTimestamp();
+
+	c.cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run", ALLOCSET_DEFAULT_SIZES);
+	if (!run_begin(&c, flow_name, run_params))
+		return;					/* cancelled before it started */
+	MemoryContextSwitchTo(c.cxt);
+	elt_run_worker_started(w);
+	elt_run_logf(INFO, "run %lld of flow \"%s\" started as role \"%s\"",
+				 (long long) w->run_id, c.flow->name, c.flow->owner_name);
+	run_init_tasks(&c);
+	if (c.flow->timeout_ms > 0)
+		w->deadline = TimestampTzPlusMilliseconds(started, c.flow->timeout_ms);
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		c.wake = TimestampTzPlusMilliseconds(now, COORDINATOR_NAP_MS);
+		coordinator_check_cancel(&c, now);
+		helpers_collect(&c);
+		coordinator_find_ready(&c, now);
+		if (!c.left && c.running == 0)
+			break;
+		if (!coordinator_start_ready(&c, now))
+			coordinator_wait(&c);
+	}
+	run_finish(&c, started);
+}

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * tag_limits.h
+ *	  Concurrency limits by tag (tag_limits.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_ELT_TAG_LIMITS_H
+#define PG_ELT_TAG_LIMITS_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+typedef struct TagLimit
+{
+	char	   *tag;
+	int			max_running;
+} TagLimit;
+
+extern void elt_tag_limits_shmem_request(void);
+extern void elt_tag_limits_shmem_init(void);
+extern void elt_tag_permits_release(List *held);
+extern TagLimit *elt_tag_limits_acquire(List *tags, List **held, MemoryContext cxt);
+
+#endif							/* PG_ELT_TAG_LIMITS_H */

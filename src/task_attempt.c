@@ -1,0 +1,254 @@
+/*-------------------------------------------------------------------------
+ *
+ * task_attempt.c
+ *	  One attempt of one task: its SQL, or its extract (csv_load.c), in a
+ *	  transaction of its own, under the task's timeout (and what is left of
+ *	  the flow's), recorded in elt.task_runs with its log lines.  Both the
+ *	  coordinator, for a task it runs itself, and a helper worker run
+ *	  attempts through here.
+ *
+ *	  Each attempt is one transaction, so a completed load stays committed
+ *	  when a later task fails and a failed attempt leaves nothing behind.
+ *	  Whether a failure is worth another attempt is decided here too.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "csv_load.h"
+#include "jsonb_util.h"
+#include "run_log.h"
+#include "runtime.h"
+#include "task_attempt.h"
+#include "templates.h"
+
+/*
+ * Errors that a retry cannot cure fail a task at once: bad data, bad SQL,
+ * missing objects or privileges, a missing file (HTTP 404), exceeded
+ * limits, corrupt data.  Everything else (network, server errors, locks,
+ * serialization failures, timeouts) is worth another attempt.
+ */
+static bool
+error_is_retryable(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	if (category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION ||
+		category == ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		category == ERRCODE_FEATURE_NOT_SUPPORTED ||
+		category == ERRCODE_DEPENDENT_PRIVILEGE_DESCRIPTORS_STILL_EXIST ||
+		category == ERRCODE_INVALID_SCHEMA_NAME ||
+		category == ERRCODE_INVALID_CATALOG_NAME)
+		return false;
+	return sqlerrcode != ERRCODE_UNDEFINED_FILE && sqlerrcode != ERRCODE_DATA_CORRUPTED;
+}
+
+static void
+run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+{
+	char	   *sql = elt_substitute(task->sql, params, psprintf("task \"%s\"", task->name));
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(sql, false, 0);
+	if (rc == SPI_ERROR_TRANSACTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("task SQL cannot contain transaction control"),
+				 errhint("Each task attempt runs in a transaction of its own; split the work into tasks.")));
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	out->rows = SPI_processed;
+	SPI_finish();
+}
+
+static void
+run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+{
+	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
+	LoadOptions opts;
+	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
+	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));
+
+	elt_parse_load_options(config, &opts, true, false);
+	out->rows = elt_load_csv(url, table, &opts, &out->bytes);
+	elt_run_logf(INFO, "loaded " UINT64_FORMAT " rows into %s", out->rows, table);
+}
+
+/* The attempt's time limit: the task's timeout, or what is left of the flow's. */
+static int64
+attempt_limit_ms(RunWorker *w, TaskDef *task, bool *flow_bound)
+{
+	int64		limit_ms = task->timeout_ms;
+
+	*flow_bound = false;
+	if (w->deadline != 0)
+	{
+		int64		left = Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   w->deadline), 1);
+
+		if (limit_ms == 0 || left < limit_ms)
+			limit_ms = left, *flow_bound = true;
+	}
+	return limit_ms;
+}
+
+/* Runs the task in a transaction of its own; says how it went. */
+static AttemptOutcome
+attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
+{
+	AttemptOutcome out;
+	bool		flow_bound;
+	int64		limit_ms = attempt_limit_ms(w, task, &flow_bound);
+	int			guc_level;
+
+	memset(&out, 0, sizeof(out));
+	elt_begin_work();
+	/* what the task's SQL SETs ends with the attempt, as in a function */
+	guc_level = NewGUCNestLevel();
+	if (limit_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(limit_ms, INT_MAX));
+	PG_TRY();
+	{
+		if (strcmp(task->kind, "sql") == 0)
+			run_sql(task, params, &out);
+		else
+			run_extract(task, params, &out);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		AtEOXact_GUC(false, guc_level);
+		elt_commit_work();
+		out.state = ELT_COMPLETED;
+	}
+	PG_CATCH();
+	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(cxt);
+		out.rows = out.bytes = 0;	/* rolled back */
+		out.error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		out.state = ELT_FAILED;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	QueryCancelPending = false; /* a late timeout or cancel: the flag decides */
+
+	if (out.error && elt_run_worker_cancelled(w))
+	{
+		out.state = ELT_CANCELLED;
+		out.message = "cancelled while running";
+	}
+	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && flow_bound)
+	{
+		out.message = "the flow's timeout ended it";
+		out.no_retry = true;
+	}
+	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && limit_ms > 0)
+		out.message = psprintf("timed out after %.1f s", task->timeout_ms / 1000.0);
+	return out;
+}
+
+/* Is the failed attempt worth another?  Then its state becomes retrying. */
+static bool
+attempt_retry(AttemptOutcome *out, TaskDef *task, int attempt)
+{
+	if (out->error == NULL || out->no_retry || out->state == ELT_CANCELLED ||
+		attempt > task->retries)
+		return false;
+	if (!error_is_retryable(out->error->sqlerrcode) &&
+		out->error->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		return false;
+	out->state = ELT_RETRYING;
+	return true;
+}
+
+static void
+attempt_record_end(RunWorker *w, TaskDef *task, int attempt, const AttemptOutcome *out)
+{
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	elt_catalog_attempt_end(w->run_id, task->name, attempt, out);
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+}
+
+/* The log lines that say how the attempt ended. */
+static void
+attempt_log_end(TaskDef *task, int attempt, const AttemptOutcome *out, bool retry)
+{
+	if (out->error == NULL)
+	{
+		elt_run_logf(INFO, "completed");
+		return;
+	}
+	elt_run_log(WARNING, out->error->sqlerrcode,
+				psprintf("attempt %d %s: %s", attempt,
+						 out->state == ELT_CANCELLED ? "cancelled" : "failed",
+						 out->message ? out->message : out->error->message),
+				out->error->detail, out->error->hint);
+	if (!retry && out->state != ELT_CANCELLED && attempt <= task->retries)
+		elt_run_logf(INFO, out->no_retry ? "not retried: the flow's time is up" :
+					 "not retried: the error would recur");
+}
+
+/*
+ * Runs one attempt of a task and records it (its row in elt.task_runs and
+ * its log lines).  Returns ELT_COMPLETED, ELT_RETRYING (failed, and worth
+ * another attempt), ELT_FAILED or ELT_CANCELLED.
+ */
+EltState
+elt_task_attempt(RunWorker *w, TaskDef *task, Jsonb *params, int attempt,
+				 MemoryContext cxt, uint64 *rows, char **failure)
+{
+	AttemptOutcome out;
+	bool		retry;
+
+	elt_run_log_set_task(task->name, attempt);
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	elt_catalog_attempt_start(w->run_id, task->name, attempt);
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+	elt_run_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
+	pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
+												   (long long) w->run_id, task->name));
+
+	out = attempt_execute(w, task, params, cxt);
+	retry = attempt_retry(&out, task, attempt);
+	attempt_log_end(task, attempt, &out, retry);
+	attempt_record_end(w, task, attempt, &out);
+	elt_run_log_flush();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	*rows = out.rows;
+	*failure = out.error ? pstrdup(out.message ? out.message : out.error->message) : NULL;
+	return out.state;
+}
+
+/* Records a task that never ran (a dependency did not complete, or cancel). */
+void
+elt_task_attempt_skip(RunWorker *w, TaskDef *task, EltState state, const char *message)
+{
+	AttemptOutcome out;
+
+	memset(&out, 0, sizeof(out));
+	out.state = state;
+	out.message = message;
+	elt_run_log_set_task(task->name, 0);
+	elt_run_logf(state == ELT_FAILED ? WARNING : INFO, "%s", message);
+	attempt_record_end(w, task, 1, &out);
+}
