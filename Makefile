@@ -17,6 +17,7 @@ OBJS = \
 	src/file_source.o \
 	src/gzip_stream.o \
 	src/csv_infer.o \
+	src/load_options.o \
 	src/csv_load.o \
 	src/copy_feed.o \
 	src/csv_scan.o \
@@ -31,6 +32,7 @@ OBJS = \
 	src/drop_guard.o \
 	src/run_channel.o \
 	src/run_worker.o \
+	src/run_worker_main.o \
 	src/run_coordinator.o \
 	src/task_attempt.o \
 	src/tag_limits.o \

@@ -38,7 +38,6 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
-#include "tag_limits.h"
 
 PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
 

@@ -58,6 +58,13 @@ typedef struct LogLine
 	char	   *hint;
 } LogLine;
 
+/* A row of elt.concurrency_limits. */
+typedef struct TagLimit
+{
+	char	   *tag;
+	int			max_running;
+} TagLimit;
+
 typedef struct AttemptOutcome
 {
 	EltState	state;

@@ -31,7 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
-#include "csv_load.h"
+#include "load_options.h"
 
 /*
  * The kind of Citus table relid is, from its pg_dist_partition row:

@@ -10,7 +10,7 @@
 
 #include "postgres.h"
 
-#include "csv_load.h"
+#include "load_options.h"
 
 typedef enum CitusTableKind
 {

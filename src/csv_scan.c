@@ -40,7 +40,7 @@
 #include "utils/rel.h"
 #include "catalog.h"
 #include "copy_feed.h"
-#include "csv_load.h"
+#include "load_options.h"
 #include "gzip_stream.h"
 #include "http_fetch.h"
 #include "stream.h"

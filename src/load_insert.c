@@ -55,7 +55,7 @@
 #include "utils/rls.h"
 #include "citus.h"
 #include "copy_feed.h"
-#include "csv_load.h"
+#include "load_options.h"
 
 /*
  * Heap targets of executor-path INSERTs running now, each with its

@@ -20,6 +20,7 @@
 #include "guc.h"
 #include "launcher.h"
 #include "runtime.h"
+#include "tag_limits.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +42,7 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 	{
 		elt_runtime_preload();
+		elt_tag_limits_preload();
 		elt_launcher_register();
 		elt_drop_guard_preload();
 	}

@@ -232,13 +232,13 @@ elt_run_log_flush(void)
  * a run in the background fails unseen otherwise.
  */
 void
-elt_run_log_to_server(const char *flow, int64 run_id, const char *state, const char *message)
+elt_run_log_to_server(const char *flow, int64 run_id, EltState state, const char *message)
 {
 	if (elt_log_runs == ELT_LOG_RUNS_NONE ||
-		(elt_log_runs == ELT_LOG_RUNS_FAILED && strcmp(state, "completed") == 0))
+		(elt_log_runs == ELT_LOG_RUNS_FAILED && state == ELT_COMPLETED))
 		return;
 	ereport(LOG_SERVER_ONLY,
 			(errmsg("pg_elt: run %lld of flow \"%s\" in database \"%s\" %s: %s",
 					(long long) run_id, flow ? flow : "?",
-					get_database_name(MyDatabaseId), state, message)));
+					get_database_name(MyDatabaseId), elt_state_name(state), message)));
 }

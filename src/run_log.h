@@ -14,6 +14,7 @@
 #include "storage/shm_mq.h"
 
 #include "run_channel.h"
+#include "states.h"
 
 extern void elt_run_log_start(shm_mq_handle *relay);
 extern void elt_run_log_set_run(int64 run_id);
@@ -24,7 +25,7 @@ extern void elt_run_logf(int elevel, const char *fmt,...) pg_attribute_printf(2,
 extern void elt_run_log_relay_only(int elevel, const char *task, const char *message);
 extern void elt_run_log_send(const RunMessage *msg);
 extern void elt_run_log_flush(void);
-extern void elt_run_log_to_server(const char *flow, int64 run_id, const char *state,
+extern void elt_run_log_to_server(const char *flow, int64 run_id, EltState state,
 								  const char *message);
 
 #endif							/* PG_ELT_RUN_LOG_H */

@@ -1,46 +1,26 @@
 /*-------------------------------------------------------------------------
  *
  * run_worker.c
- *	  The workers of a run: one way to start them, their entry points, and
- *	  what they do as they start and end.
- *
- *	  Every worker gets a RunWorkerArgs in bgw_extra and connects to the
- *	  run's database as the flow's owner (PostgreSQL 15 requires that role
- *	  to have LOGIN, which flow definitions check), so every task runs with
- *	  the owner's rights and never more.  A run's worker coordinates the
- *	  run (run_coordinator.c); a helper runs one task attempt beside it
- *	  (task_attempt.c).  Both log through run_log.c.
- *
- *	  A run's end is recorded by its worker, also when it fails outside any
- *	  task; a worker that exits without recording it (terminated, say)
- *	  leaves the run "running", and asks for the database's scheduler,
- *	  which marks it crashed.
+ *	  The workers of a run: the one way to start them (a RunWorkerArgs in
+ *	  bgw_extra, whoever starts them), whether their run is cancelled, and
+ *	  what a run's worker records as the run starts and ends.  Their entry
+ *	  points are in run_worker_main.c.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/ipc.h"
-#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
-#include "run_coordinator.h"
 #include "run_log.h"
 #include "run_worker.h"
-#include "task_attempt.h"
 
 StaticAssertDecl(sizeof(RunWorkerArgs) <= BGW_EXTRALEN, "run worker args too long");
-
-/* This process's run: a worker works for one run in its life. */
-static RunWorker this_run;
 
 /*
  * Starts a worker for args: a helper when args names a task, else the
@@ -106,7 +86,7 @@ elt_run_worker_finish(RunWorker *w, EltState state, const char *message, uint64 
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
-	elt_run_log_to_server(w->flow_name, w->run_id, elt_state_name(state), message);
+	elt_run_log_to_server(w->flow_name, w->run_id, state, message);
 	elt_catalog_run_end(w->run_id, state, message, rows);
 	elt_commit_work();
 	w->ended = true;
@@ -123,159 +103,3 @@ elt_run_worker_finish(RunWorker *w, EltState state, const char *message, uint64 
 	elt_run_log_send(&msg);
 }
 
-/*
- * As the worker exits.  A run that did not record its end is left
- * "running": ask for the database's scheduler, which marks it crashed
- * (and queues its re-run).
- */
-static void
-worker_exit(int code, Datum arg)
-{
-	if (this_run.run_id != 0 && !this_run.ended && !this_run.is_helper)
-		elt_request_scheduler(MyDatabaseId);
-	if (this_run.helpers > 0)
-		elt_helper_count(-this_run.helpers);
-	this_run.helpers = 0;
-	if (this_run.channel && !this_run.is_helper)
-		this_run.channel->shared->worker_pid = 0;
-	elt_run_entry_release(this_run.entry);
-	this_run.entry = NULL;
-}
-
-/*
- * Sets up this_run from bgw_extra, attaches to flow_run's channel (the
- * run's worker also to its queue) and connects as the flow's owner.
- */
-static void
-worker_setup(bool is_helper, const char *resowner_name)
-{
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	memset(&this_run, 0, sizeof(this_run));
-	memcpy(&this_run.args, MyBgworkerEntry->bgw_extra, sizeof(RunWorkerArgs));
-	this_run.is_helper = is_helper;
-	this_run.run_id = this_run.args.run_id;
-	CurrentResourceOwner = ResourceOwnerCreate(NULL, resowner_name);
-	if (this_run.args.caller_segment != 0)
-	{
-		this_run.channel = elt_run_channel_attach(this_run.args.caller_segment, !is_helper);
-		if (this_run.channel == NULL && !is_helper)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("pg_elt run worker could not attach to its shared memory")));
-	}
-	before_shmem_exit(worker_exit, (Datum) 0);
-	BackgroundWorkerInitializeConnectionByOid(this_run.args.database, this_run.args.owner, 0);
-	elt_run_log_start(this_run.channel && !is_helper ? this_run.channel->queue : NULL);
-	if (is_helper)
-		elt_run_log_set_run(this_run.run_id);
-}
-
-/*
- * An error outside any task (a changed definition, the catalog) ends the
- * run as failed, recorded, rather than leaving it "running".
- */
-static void
-worker_fail_run(MemoryContext cxt)
-{
-	ErrorData  *edata;
-
-	HOLD_INTERRUPTS();
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	EmitErrorReport();
-	FlushErrorState();
-	AbortOutOfAnyTransaction();
-	QueryCancelPending = false;
-	if (this_run.run_id != 0 && !this_run.ended)
-	{
-		char	   *message = psprintf("the run failed: %s", edata->message);
-
-		elt_run_log_set_task(NULL, 0);
-		elt_run_log(WARNING, edata->sqlerrcode, message, edata->detail, edata->hint);
-		elt_run_worker_finish(&this_run, ELT_FAILED, message, 0, GetCurrentTimestamp());
-	}
-	RESUME_INTERRUPTS();
-}
-
-/* Entry point of a run's worker. */
-void
-elt_flow_worker_main(Datum main_arg)
-{
-	MemoryContext cxt;
-	const char *params_text;
-
-	worker_setup(false, "pg_elt flow run");
-	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run worker", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	params_text = this_run.channel ? this_run.channel->params : "{}";
-	PG_TRY();
-	{
-		Jsonb	   *params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																CStringGetDatum(params_text)));
-
-		elt_run_coordinate(&this_run, this_run.channel ? this_run.channel->flow : NULL, params);
-	}
-	PG_CATCH();
-	{
-		worker_fail_run(cxt);
-	}
-	PG_END_TRY();
-	proc_exit(0);
-}
-
-/* The task the helper is to run, from the run's flow as it is now. */
-static TaskDef *
-helper_task(MemoryContext cxt, Jsonb **params)
-{
-	char	   *flow_name;
-	FlowDef    *flow;
-	ListCell   *lc;
-
-	elt_begin_work();
-	MemoryContextSwitchTo(cxt);
-	flow_name = elt_catalog_run_flow(this_run.run_id, params);
-	flow = flow_name ? elt_catalog_load_run_flow(flow_name, cxt) : NULL;
-	if (flow)
-		foreach(lc, flow->tasks)
-			if (strcmp(((TaskDef *) lfirst(lc))->name, this_run.args.task) == 0)
-			{
-				elt_commit_work();
-				return lfirst(lc);
-			}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("task \"%s\" of run %lld no longer exists", this_run.args.task,
-					(long long) this_run.run_id)));
-	return NULL;				/* keep the compiler quiet */
-}
-
-/* Entry point of a helper worker: one attempt of one task of a run. */
-void
-elt_task_worker_main(Datum main_arg)
-{
-	MemoryContext cxt;
-	TaskDef    *task;
-	Jsonb	   *params = NULL;
-	uint64		rows;
-	char	   *failure;
-
-	worker_setup(true, "pg_elt task");
-	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task", ALLOCSET_DEFAULT_SIZES);
-	task = helper_task(cxt, &params);
-	MemoryContextSwitchTo(cxt);
-	if (elt_run_worker_cancelled(&this_run))
-	{
-		AttemptOutcome out;
-
-		memset(&out, 0, sizeof(out));
-		out.state = ELT_CANCELLED;
-		out.message = "cancelled before it started";
-		elt_begin_work();
-		elt_catalog_attempt_end(this_run.run_id, task->name, this_run.args.attempt, &out);
-		elt_commit_work();
-		proc_exit(0);
-	}
-	(void) elt_task_attempt(&this_run, task, params, this_run.args.attempt, cxt, &rows, &failure);
-	proc_exit(0);
-}

@@ -3,7 +3,8 @@
  * run_worker.h
  *	  The background workers that execute runs (run_worker.c): a run's
  *	  worker, which coordinates it (run_coordinator.c), and the helpers
- *	  that run one task attempt each beside it.
+ *	  that run one task attempt each beside it; how they are started and
+ *	  cancelled.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,7 +57,5 @@ extern void elt_run_worker_cancel(RunWorker *w);
 extern void elt_run_worker_started(RunWorker *w);
 extern void elt_run_worker_finish(RunWorker *w, EltState state, const char *message,
 								  uint64 rows, TimestampTz started);
-extern PGDLLEXPORT void elt_flow_worker_main(Datum main_arg);
-extern PGDLLEXPORT void elt_task_worker_main(Datum main_arg);
 
 #endif							/* PG_ELT_RUN_WORKER_H */

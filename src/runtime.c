@@ -45,7 +45,6 @@
 
 #include "guc.h"
 #include "runtime.h"
-#include "tag_limits.h"
 
 struct RunEntry
 {
@@ -114,7 +113,6 @@ runtime_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(runtime_shmem_size());
 	RequestNamedLWLockTranche(RUNTIME_TRANCHE, 1);
-	elt_tag_limits_shmem_request();
 }
 
 static void
@@ -137,7 +135,6 @@ runtime_shmem_startup(void)
 		for (int i = 0; i < runtime->nruns; i++)
 			pg_atomic_init_u32(&run_entries()[i].cancel_requested, 0);
 	}
-	elt_tag_limits_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

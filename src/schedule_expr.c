@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * schedule.c
+ * schedule_expr.c
  *	  Flow schedules: parsing and the next time a schedule fires.
  *
  *	  Two kinds are understood.  Standard 5-field cron (minute hour

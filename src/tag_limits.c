@@ -54,6 +54,8 @@ typedef struct TagPermits
 
 static TagPermits *tag_permits = NULL;
 static bool exit_callback_registered = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static int
 tag_permits_count(void)
@@ -67,19 +69,23 @@ tag_limits_shmem_size(void)
 	return add_size(offsetof(TagPermits, permits), mul_size(sizeof(TagPermit), tag_permits_count()));
 }
 
-void
-elt_tag_limits_shmem_request(void)
+static void
+tag_limits_shmem_request(void)
 {
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
 	RequestAddinShmemSpace(tag_limits_shmem_size());
 	RequestNamedLWLockTranche("pg_elt tag limits", 1);
 }
 
-/* With AddinShmemInitLock held, from the shmem startup hook. */
-void
-elt_tag_limits_shmem_init(void)
+static void
+tag_limits_shmem_startup(void)
 {
 	bool		found;
 
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	tag_permits = ShmemInitStruct("pg_elt tag limits", tag_limits_shmem_size(), &found);
 	if (!found)
 	{
@@ -87,6 +93,17 @@ elt_tag_limits_shmem_init(void)
 		tag_permits->npermits = tag_permits_count();
 	}
 	tag_permits->lock = &(GetNamedLWLockTranche("pg_elt tag limits"))->lock;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* From _PG_init under shared_preload_libraries. */
+void
+elt_tag_limits_preload(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = tag_limits_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = tag_limits_shmem_startup;
 }
 
 static bool

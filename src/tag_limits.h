@@ -12,14 +12,9 @@
 
 #include "nodes/pg_list.h"
 
-typedef struct TagLimit
-{
-	char	   *tag;
-	int			max_running;
-} TagLimit;
+#include "catalog.h"
 
-extern void elt_tag_limits_shmem_request(void);
-extern void elt_tag_limits_shmem_init(void);
+extern void elt_tag_limits_preload(void);
 extern void elt_tag_permits_release(List *held);
 extern TagLimit *elt_tag_limits_acquire(List *tags, List **held, MemoryContext cxt);
 

@@ -2,7 +2,13 @@
 #ifndef PG_ELT_FUZZ_H
 #define PG_ELT_FUZZ_H
 
-#include "pg_elt.h"
+#include "postgres.h"
+
+#include "csv_infer.h"
+#include "http_headers.h"
+#include "jsonb_util.h"
+#include "schedule_expr.h"
+#include "templates.h"
 
 #include <setjmp.h>
 

@@ -25,7 +25,7 @@ libs=(-L"$($pg_config --pkglibdir)" -lpgcommon -lpgport)
 declare -A sources=(
     [csv]=src/csv_infer.c
     [templates]=src/templates.c
-    [schedule]=src/schedule.c
+    [schedule]=src/schedule_expr.c
     [headers]=src/http_headers.c
 )
 

@@ -60,6 +60,11 @@ $node->safe_psql('postgres', q{
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('tick', 't', 'sql', 'INSERT INTO ticks DEFAULT VALUES');
 });
 ok($node->poll_query_until('postgres', 'SELECT count(*) >= 3 FROM ticks'), 'the schedule fires again and again');
+# the scheduler lives on, so it must report what its transactions did, or
+# autovacuum would never see the dead rows of elt.schedule_slots
+ok($node->poll_query_until('postgres',
+		"SELECT n_tup_upd > 0 FROM pg_stat_all_tables WHERE relid = 'elt.schedule_slots'::regclass"),
+	'the scheduler reports its table statistics');
 is($node->safe_psql('postgres', 'SELECT string_agg(DISTINCT who, \',\') FROM ticks'), 'ticker',
 	'scheduled runs run as the flow owner');
 is($node->safe_psql('postgres', q{
@@ -186,7 +191,8 @@ $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name, schedule) VALUES ('nightly', '@daily');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('nightly', 't', 'sql', 'SELECT 1');
 });
-$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.schedule_slots WHERE flow = 'nightly'");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.schedule_slots WHERE flow = 'nightly'"),
+	'the daily schedule has its next slot');
 $node->safe_psql('postgres', q{
     UPDATE elt.schedule_slots SET next_slot = now() - interval '2 hours' WHERE flow = 'nightly';
     SELECT elt._wake_scheduler();});
@@ -236,7 +242,8 @@ $node->safe_psql('postgres', qq{
      WHERE flow = 'slow';
 });
 $id = $node->safe_psql('postgres', "SELECT flow_submit('slow')");
-$node->poll_query_until('postgres', "SELECT count(*) > 0 FROM elt.running WHERE run_id = $id AND rows_so_far > 0");
+ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM elt.running WHERE run_id = $id AND rows_so_far > 0"),
+	'the run to be killed is loading');
 my $pid = $node->safe_psql('postgres', "SELECT worker_pid FROM elt.flow_runs WHERE run_id = $id");
 kill 'KILL', $pid;
 ok($node->poll_query_until('postgres', "SELECT state = 'crashed' FROM elt.flow_runs WHERE run_id = $id"),
