@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgEltTest;
 
 my $base = $ENV{PG_ELT_FIXTURE_URL} // 'http://127.0.0.1:18766';
 
@@ -39,16 +42,7 @@ $node->safe_psql('postgres', qq{
 });
 BAIL_OUT("the fixture HTTP server is not serving at $base")
   unless $node->safe_psql('postgres', "SELECT load_csv('$base/types.csv', 'fixture_check')") eq '50';
-# One round of the scheduler after the calling transaction: a queued run
-# starts only in a round that began after it committed (no fixed sleeps).
-$node->safe_psql('postgres', q{
-    INSERT INTO elt.flows (name, max_active_runs) VALUES ('probe', 10);
-    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('probe', 't', 'sql', 'SELECT 1');});
-sub scheduler_round
-{
-	my $id = $node->safe_psql('postgres', "SELECT flow_submit('probe')");
-	return $node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '60 s')") eq 'completed';
-}
+define_probe($node);
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_elt launcher'"),
 	'the launcher runs (a database gets a scheduler when it has something to schedule)');
@@ -77,7 +71,7 @@ ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM elt.flow_runs W
 	'no run of the disabled schedule is going');
 my $ticks = $node->safe_psql('postgres', 'SELECT count(*) FROM ticks');
 my $tick_runs = $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'tick'");
-ok(scheduler_round() && scheduler_round(), 'the scheduler goes round twice more');
+ok(scheduler_round($node) && scheduler_round($node), 'the scheduler goes round twice more');
 is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'tick'"), '0',
 	'it has dropped the disabled schedule');
 is($node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'tick'") . ' ' .

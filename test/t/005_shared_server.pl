@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use PgEltTest;
 
 my $node = PostgreSQL::Test::Cluster->new('shared');
 $node->init;
@@ -25,16 +28,7 @@ $node->safe_psql('postgres', q{
     GRANT INSERT ON ticks TO doomed;
 });
 
-# One round of the scheduler after the calling transaction: a queued run
-# starts only in a round that began after it committed (no fixed sleeps).
-$node->safe_psql('postgres', q{
-    INSERT INTO elt.flows (name, max_active_runs) VALUES ('probe', 10);
-    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('probe', 't', 'sql', 'SELECT 1');});
-sub scheduler_round
-{
-	my $id = $node->safe_psql('postgres', "SELECT flow_submit('probe')");
-	return $node->safe_psql('postgres', "SELECT state FROM flow_wait($id, '60 s')") eq 'completed';
-}
+define_probe($node);
 
 # 1. DROP ROLE of the owner of a scheduled flow: the flow is disabled once,
 # logged once, its workers never try to connect as the missing role, and
@@ -53,7 +47,7 @@ $node->reload;
 ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'"),
 	'schedules are held back');
 # a round after the reload: a slot fired before it has been queued by now
-ok(scheduler_round(), 'the scheduler goes round');
+ok(scheduler_round($node), 'the scheduler goes round');
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'orphan' AND state IN ('pending', 'running')"),
 	'nor queued');
@@ -67,7 +61,7 @@ $node->reload;
 $node->safe_psql('postgres', "SELECT elt._wake_scheduler()");
 ok($node->poll_query_until('postgres', "SELECT NOT enabled FROM elt.flows WHERE name = 'orphan'"),
 	'the flow of a dropped owner is disabled');
-ok(scheduler_round() && scheduler_round(), 'the scheduler goes round twice more');
+ok(scheduler_round($node) && scheduler_round($node), 'the scheduler goes round twice more');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM elt.logs WHERE flow = 'orphan' AND message LIKE 'flow disabled: its owner role%'"),
 	'1', 'the flow is disabled once, with one line in elt.logs');
@@ -110,13 +104,13 @@ $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = off\n");
 $node->reload;
 ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.launch_schedules') = 'off'"),
 	'schedules are held back again');
-ok(scheduler_round(), 'the scheduler goes round after the reload');
+ok(scheduler_round($node), 'the scheduler goes round after the reload');
 $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name, schedule) VALUES ('held', 'every 1 seconds');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('held', 't', 'sql', $$INSERT INTO ticks VALUES ('held')$$);
 });
 is(submit_and_wait('works'), 'completed', 'queued runs start while schedules are held back');
-ok(scheduler_round(), 'the scheduler goes round again');
+ok(scheduler_round($node), 'the scheduler goes round again');
 # a fired schedule has its next slot computed in the first round that sees it
 is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'held'") . ' ' .
    $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'held'"), '0 0',
