@@ -3,7 +3,7 @@
 # which also starts the fixture HTTP server and the TAP tests).
 
 EXTENSION = pg_elt
-EXTVERSION = 0.3
+EXTVERSION = 0.4
 
 MODULE_big = pg_elt
 OBJS = \

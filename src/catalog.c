@@ -590,10 +590,10 @@ elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 						const AttemptOutcome *outcome)
 {
 	CatalogScope scope;
-	Oid			types[10] = {INT8OID, TEXTOID, INT4OID, TEXTOID, INT8OID, INT8OID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[10];
-	char		nulls[10] = "          ";
+	Oid			types[12] = {INT8OID, TEXTOID, INT4OID, TEXTOID, INT8OID, INT8OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
+	Datum		values[12];
+	char		nulls[12] = "            ";
 	ErrorData  *e = outcome->error;
 
 	values[0] = Int64GetDatum(run_id);
@@ -607,14 +607,19 @@ elt_catalog_attempt_end(int64 run_id, const char *task, int attempt,
 									 &nulls[7]);
 	values[8] = catalog_text_or_null(e ? e->detail : NULL, &nulls[8]);
 	values[9] = catalog_text_or_null(e ? e->hint : NULL, &nulls[9]);
+	values[10] = outcome->inputs ? JsonbPGetDatum(outcome->inputs) : (Datum) 0;
+	nulls[10] = outcome->inputs ? ' ' : 'n';
+	values[11] = outcome->result ? JsonbPGetDatum(outcome->result) : (Datum) 0;
+	nulls[11] = outcome->result ? ' ' : 'n';
 
 	catalog_enter(&scope);
 	catalog_exec("UPDATE elt.task_runs SET state = $4, rows_loaded = $5, bytes = $6,"
 				 "       sqlstate = $7, message = $8, detail = $9, hint = $10,"
+				 "       inputs = $11, result = $12,"
 				 "       ended_at = clock_timestamp(),"
 				 "       started_at = coalesce(started_at, clock_timestamp())"
 				 " WHERE run_id = $1 AND task = $2 AND attempt = $3",
-				 10, types, values, nulls, SPI_OK_UPDATE);
+				 12, types, values, nulls, SPI_OK_UPDATE);
 	catalog_notify(run_id, task, elt_state_name(outcome->state));
 	catalog_leave(&scope);
 }
@@ -835,4 +840,77 @@ elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt)
 		MemoryContextSwitchTo(old);
 	}
 	catalog_leave(&scope);
+}
+
+static bool
+catalog_name_in(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The tasks the task is downstream of (its dependencies, theirs, and so
+ * on): their results are what its templates may use besides parameters.
+ */
+List *
+elt_flow_upstream(FlowDef *flow, TaskDef *task)
+{
+	List	   *upstream = list_copy(task->depends_on);
+
+	/* the list grows as it is walked: each new name's dependencies join it */
+	for (int i = 0; i < list_length(upstream); i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, flow->tasks)
+		{
+			TaskDef    *t = lfirst(lc);
+			ListCell   *dc;
+
+			if (strcmp(t->name, list_nth(upstream, i)) != 0)
+				continue;
+			foreach(dc, t->depends_on)
+				if (!catalog_name_in(upstream, lfirst(dc)))
+					upstream = lappend(upstream, lfirst(dc));
+		}
+	}
+	return upstream;
+}
+
+/*
+ * The results of the run's completed attempts of tasks, as one object
+ * keyed by task name (empty when there are none).
+ */
+Jsonb *
+elt_catalog_upstream_results(int64 run_id, List *tasks)
+{
+	CatalogScope scope;
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		values[2];
+	Datum	   *names = palloc(sizeof(Datum) * Max(list_length(tasks), 1));
+	int			n = 0;
+	ListCell   *lc;
+	bool		isnull;
+	Jsonb	   *result;
+	MemoryContext old;
+
+	foreach(lc, tasks)
+		names[n++] = CStringGetTextDatum(lfirst(lc));
+	values[0] = Int64GetDatum(run_id);
+	values[1] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	catalog_enter(&scope);
+	catalog_exec("SELECT coalesce(jsonb_object_agg(task, result), '{}') FROM elt.task_runs"
+				 " WHERE run_id = $1 AND task = ANY ($2) AND state = 'completed' AND result IS NOT NULL",
+				 2, types, values, NULL, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(scope.caller_cxt);
+	result = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											  &isnull));
+	MemoryContextSwitchTo(old);
+	catalog_leave(&scope);
+	return result;
 }

@@ -18,7 +18,7 @@
 #define PG_ELT_SCHEMA "elt"
 
 /* The catalog version (extversion) this library works with. */
-#define PG_ELT_VERSION "0.3"
+#define PG_ELT_VERSION "0.4"
 
 typedef struct TaskDef
 {
@@ -73,6 +73,8 @@ typedef struct AttemptOutcome
 	ErrorData  *error;			/* NULL when none */
 	const char *message;		/* overrides error's message when set */
 	bool		no_retry;		/* the flow's timeout ended it */
+	Jsonb	   *inputs;			/* what it ran, after substitution, or NULL */
+	Jsonb	   *result;			/* what it gave back, or NULL */
 } AttemptOutcome;
 
 extern void elt_require_usage(const char *function);
@@ -84,6 +86,8 @@ extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
 extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
 extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);
 extern List *elt_flow_order(FlowDef *flow);
+extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
+extern Jsonb *elt_catalog_upstream_results(int64 run_id, List *tasks);
 
 typedef struct RunRow
 {

@@ -575,7 +575,7 @@ load_error_is_transient(int sqlerrcode)
 }
 
 uint64
-elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, uint64 *bytes)
+elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, LoadSource *source)
 {
 	RangeVar   *rv;
 	HttpOptions hopts;
@@ -590,6 +590,9 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 
 	elt_http_options_for_caller(opts, &hopts);
 	hopts.retry_after_ms = &retry_after_ms;
+	memset(source, 0, sizeof(LoadSource));
+	elt_http_headers_reset(&source->response);
+	hopts.response = &source->response;
 	elt_check_url_allowed(url, hopts.allow_file);
 	rv = load_parse_table_name(table_name);
 	load_check_target(rv, opts);
@@ -606,7 +609,7 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, u
 		MemoryContextSwitchTo(attempt_cxt);
 		PG_TRY();
 		{
-			rows = load_attempt(url, rv, opts, &hopts, bytes);
+			rows = load_attempt(url, rv, opts, &hopts, &source->bytes);
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(caller_cxt);
 			CurrentResourceOwner = caller_owner;
@@ -653,7 +656,7 @@ Datum
 elt_load_csv_sql(PG_FUNCTION_ARGS)
 {
 	LoadOptions opts;
-	uint64		bytes;
+	LoadSource	source;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -662,5 +665,5 @@ elt_load_csv_sql(PG_FUNCTION_ARGS)
 	elt_require_usage("load_csv");
 	elt_parse_load_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &opts, false, false);
 	PG_RETURN_INT64((int64) elt_load_csv(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-										 text_to_cstring(PG_GETARG_TEXT_PP(1)), &opts, &bytes));
+										 text_to_cstring(PG_GETARG_TEXT_PP(1)), &opts, &source));
 }

@@ -12,9 +12,17 @@
 
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "http_headers.h"
 #include "load_options.h"
 
+/* What a load read, besides its rows: for an extract's result. */
+typedef struct LoadSource
+{
+	uint64		bytes;			/* downloaded (compressed, if it was) */
+	HttpResponseHeaders response;	/* validators of the file's response */
+} LoadSource;
+
 extern uint64 elt_load_csv(const char *url, const char *table_name,
-						   const LoadOptions *opts, uint64 *bytes);
+						   const LoadOptions *opts, LoadSource *source);
 
 #endif							/* PG_ELT_CSV_LOAD_H */

@@ -325,6 +325,25 @@ elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state, const c
 }
 
 /*
+ * A dry run's params for a task: the run's, and for each upstream task a
+ * placeholder where its result will be.
+ */
+static Jsonb *
+plan_params(Jsonb *params, List *upstream)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (upstream == NIL)
+		return params;
+	elt_json_begin(&buf);
+	foreach(lc, upstream)
+		elt_json_add_string(&buf, lfirst(lc),
+							psprintf("(the result of task \"%s\")", (char *) lfirst(lc)));
+	return elt_jsonb_merge(params, elt_json_end(&buf));
+}
+
+/*
  * elt.flow_plan(flow text, params jsonb DEFAULT '{}'): a dry run.  Each
  * task in the order a run would take them, with its SQL, or its URL
  * (credentials hidden) and table, as the run would substitute them; the
@@ -357,6 +376,8 @@ elt_flow_plan(PG_FUNCTION_ARGS)
 		Datum	   *deps = palloc(sizeof(Datum) * (list_length(task->depends_on) + 1));
 		int			ndeps = 0;
 
+		Jsonb	   *task_params = plan_params(params, elt_flow_upstream(flow, task));
+
 		values[0] = CStringGetTextDatum(task->name);
 		values[1] = CStringGetTextDatum(task->kind);
 		foreach(dc, task->depends_on)
@@ -364,12 +385,12 @@ elt_flow_plan(PG_FUNCTION_ARGS)
 		values[2] = PointerGetDatum(construct_array(deps, ndeps, TEXTOID, -1, false, TYPALIGN_INT));
 		if (task->sql)
 		{
-			values[3] = CStringGetTextDatum(elt_substitute(task->sql, params, what));
+			values[3] = CStringGetTextDatum(elt_substitute(task->sql, task_params, what));
 			nulls[3] = false;
 		}
 		if (strcmp(task->kind, "extract") == 0)
 		{
-			Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
+			Jsonb	   *config = elt_substitute_jsonb(task->config, task_params, NULL);
 			JsonbValue *url = elt_jsonb_get(config, "url");
 			JsonbValue *table = elt_jsonb_get(config, "table");
 			LoadOptions opts;

@@ -241,6 +241,8 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 			hs->resumable = hs->response.accept_ranges && validator[0] != '\0';
 			strlcpy(hs->validator, validator, sizeof(hs->validator));
+			if (hs->options.response)
+				*hs->options.response = hs->response;
 		}
 	}
 

@@ -21,6 +21,7 @@ typedef struct HttpOptions
 	bool		restricted;		/* outbound policy applies (not a superuser) */
 	TimestampTz deadline;		/* 0 = none */
 	int		   *retry_after_ms; /* out: Retry-After of a failed response, or 0 */
+	struct HttpResponseHeaders *response;	/* out, if set: the headers of the file's response */
 } HttpOptions;
 
 extern EltStream *elt_open_url(const char *url, const HttpOptions *options);

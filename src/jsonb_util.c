@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -87,4 +88,66 @@ elt_jsonb_keys(Jsonb *object)
 								 v.val.string.len, v.val.string.val);
 	}
 	return names.len ? names.data : "(none)";
+}
+
+/* ---------------------------------------------------------------------
+ * Building a small jsonb object as JSON text: start with
+ * elt_json_begin, add members, and elt_json_end parses it.
+ * ---------------------------------------------------------------------
+ */
+void
+elt_json_begin(StringInfo buf)
+{
+	initStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+}
+
+static void
+json_key(StringInfo buf, const char *key)
+{
+	if (buf->data[buf->len - 1] != '{')
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+void
+elt_json_add_string(StringInfo buf, const char *key, const char *value)
+{
+	json_key(buf, key);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+void
+elt_json_add_int(StringInfo buf, const char *key, int64 value)
+{
+	json_key(buf, key);
+	appendStringInfo(buf, INT64_FORMAT, value);
+}
+
+/* value is JSON text already (an object, an array, a number ...). */
+void
+elt_json_add_json(StringInfo buf, const char *key, const char *value)
+{
+	json_key(buf, key);
+	appendStringInfoString(buf, value);
+}
+
+Jsonb *
+elt_json_end(StringInfo buf)
+{
+	appendStringInfoChar(buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
+}
+
+/* A JSON value (scalar or container) as JSON text. */
+char *
+elt_jsonb_value_json(JsonbValue *value)
+{
+	Jsonb	   *j = JsonbValueToJsonb(value);
+
+	return JsonbToCString(NULL, &j->root, VARSIZE(j));
 }

@@ -363,7 +363,8 @@ coordinator_start_ready(Coordinator *c, TimestampTz now)
 			p->permits = NIL;
 			continue;
 		}
-		outcome = elt_task_attempt(c->w, p->task, c->params, p->attempt, c->cxt, &rows, &failure);
+		outcome = elt_task_attempt(c->w, c->flow, p->task, c->params, p->attempt, c->cxt,
+								   &rows, &failure);
 		progress_apply(c, p, outcome, rows, failure);
 		return true;
 	}

@@ -141,7 +141,7 @@ elt_flow_worker_main(Datum main_arg)
 
 /* The task the helper is to run, from the run's flow as it is now. */
 static TaskDef *
-helper_task(MemoryContext cxt, Jsonb **params)
+helper_task(MemoryContext cxt, FlowDef **flow_out, Jsonb **params)
 {
 	char	   *flow_name;
 	FlowDef    *flow;
@@ -156,6 +156,7 @@ helper_task(MemoryContext cxt, Jsonb **params)
 			if (strcmp(((TaskDef *) lfirst(lc))->name, this_run.args.task) == 0)
 			{
 				elt_commit_work();
+				*flow_out = flow;
 				return lfirst(lc);
 			}
 	ereport(ERROR,
@@ -170,6 +171,7 @@ void
 elt_task_worker_main(Datum main_arg)
 {
 	MemoryContext cxt;
+	FlowDef    *flow;
 	TaskDef    *task;
 	Jsonb	   *params = NULL;
 	uint64		rows;
@@ -177,7 +179,7 @@ elt_task_worker_main(Datum main_arg)
 
 	worker_setup(true, "pg_elt task");
 	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task", ALLOCSET_DEFAULT_SIZES);
-	task = helper_task(cxt, &params);
+	task = helper_task(cxt, &flow, &params);
 	MemoryContextSwitchTo(cxt);
 	if (elt_run_worker_cancelled(&this_run))
 	{
@@ -191,6 +193,7 @@ elt_task_worker_main(Datum main_arg)
 		elt_commit_work();
 		proc_exit(0);
 	}
-	(void) elt_task_attempt(&this_run, task, params, this_run.args.attempt, cxt, &rows, &failure);
+	(void) elt_task_attempt(&this_run, flow, task, params, this_run.args.attempt, cxt,
+							&rows, &failure);
 	proc_exit(0);
 }

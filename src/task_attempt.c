@@ -15,22 +15,31 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "executor/spi.h"
+#include "funcapi.h"
+#include "parser/parser.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "csv_load.h"
+#include "http_fetch.h"
 #include "jsonb_util.h"
 #include "run_log.h"
 #include "runtime.h"
 #include "task_attempt.h"
 #include "templates.h"
+
+/* The largest result of a SQL task kept (its first row, as JSON). */
+#define RESULT_MAX_BYTES	(64 * 1024)
 
 /*
  * Errors that a retry cannot cure fail a task at once: bad data, bad SQL,
@@ -56,37 +65,141 @@ error_is_retryable(int sqlerrcode)
 	return sqlerrcode != ERRCODE_UNDEFINED_FILE && sqlerrcode != ERRCODE_DATA_CORRUPTED;
 }
 
+/*
+ * A row as a jsonb object, in cxt; NULL (with a warning in the run's log)
+ * when its JSON is over RESULT_MAX_BYTES.
+ */
+static Jsonb *
+row_as_jsonb(HeapTuple row, TupleDesc desc, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleDesc	blessed = BlessTupleDesc(CreateTupleDescCopy(desc));
+	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json,
+														  heap_copy_tuple_as_datum(row, blessed)));
+	Jsonb	   *result = NULL;
+
+	if (VARSIZE_ANY_EXHDR(json) <= RESULT_MAX_BYTES)
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(text_to_cstring(json))));
+	else
+		elt_run_logf(WARNING, "result not kept: the first row is %zu bytes as JSON, over the limit of %d",
+					 (size_t) VARSIZE_ANY_EXHDR(json), RESULT_MAX_BYTES);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
+ * Runs the task's statements one by one, as SPI_execute would, so that
+ * the first row of the last one that returned rows can be its result.
+ */
 static void
-run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
 {
 	char	   *sql = elt_substitute(task->sql, params, psprintf("task \"%s\"", task->name));
-	int			rc;
+	List	   *statements = raw_parser(sql, RAW_PARSE_DEFAULT);
+	ListCell   *lc;
+	StringInfoData inputs;
+	MemoryContext old;
 
+	old = MemoryContextSwitchTo(cxt);
+	elt_json_begin(&inputs);
+	elt_json_add_string(&inputs, "sql", sql);
+	out->inputs = elt_json_end(&inputs);
+	MemoryContextSwitchTo(old);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute(sql, false, 0);
-	if (rc == SPI_ERROR_TRANSACTION)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("task SQL cannot contain transaction control"),
-				 errhint("Each task attempt runs in a transaction of its own; split the work into tasks.")));
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-	out->rows = SPI_processed;
+	foreach(lc, statements)
+	{
+		RawStmt    *rs = lfirst_node(RawStmt, lc);
+		char	   *statement = rs->stmt_len > 0 ?
+			pnstrdup(sql + rs->stmt_location, rs->stmt_len) : pstrdup(sql + rs->stmt_location);
+		int			rc = SPI_execute(statement, false, 0);
+
+		if (rc == SPI_ERROR_TRANSACTION)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+					 errmsg("task SQL cannot contain transaction control"),
+					 errhint("Each task attempt runs in a transaction of its own; split the work into tasks.")));
+		if (rc < 0)
+			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+		out->rows = SPI_processed;
+		if (SPI_tuptable != NULL && SPI_processed > 0)
+			out->result = row_as_jsonb(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
+	}
 	SPI_finish();
 }
 
+/* The config an extract ran with: the URL's credentials removed, header values masked. */
+static Jsonb *
+extract_inputs(Jsonb *config)
+{
+	StringInfoData buf;
+	JsonbIterator *it = JsonbIteratorInit(&config->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	elt_json_begin(&buf);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok != WJB_VALUE)
+			continue;
+		else if (strcmp(key, "url") == 0 && v.type == jbvString)
+			elt_json_add_string(&buf, key, elt_redact_url(pnstrdup(v.val.string.val,
+																	 v.val.string.len)));
+		else if (strcmp(key, "headers") == 0 && v.type == jbvBinary)
+		{
+			Jsonb	   *headers = JsonbValueToJsonb(&v);
+			JsonbIterator *hit = JsonbIteratorInit(&headers->root);
+			StringInfoData masked;
+
+			elt_json_begin(&masked);
+			while ((tok = JsonbIteratorNext(&hit, &v, true)) != WJB_DONE)
+				if (tok == WJB_KEY)
+					elt_json_add_string(&masked, pnstrdup(v.val.string.val, v.val.string.len),
+										"(masked)");
+			appendStringInfoChar(&masked, '}');
+			elt_json_add_json(&buf, key, masked.data);
+		}
+		else
+			elt_json_add_json(&buf, key, elt_jsonb_value_json(&v));
+	}
+	return elt_json_end(&buf);
+}
+
 static void
-run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out)
+run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
 {
 	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
 	LoadOptions opts;
+	LoadSource	source;
 	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
 	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));
+	MemoryContext old;
+	StringInfoData result;
 
+	old = MemoryContextSwitchTo(cxt);
+	out->inputs = extract_inputs(config);
+	MemoryContextSwitchTo(old);
 	elt_parse_load_options(config, &opts, true, false);
-	out->rows = elt_load_csv(url, table, &opts, &out->bytes);
+	out->rows = elt_load_csv(url, table, &opts, &source);
+	out->bytes = source.bytes;
 	elt_run_logf(INFO, "loaded " UINT64_FORMAT " rows into %s", out->rows, table);
+
+	old = MemoryContextSwitchTo(cxt);
+	elt_json_begin(&result);
+	elt_json_add_int(&result, "rows", (int64) out->rows);
+	elt_json_add_int(&result, "bytes", (int64) source.bytes);
+	elt_json_add_string(&result, "url", elt_redact_url(url));
+	elt_json_add_string(&result, "table", table);
+	elt_json_add_string(&result, "etag", source.response.etag[0] ? source.response.etag : NULL);
+	elt_json_add_string(&result, "last_modified",
+						source.response.last_modified[0] ? source.response.last_modified : NULL);
+	elt_json_add_int(&result, "size", (int64) source.bytes);
+	out->result = elt_json_end(&result);
+	MemoryContextSwitchTo(old);
 }
 
 /* The attempt's time limit: the task's timeout, or what is left of the flow's. */
@@ -125,9 +238,9 @@ attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
 	PG_TRY();
 	{
 		if (strcmp(task->kind, "sql") == 0)
-			run_sql(task, params, &out);
+			run_sql(task, params, &out, cxt);
 		else
-			run_extract(task, params, &out);
+			run_extract(task, params, &out, cxt);
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		AtEOXact_GUC(false, guc_level);
 		elt_commit_work();
@@ -138,6 +251,7 @@ attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(cxt);
 		out.rows = out.bytes = 0;	/* rolled back */
+		out.result = NULL;
 		out.error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
@@ -211,16 +325,21 @@ attempt_log_end(TaskDef *task, int attempt, const AttemptOutcome *out, bool retr
  * another attempt), ELT_FAILED or ELT_CANCELLED.
  */
 EltState
-elt_task_attempt(RunWorker *w, TaskDef *task, Jsonb *params, int attempt,
+elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int attempt,
 				 MemoryContext cxt, uint64 *rows, char **failure)
 {
 	AttemptOutcome out;
 	bool		retry;
+	List	   *upstream = elt_flow_upstream(flow, task);
 
 	elt_run_log_set_task(task->name, attempt);
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
 	elt_catalog_attempt_start(w->run_id, task->name, attempt);
+	MemoryContextSwitchTo(cxt);
+	/* upstream results are named like parameters (a clash is refused) */
+	if (upstream != NIL)
+		params = elt_jsonb_merge(params, elt_catalog_upstream_results(w->run_id, upstream));
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	elt_run_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);

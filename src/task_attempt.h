@@ -14,8 +14,8 @@
 #include "run_worker.h"
 #include "states.h"
 
-extern EltState elt_task_attempt(RunWorker *w, TaskDef *task, Jsonb *params, int attempt,
-								 MemoryContext cxt, uint64 *rows, char **failure);
+extern EltState elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params,
+								 int attempt, MemoryContext cxt, uint64 *rows, char **failure);
 extern void elt_task_attempt_skip(RunWorker *w, TaskDef *task, EltState state,
 								  const char *message);
 

@@ -110,5 +110,29 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 3 FROM started'), 'the
 is($node->safe_psql('postgres', "SELECT string_agg(flow, ',' ORDER BY at) FROM started"),
 	'early,high,low', 'queued runs start by run_at, then priority');
 
+# 7. Results of tasks that ran in helpers reach the task downstream of them.
+$node->safe_psql('postgres', q{
+    ALTER SYSTEM RESET pg_elt.max_workers;
+    SELECT pg_reload_conf();
+    CREATE TABLE sums (total int);
+    INSERT INTO elt.flows (name) VALUES ('fan_in');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
+      ('fan_in', 'left', 'sql', 'SELECT 2 AS n FROM pg_sleep(0.5)'),
+      ('fan_in', 'right', 'sql', 'SELECT 3 AS n FROM pg_sleep(0.5)');
+    INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+      ('fan_in', 'total', 'sql',
+       $$INSERT INTO sums VALUES ((:'left'::jsonb ->> 'n')::int + (:'right'::jsonb ->> 'n')::int)$$, '{left,right}');
+});
+ok($node->poll_query_until('postgres', "SELECT current_setting('pg_elt.max_workers') = '8'"),
+	'pg_elt.max_workers is back to 8');
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('fan_in')"), 'completed', 'the fan-in flow completes');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM elt.task_runs t JOIN elt.task_runs u ON t.run_id = u.run_id
+     WHERE t.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'fan_in')
+       AND t.task = 'left' AND u.task = 'right' AND t.started_at < u.ended_at AND u.started_at < t.ended_at}),
+	'1', 'its two upstream tasks ran side by side (in helpers)');
+is($node->safe_psql('postgres', 'SELECT total FROM sums'), '5',
+	'the downstream task sees both results');
+
 $node->stop;
 done_testing();

@@ -1,0 +1,147 @@
+/* pg_elt 0.3 -> 0.4: what a task was given and what it gave back */
+\echo Use "ALTER EXTENSION pg_elt UPDATE TO '0.4'" to load this file. \quit
+
+/* ------------------------------------------------------------------
+ * Task inputs and results
+ * ------------------------------------------------------------------ */
+
+ALTER TABLE elt.task_runs ADD COLUMN inputs jsonb, ADD COLUMN result jsonb;
+COMMENT ON COLUMN elt.task_runs.inputs IS
+    'what the attempt ran, after substitution: {"sql": ...}, or an extract''s config with the URL''s credentials removed and header values masked';
+COMMENT ON COLUMN elt.task_runs.result IS
+    'what a completed attempt gave back: an extract''s rows, bytes, url, table and the source''s validators; a SQL task''s first row of its last statement that returned rows (at most 64 kB); downstream templates see it under the task''s name';
+
+CREATE OR REPLACE VIEW elt.task_attempts WITH (security_invoker = true) AS
+    SELECT t.run_id, r.flow, t.task, t.attempt, t.state, t.rows_loaded,
+           t.bytes, t.started_at, t.ended_at, t.duration, t.sqlstate, t.message AS error,
+           t.inputs, t.result
+      FROM elt.task_runs t JOIN elt.flow_runs r USING (run_id);
+
+/* ------------------------------------------------------------------
+ * The names a task's templates may use: the flow's parameters and the
+ * tasks upstream of it (their results).  Checked by a trigger of its own,
+ * so that _check_task keeps to the task's own columns.
+ * ------------------------------------------------------------------ */
+
+-- The tasks a task with these dependencies is downstream of.
+CREATE FUNCTION elt._upstream_tasks(flow text, owner name, depends_on text[]) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH RECURSIVE up(name) AS (
+        SELECT d FROM unnest(depends_on) d
+        UNION
+        SELECT d FROM up JOIN elt.tasks t ON t.flow = _upstream_tasks.flow
+                                         AND t.owner = _upstream_tasks.owner AND t.name = up.name,
+                      unnest(t.depends_on) d
+    )
+    SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM up
+$$;
+
+CREATE OR REPLACE FUNCTION elt._check_task() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.owner IS NULL THEN
+        NEW.owner := elt._flow_owner(NEW.flow, (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
+        IF NEW.owner IS NULL THEN
+            RAISE EXCEPTION 'flow "%" does not exist', NEW.flow
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Insert the flow into elt.flows first.';
+        END IF;
+    END IF;
+    IF NEW.name IS NULL OR NEW.name = '' THEN
+        RAISE EXCEPTION 'a task of flow "%" needs a name', NEW.flow
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.kind IS NULL OR NEW.kind NOT IN ('extract', 'sql') THEN
+        RAISE EXCEPTION 'unknown kind "%" for task "%" of flow "%"', NEW.kind, NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Task kinds are extract and sql.';
+    END IF;
+    IF NEW.kind = 'sql' AND (NEW.sql IS NULL OR btrim(NEW.sql) = '') THEN
+        RAISE EXCEPTION 'sql task "%" of flow "%" has no SQL', NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Put the statements to run in the sql column.';
+    END IF;
+    IF NEW.kind = 'extract' THEN
+        PERFORM elt._check_extract_config(NEW.config);
+    END IF;
+    IF NEW.retries < 0 THEN
+        RAISE EXCEPTION 'retries of task "%" must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.retry_delay < '0' THEN
+        RAISE EXCEPTION 'retry_delay of task "%" must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.retry_backoff < 1 THEN
+        RAISE EXCEPTION 'retry_backoff of task "%" must be at least 1', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It multiplies retry_delay after each attempt; 1 keeps the delay constant.';
+    END IF;
+    IF NEW.timeout IS NOT NULL AND NEW.timeout <= '0' THEN
+        RAISE EXCEPTION 'timeout of task "%" must be positive', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(NEW.depends_on, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'depends_on of task "%" contains a null', NEW.name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION elt._check_task_references() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    params jsonb := (SELECT f.params FROM elt.flows f WHERE f.name = NEW.flow AND f.owner = NEW.owner);
+BEGIN
+    IF params ? NEW.name THEN
+        RAISE EXCEPTION 'task "%" of flow "%" has the name of one of the flow''s parameters', NEW.name, NEW.flow
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Templates name a parameter and an upstream task''s result the same way (:''name'').',
+                  HINT = 'Rename the task or the parameter.';
+    END IF;
+    PERFORM elt._check_task_templates(NEW.name, NEW.sql,
+        params || coalesce((SELECT jsonb_object_agg(u, true)
+                              FROM unnest(elt._upstream_tasks(NEW.flow, NEW.owner, NEW.depends_on)) u), '{}'));
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER check_task_references BEFORE INSERT OR UPDATE ON elt.tasks
+    FOR EACH ROW EXECUTE FUNCTION elt._check_task_references();
+
+-- A parameter may not take the name of one of the flow's tasks.
+CREATE FUNCTION elt._check_flow_names() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    clash text := (SELECT t.name FROM elt.tasks t
+                    WHERE t.flow = NEW.name AND t.owner = NEW.owner AND NEW.params ? t.name
+                    ORDER BY 1 LIMIT 1);
+BEGIN
+    IF clash IS NOT NULL THEN
+        RAISE EXCEPTION 'parameter "%" of flow "%" has the name of one of its tasks', clash, NEW.name
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Templates name a parameter and an upstream task''s result the same way (:''name'').',
+                  HINT = 'Rename the task or the parameter.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER check_flow_names BEFORE UPDATE OF params ON elt.flows
+    FOR EACH ROW EXECUTE FUNCTION elt._check_flow_names();
+
+-- 0.4 refuses a task named like a parameter of its flow: say which are.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tk.flow, tk.name FROM elt.tasks tk JOIN elt.flows f ON f.name = tk.flow AND f.owner = tk.owner
+              WHERE f.params ? tk.name
+    LOOP
+        RAISE WARNING 'task "%" of flow "%" has the name of a parameter of the flow', t.name, t.flow
+            USING HINT = 'From 0.4 on, templates see upstream tasks'' results by name: rename the task or the parameter.';
+    END LOOP;
+END
+$$;
+
+-- The scheduler for this database notices the new version when this commits.
+SELECT elt._wake_scheduler();
