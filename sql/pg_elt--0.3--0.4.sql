@@ -143,5 +143,34 @@ BEGIN
 END
 $$;
 
+/* ------------------------------------------------------------------
+ * Retry from failure: a re-run takes over the results of the tasks that
+ * completed in the run it retries (flow_retry, and re-runs of crashed
+ * runs), and runs only the others.
+ * ------------------------------------------------------------------ */
+
+CREATE FUNCTION elt._reuse_results(run bigint) RETURNS SETOF text
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE elt.task_runs n
+       SET state = 'completed', rows_loaded = o.rows_loaded, bytes = o.bytes,
+           inputs = o.inputs, result = o.result,
+           message = format('the result of run %s, reused', o.run_id),
+           started_at = clock_timestamp(), ended_at = clock_timestamp()
+      FROM (SELECT DISTINCT ON (t.task) t.*
+              FROM elt.task_runs t JOIN elt.flow_runs r ON t.run_id = r.retry_of
+             WHERE r.run_id = _reuse_results.run AND t.state = 'completed'
+             ORDER BY t.task, t.attempt DESC) o
+     WHERE n.run_id = _reuse_results.run AND n.attempt = 1 AND n.task = o.task
+    RETURNING n.task
+$$;
+REVOKE EXECUTE ON FUNCTION elt._reuse_results(bigint) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.flow_retry(run_id bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'elt_flow_retry'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flow_retry(bigint) IS
+    'a new run of a failed, crashed or cancelled run: completed tasks keep their results, the others run; returns its id';
+
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

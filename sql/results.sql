@@ -46,6 +46,26 @@ INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('results', 'sideways', 'sq
 INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES ('results', 'below', 'sql', $$SELECT :'top'$$, '{report}');
 SELECT name FROM elt.tasks WHERE flow = 'results' ORDER BY 1;
 
-DELETE FROM elt.flows WHERE name IN ('results', 'big_result');
-DROP TABLE seen, priced;
+-- Retry from failure: the transform fails; mended, flow_retry runs it
+-- alone, on the rows the first run loaded, without downloading again.
+INSERT INTO elt.flows (name) VALUES ('mend');
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES
+  ('mend', 'extract', 'extract', '{"url": "http://127.0.0.1:18766/types.csv?key=mend1", "table": "mended", "mode": "replace"}');
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+  ('mend', 'transform', 'sql', 'DELETE FROM no_such_table', '{extract}');
+SELECT state, message FROM flow_run('mend');
+SELECT max(run_id) AS failed_run FROM elt.flow_runs WHERE flow = 'mend' \gset
+UPDATE elt.tasks SET sql = 'DELETE FROM mended WHERE id > 40' WHERE flow = 'mend' AND name = 'transform';
+SELECT flow_retry(:failed_run) AS retry_run \gset
+SELECT state, trigger, retry_of = :failed_run AS retries_the_failed_run FROM elt.flow_runs WHERE run_id = :retry_run;
+SELECT task, state, message, result ->> 'rows' AS rows FROM elt.task_runs WHERE run_id = :retry_run ORDER BY task;
+SELECT count(*) FROM mended;
+SELECT requests('mend1') AS downloads;
+-- what cannot be retried
+SELECT flow_retry(:retry_run);
+SELECT flow_retry(-1);
+SELECT flow_retry(NULL);
+
+DELETE FROM elt.flows WHERE name IN ('results', 'big_result', 'mend');
+DROP TABLE seen, priced, mended;
 DROP FUNCTION last_result_run();

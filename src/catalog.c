@@ -467,11 +467,12 @@ elt_flow_order(FlowDef *flow)
  */
 int64
 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
-					   TimestampTz run_at, bool running_here)
+					   TimestampTz run_at, bool running_here, int64 retry_of)
 {
 	CatalogScope scope;
-	Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID};
-	Datum		values[6];
+	Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
 	int64		run_id;
 	bool		isnull;
 
@@ -481,9 +482,11 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	values[3] = TimestampTzGetDatum(run_at);
 	values[4] = CStringGetTextDatum(trigger);
 	values[5] = BoolGetDatum(running_here);
+	values[6] = Int64GetDatum(retry_of);
+	nulls[6] = retry_of != 0 ? ' ' : 'n';
 	catalog_enter(&scope);
-	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6)",
-				 6, types, values, NULL, SPI_OK_SELECT);
+	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7)",
+				 7, types, values, nulls, SPI_OK_SELECT);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		ereport(ERROR,
@@ -913,4 +916,29 @@ elt_catalog_upstream_results(int64 run_id, List *tasks)
 	MemoryContextSwitchTo(old);
 	catalog_leave(&scope);
 	return result;
+}
+
+/*
+ * A re-run takes over the results of the tasks that completed in the run
+ * it retries, and runs only the others: returns the tasks taken over.
+ */
+List *
+elt_catalog_reuse_results(int64 run_id)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	List	   *reused = NIL;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT elt._reuse_results($1)", 1, types, values, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scope.caller_cxt);
+
+		reused = lappend(reused, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
+	return reused;
 }

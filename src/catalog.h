@@ -81,7 +81,8 @@ extern void elt_require_usage(const char *function);
 extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks,
 									   MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
-									TimestampTz run_at, bool running_here);
+									TimestampTz run_at, bool running_here, int64 retry_of);
+extern List *elt_catalog_reuse_results(int64 run_id);
 extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
 extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
 extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);

@@ -225,11 +225,11 @@ elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
  * would be waited for; statement_timeout and a cancel end the wait.
  */
 static void
-run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
+run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, int64 retry_of)
 {
 	RunWorkerArgs args;
 
-	rc->channel = elt_run_channel_create(flow->name, params_text);
+	rc->channel = elt_run_channel_create(flow->name, params_text, retry_of);
 	memset(&args, 0, sizeof(args));
 	args.database = MyDatabaseId;
 	args.owner = flow->owner;
@@ -254,28 +254,20 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text)
  * flow_run(flow text, params jsonb DEFAULT '{}')
  *	 RETURNS (run_id, state, message, rows_loaded, duration)
  */
-Datum
-elt_flow_run(PG_FUNCTION_ARGS)
+/*
+ * Runs the flow at once in a worker, relaying its log, and returns how
+ * the run ended (flow_run, and flow_retry without the preload).
+ */
+RunMessage *
+elt_run_at_once(FlowDef *flow, Jsonb *params, int64 retry_of)
 {
-	char	   *name;
-	Jsonb	   *params;
-	FlowDef    *flow;
 	RunCaller	rc;
+	RunMessage *result;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("flow_run needs a flow name")));
-	elt_require_usage("flow_run");
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-
-	flow = elt_check_runnable_flow(name, false);
-	(void) elt_run_params(flow, params, "flow_run's params");
 	memset(&rc, 0, sizeof(rc));
 	run_start_worker(&rc, flow,
-					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}");
-
+					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}",
+					 retry_of);
 	PG_TRY();
 	{
 		run_receive(&rc);
@@ -292,12 +284,33 @@ elt_flow_run(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
 				 rc.result.run_id ? errmsg("the worker of run %lld of flow \"%s\" exited without a result",
-										   (long long) rc.result.run_id, name) :
-				 errmsg("the worker for flow \"%s\" exited before starting the run", name),
+										   (long long) rc.result.run_id, flow->name) :
+				 errmsg("the worker for flow \"%s\" exited before starting the run", flow->name),
 				 errhint("The server log has the reason.")));
 	dsm_detach(rc.channel->seg);
-	PG_RETURN_DATUM(elt_run_result(fcinfo, rc.result.run_id, rc.result.state, rc.result.message,
-								   rc.result.rows, rc.result.duration_us));
+	result = palloc(sizeof(RunMessage));
+	*result = rc.result;
+	return result;
+}
+
+Datum
+elt_flow_run(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *params;
+	FlowDef    *flow;
+	RunMessage *r;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_run needs a flow name")));
+	elt_require_usage("flow_run");
+	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	flow = elt_check_runnable_flow(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	(void) elt_run_params(flow, params, "flow_run's params");
+	r = elt_run_at_once(flow, params, 0);
+	PG_RETURN_DATUM(elt_run_result(fcinfo, r->run_id, r->state, r->message, r->rows,
+								   r->duration_us));
 }
 
 /* The row flow_run and flow_wait return. */

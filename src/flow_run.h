@@ -12,10 +12,13 @@
 
 #include "fmgr.h"
 #include "catalog.h"
+#include "run_channel.h"
 
 extern FlowDef *elt_check_runnable_flow(const char *name, bool starts_at_commit);
 extern Jsonb *elt_run_params(FlowDef *flow, Jsonb *given, const char *what);
 extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state,
 							const char *message, int64 rows, int64 duration_us);
+
+extern RunMessage *elt_run_at_once(FlowDef *flow, Jsonb *params, int64 retry_of);
 
 #endif							/* PG_ELT_FLOW_RUN_H */

@@ -43,7 +43,7 @@ channel_put(shm_toc *toc, uint64 key, const char *s)
 
 /* Creates the segment and attaches to its queue as the receiver. */
 RunChannel *
-elt_run_channel_create(const char *flow, const char *params)
+elt_run_channel_create(const char *flow, const char *params, int64 retry_of)
 {
 	RunChannel *channel = palloc0(sizeof(RunChannel));
 	shm_toc_estimator e;
@@ -63,6 +63,7 @@ elt_run_channel_create(const char *flow, const char *params)
 	toc = shm_toc_create(RUN_CHANNEL_MAGIC, dsm_segment_address(channel->seg), size);
 	channel->shared = shm_toc_allocate(toc, sizeof(RunChannelShared));
 	channel->shared->worker_pid = 0;
+	channel->shared->retry_of = retry_of;
 	pg_atomic_init_u32(&channel->shared->cancel_requested, 0);
 	pg_atomic_init_u32(&channel->shared->finished, 0);
 	shm_toc_insert(toc, KEY_SHARED, channel->shared);

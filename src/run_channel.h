@@ -21,6 +21,7 @@
 typedef struct RunChannelShared
 {
 	pid_t		worker_pid;		/* cleared by the worker as it exits */
+	int64		retry_of;		/* the run this one retries (flow_retry), or 0 */
 	pg_atomic_uint32 cancel_requested;
 	pg_atomic_uint32 finished;	/* the worker has sent its result */
 } RunChannelShared;
@@ -58,7 +59,7 @@ typedef struct RunMessage
 } RunMessage;
 
 /* the caller's side */
-extern RunChannel *elt_run_channel_create(const char *flow, const char *params);
+extern RunChannel *elt_run_channel_create(const char *flow, const char *params, int64 retry_of);
 extern void elt_run_channel_cancel(RunChannelShared *shared, pid_t pid);
 extern bool elt_run_channel_receive(RunChannel *channel, bool nowait, RunMessage *msg);
 

@@ -67,6 +67,7 @@ typedef struct Coordinator
 	int			running;		/* attempts in helpers */
 	bool		left;			/* tasks still to settle */
 	TimestampTz wake;			/* when to look again */
+	List	   *reused;			/* tasks whose result the run retried had */
 	/* what the run has come to so far */
 	uint64		rows_loaded;
 	char	   *first_failure;
@@ -398,6 +399,7 @@ static bool
 run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 {
 	RunWorker  *w = c->w;
+	int64		retry_of = w->channel ? w->channel->shared->retry_of : 0;
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
@@ -418,10 +420,11 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 	if (w->args.run_id == 0)
 	{
 		c->params = elt_jsonb_merge(c->flow->params, run_params);
-		w->run_id = elt_catalog_create_run(c->flow, c->params, "manual",
-										   GetCurrentTimestamp(), true);
+		w->run_id = elt_catalog_create_run(c->flow, c->params, retry_of ? "retry" : "manual",
+										   GetCurrentTimestamp(), true, retry_of);
 	}
 	elt_catalog_add_task_rows(w->run_id, c->flow);
+	c->reused = elt_catalog_reuse_results(w->run_id);
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	return true;
@@ -439,10 +442,21 @@ run_init_tasks(Coordinator *c)
 	c->ready = palloc(sizeof(TaskProgress *) * Max(c->ntasks, 1));
 	foreach(lc, order)
 	{
-		c->tasks[i].task = lfirst(lc);
-		c->tasks[i].state = ELT_PENDING;
-		c->tasks[i].delay_s = c->tasks[i].task->retry_delay_s;
-		i++;
+		TaskProgress *p = &c->tasks[i++];
+		ListCell   *rc;
+
+		p->task = lfirst(lc);
+		p->state = ELT_PENDING;
+		p->delay_s = p->task->retry_delay_s;
+		foreach(rc, c->reused)
+			if (strcmp(lfirst(rc), p->task->name) == 0)
+				p->state = ELT_COMPLETED;
+		if (p->state == ELT_COMPLETED)
+		{
+			elt_run_log_set_task(p->task->name, 0);
+			elt_run_logf(INFO, "completed in the run this one retries: its result is reused");
+			elt_run_log_set_task(NULL, 0);
+		}
 	}
 }
 

@@ -37,6 +37,7 @@
 PG_FUNCTION_INFO_V1(elt_flow_submit);
 PG_FUNCTION_INFO_V1(elt_flow_wait);
 PG_FUNCTION_INFO_V1(elt_flow_cancel);
+PG_FUNCTION_INFO_V1(elt_flow_retry);
 PG_FUNCTION_INFO_V1(elt_check_flow_limits);
 
 #define QUEUE_POLL_MS	100
@@ -129,7 +130,7 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 
 	flow = elt_check_runnable_flow(name, true);
 	run_id = elt_catalog_create_run(flow, elt_run_params(flow, params, "flow_submit's params"),
-									"api", run_at, false);
+									"api", run_at, false, 0);
 	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
 }
@@ -238,4 +239,55 @@ elt_check_flow_limits(PG_FUNCTION_ARGS)
 					 errhint("Flows owned by roles that are not superusers are scheduled at most once per pg_elt.min_schedule_interval, which a superuser sets.")));
 	}
 	PG_RETURN_VOID();
+}
+
+/*
+ * flow_retry(run_id bigint) RETURNS bigint: a new run of an ended run that
+ * did not complete, with its params, taking over the results of the tasks
+ * that completed and running the others.  Queued when pg_elt is preloaded
+ * (flow_wait waits for it); else it runs at once, as flow_run does.
+ */
+Datum
+elt_flow_retry(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	RunRow		row;
+	EltState	state;
+	char	   *flow_name;
+	Jsonb	   *params;
+	FlowDef    *flow;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_retry needs a run id")));
+	elt_require_usage("flow_retry");
+	run_id = PG_GETARG_INT64(0);
+	queue_read_run(run_id, &row);
+	state = elt_state_from_name(row.state);
+	if (state == ELT_COMPLETED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld completed: there is nothing to retry", (long long) run_id),
+				 errhint("flow_run starts a new run of the flow.")));
+	if (!elt_state_is_final(state))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld has not ended (it is %s)", (long long) run_id, row.state),
+				 errhint("Wait for it with flow_wait, or cancel it with flow_cancel, then retry it.")));
+	flow_name = elt_catalog_run_flow(run_id, &params);
+	flow = elt_check_runnable_flow(flow_name, elt_runtime_preloaded());
+	if (flow->owner != row.owner)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flow \"%s\" of run %lld is no longer the flow that ran", flow_name,
+						(long long) run_id),
+				 errdetail("The name now finds the flow of role \"%s\".", flow->owner_name),
+				 errhint("SET ROLE to the run's owner, or start a new run with flow_run.")));
+	if (!elt_runtime_preloaded())
+		PG_RETURN_INT64(elt_run_at_once(flow, params, run_id)->run_id);
+	run_id = elt_catalog_create_run(flow, params, "retry", GetCurrentTransactionStartTimestamp(),
+									false, run_id);
+	elt_wake_scheduler_at_commit();
+	PG_RETURN_INT64(run_id);
 }

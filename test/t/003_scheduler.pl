@@ -262,5 +262,22 @@ ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 3 FROM elt.flow_runs WHERE flow = 'trivial' AND trigger = 'api' AND state = 'completed' AND run_id > $id"),
 	'runs queued before a restart still run');
 
+# 7. flow_retry queues a re-run of a failed run (flow_wait waits for it)
+# that takes over the completed task's result and runs the failed one.
+$node->safe_psql('postgres', q{
+    CREATE TABLE mend_log (task text);
+    INSERT INTO elt.flows (name) VALUES ('mend');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('mend', 'first', 'sql', $$INSERT INTO mend_log VALUES ('first') RETURNING 7 AS n$$);
+    INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES ('mend', 'second', 'sql', 'SELECT 1/0', '{first}');});
+my $failed = $node->safe_psql('postgres', "SELECT flow_submit('mend')");
+is($node->safe_psql('postgres', "SELECT state FROM flow_wait($failed, '60 s')"), 'failed', 'the run to retry fails');
+$node->safe_psql('postgres',
+	q{UPDATE elt.tasks SET sql = $$INSERT INTO mend_log SELECT (:'first'::jsonb ->> 'n')$$ WHERE name = 'second'});
+my $retry = $node->safe_psql('postgres', "SELECT flow_retry($failed)");
+is($node->safe_psql('postgres', "SELECT state FROM flow_wait($retry, '60 s')"), 'completed',
+	'flow_retry queues a run that completes');
+is($node->safe_psql('postgres', "SELECT string_agg(task, ',' ORDER BY task) FROM mend_log"), '7,first',
+	'the completed task ran once, and its result reached the retried one');
+
 $node->stop;
 done_testing();
