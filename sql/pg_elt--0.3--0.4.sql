@@ -172,5 +172,175 @@ CREATE FUNCTION @extschema@.flow_retry(run_id bigint) RETURNS bigint
 COMMENT ON FUNCTION @extschema@.flow_retry(bigint) IS
     'a new run of a failed, crashed or cancelled run: completed tasks keep their results, the others run; returns its id';
 
+/* ------------------------------------------------------------------
+ * A short API over the rows, in the manner of pg_cron and pg_timetable:
+ * each function writes the rows a user could write (and still edit) in
+ * elt.flows and elt.tasks, with the caller's rights, through the same
+ * triggers.  A flow is named as flow_run names it (the caller's own, else
+ * the one of that name among the roles the caller is a member of).
+ * ------------------------------------------------------------------ */
+
+-- The owner of the flow the caller calls name, or an error.
+CREATE FUNCTION elt._resolve_flow(flow text) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    owner name := elt._flow_owner(flow, (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user));
+BEGIN
+    IF owner IS NULL THEN
+        RAISE EXCEPTION 'flow "%" does not exist', flow
+            USING ERRCODE = 'undefined_object', HINT = 'elt.create_flow makes one.';
+    END IF;
+    RETURN owner;
+END
+$$;
+
+-- Inserts (key NULL) or updates (the row whose columns match key) a row of
+-- tbl, writing the columns of cols: those absent keep their defaults or
+-- values.  Returns the rows written.
+CREATE FUNCTION elt._write_row(tbl regclass, cols jsonb, key jsonb) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    names text := (SELECT string_agg(quote_ident(k), ', ' ORDER BY k) FROM jsonb_object_keys(cols) k);
+    vals text := (SELECT string_agg('c.' || quote_ident(k), ', ' ORDER BY k) FROM jsonb_object_keys(cols) k);
+    n bigint;
+BEGIN
+    IF key IS NULL THEN
+        EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1) c',
+                       tbl, names, vals, tbl) USING cols;
+    ELSIF names IS NULL THEN
+        RETURN 0;
+    ELSE
+        EXECUTE format('UPDATE %s t SET (%s) = ROW(%s) FROM jsonb_populate_record(NULL::%s, $1) c,'
+                       ' jsonb_populate_record(NULL::%s, $2) k WHERE %s',
+                       tbl, names, vals, tbl, tbl,
+                       (SELECT string_agg(format('t.%I = k.%I', x, x), ' AND ') FROM jsonb_object_keys(key) x))
+            USING cols, key;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION elt.create_flow(name text, params jsonb DEFAULT NULL, schedule text DEFAULT NULL,
+                                timezone text DEFAULT NULL, retries integer DEFAULT NULL,
+                                timeout interval DEFAULT NULL, max_active_runs integer DEFAULT NULL,
+                                priority integer DEFAULT NULL, catchup boolean DEFAULT NULL,
+                                description text DEFAULT NULL, owner name DEFAULT NULL)
+    RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt._write_row('elt.flows', jsonb_strip_nulls(jsonb_build_object(
+        'name', name, 'params', params, 'schedule', schedule, 'timezone', timezone,
+        'retries', retries, 'timeout', timeout, 'max_active_runs', max_active_runs,
+        'priority', priority, 'catchup', catchup, 'description', description, 'owner', owner)), NULL);
+$$;
+
+-- Changes what is given; NULL leaves a column as it is (elt.unschedule
+-- clears a schedule).
+CREATE FUNCTION elt.alter_flow(name text, params jsonb DEFAULT NULL, schedule text DEFAULT NULL,
+                               timezone text DEFAULT NULL, retries integer DEFAULT NULL,
+                               timeout interval DEFAULT NULL, max_active_runs integer DEFAULT NULL,
+                               priority integer DEFAULT NULL, catchup boolean DEFAULT NULL,
+                               description text DEFAULT NULL, owner name DEFAULT NULL,
+                               enabled boolean DEFAULT NULL)
+    RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt._write_row('elt.flows', jsonb_strip_nulls(jsonb_build_object(
+        'params', params, 'schedule', schedule, 'timezone', timezone,
+        'retries', retries, 'timeout', timeout, 'max_active_runs', max_active_runs,
+        'priority', priority, 'catchup', catchup, 'description', description, 'owner', owner,
+        'enabled', enabled)),
+        jsonb_build_object('name', name, 'owner', elt._resolve_flow(name)));
+$$;
+
+CREATE FUNCTION elt.drop_flow(name text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM elt.flows f WHERE f.name = drop_flow.name AND f.owner = elt._resolve_flow(drop_flow.name);
+$$;
+
+CREATE FUNCTION elt.schedule(flow text, schedule text, timezone text DEFAULT NULL) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt.alter_flow(flow, schedule => schedule, timezone => timezone);
+$$;
+
+CREATE FUNCTION elt.unschedule(flow text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE elt.flows f SET schedule = NULL WHERE f.name = flow AND f.owner = elt._resolve_flow(flow);
+$$;
+
+CREATE FUNCTION elt.enable(flow text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt.alter_flow(flow, enabled => true);
+$$;
+
+CREATE FUNCTION elt.disable(flow text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt.alter_flow(flow, enabled => false);
+$$;
+
+CREATE FUNCTION elt.add_task(flow text, name text, kind text, sql text DEFAULT NULL,
+                             config jsonb DEFAULT NULL, depends_on text[] DEFAULT NULL,
+                             tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
+                             retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
+                             timeout interval DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
+        'flow', flow, 'owner', elt._resolve_flow(flow), 'name', name, 'kind', kind, 'sql', sql,
+        'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
+        'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
+        'description', description)), NULL);
+$$;
+
+CREATE FUNCTION elt.alter_task(flow text, name text, sql text DEFAULT NULL,
+                               config jsonb DEFAULT NULL, depends_on text[] DEFAULT NULL,
+                               tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
+                               retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
+                               timeout interval DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
+            'sql', sql, 'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
+            'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
+            'description', description)),
+            jsonb_build_object('flow', flow, 'owner', elt._resolve_flow(flow), 'name', name)) = 0
+       AND NOT EXISTS (SELECT 1 FROM elt.tasks t
+                        WHERE t.flow = alter_task.flow AND t.name = alter_task.name
+                          AND t.owner = elt._resolve_flow(alter_task.flow)) THEN
+        RAISE EXCEPTION 'flow "%" has no task "%"', flow, name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION elt.drop_task(flow text, name text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM elt.tasks t
+     WHERE t.flow = drop_task.flow AND t.name = drop_task.name AND t.owner = elt._resolve_flow(drop_task.flow);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'flow "%" has no task "%"', flow, name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+
+-- One's own history: ended runs (with their attempts and log lines) that
+-- ended before older_than ago, of one flow or all.  Runs that are pending
+-- or running are the runtime's, and stay.
+CREATE POLICY flow_runs_owner_purge ON elt.flow_runs FOR DELETE
+    USING (owner IN (SELECT elt._member_roles()) AND state IN ('completed', 'failed', 'cancelled', 'crashed'));
+GRANT DELETE ON elt.flow_runs TO PUBLIC;
+
+CREATE FUNCTION elt.purge_history(older_than interval DEFAULT '0', flow text DEFAULT NULL)
+    RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (
+        DELETE FROM elt.flow_runs r
+         WHERE r.state IN ('completed', 'failed', 'cancelled', 'crashed')
+           AND r.ended_at < clock_timestamp() - older_than
+           AND (purge_history.flow IS NULL OR r.flow = purge_history.flow)
+        RETURNING 1)
+    SELECT count(*) FROM gone;
+$$;
+
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();
