@@ -342,5 +342,61 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT count(*) FROM gone;
 $$;
 
+/* ------------------------------------------------------------------
+ * Seeing a flow and a run: the task graph as Graphviz DOT and Mermaid,
+ * and a run's attempts as a text Gantt chart (psql, pgAdmin's grid).
+ * ------------------------------------------------------------------ */
+
+CREATE FUNCTION elt.flow_graph(flow text, OUT dot text, OUT mermaid text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH t AS (
+        SELECT tk.name, tk.kind, tk.depends_on, row_number() OVER (ORDER BY tk.name) AS n
+          FROM elt.tasks tk
+         WHERE tk.flow = flow_graph.flow AND tk.owner = elt._resolve_flow(flow_graph.flow)),
+    e AS (
+        SELECT d.n AS from_n, d.name AS from_name, t.n AS to_n, t.name AS to_name
+          FROM t, unnest(t.depends_on) dep JOIN t d ON d.name = dep)
+    SELECT
+        format(E'digraph %s {\n  rankdir=LR;\n  node [shape=box];\n%s%s}\n',
+               to_json(flow_graph.flow),
+               (SELECT string_agg(format(E'  %s [label=%s];\n', to_json(name), to_json(name || E'\n(' || kind || ')')), '' ORDER BY n) FROM t),
+               coalesce((SELECT string_agg(format(E'  %s -> %s;\n', to_json(from_name), to_json(to_name)), '' ORDER BY from_n, to_n) FROM e), '')),
+        format(E'flowchart LR\n%s%s',
+               (SELECT string_agg(format(E'  t%s["%s (%s)"]\n', n, replace(name, '"', '#quot;'), kind), '' ORDER BY n) FROM t),
+               coalesce((SELECT string_agg(format(E'  t%s --> t%s\n', from_n, to_n), '' ORDER BY from_n, to_n) FROM e), ''))
+$$;
+COMMENT ON FUNCTION elt.flow_graph(text) IS
+    'the flow''s tasks and dependencies as Graphviz DOT and as Mermaid flowchart text';
+
+-- One row per attempt, in the order they started, with a bar placed and
+-- sized on the run's span (width columns): = completed, x failed,
+-- ~ retrying (failed, retried), ! crashed, - cancelled, > still running.
+CREATE FUNCTION elt.run_timeline(run_id bigint, width integer DEFAULT 40)
+    RETURNS TABLE (task text, attempt integer, state text, started interval, duration interval, bar text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH r AS (
+        SELECT min(t.started_at) AS t0,
+               greatest(extract(epoch FROM max(coalesce(t.ended_at, clock_timestamp())) - min(t.started_at)), 0.000001) AS span
+          FROM elt.task_runs t WHERE t.run_id = run_timeline.run_id AND t.started_at IS NOT NULL),
+    a AS (
+        SELECT t.task, t.attempt, t.state, t.started_at - r.t0 AS started,
+               coalesce(t.ended_at, clock_timestamp()) - t.started_at AS duration,
+               floor(extract(epoch FROM t.started_at - r.t0) / r.span * width)::int AS lead,
+               greatest(round(extract(epoch FROM coalesce(t.ended_at, clock_timestamp()) - t.started_at)
+                              / r.span * width)::int, 1) AS len
+          FROM elt.task_runs t, r
+         WHERE t.run_id = run_timeline.run_id AND t.started_at IS NOT NULL)
+    SELECT a.task, a.attempt, a.state, a.started, a.duration,
+           rpad(repeat(' ', least(a.lead, width - 1))
+                || repeat(CASE a.state WHEN 'completed' THEN '=' WHEN 'failed' THEN 'x'
+                                       WHEN 'retrying' THEN '~' WHEN 'crashed' THEN '!'
+                                       WHEN 'cancelled' THEN '-' ELSE '>' END,
+                          least(a.len, width - least(a.lead, width - 1))),
+                width) AS bar
+      FROM a ORDER BY a.started, a.task, a.attempt
+$$;
+COMMENT ON FUNCTION elt.run_timeline(bigint, integer) IS
+    'the run''s attempts as a text Gantt chart: = completed, x failed, ~ retrying, ! crashed, - cancelled, > running';
+
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

@@ -32,6 +32,16 @@ SELECT count(*) AS task_differences FROM (
 SELECT count(*) AS tasks FROM elt.tasks WHERE flow = 'by_api';
 SELECT state, rows_loaded FROM flow_run('by_api');
 SELECT count(*) FROM api_t;
+-- seeing it: the graph as DOT and Mermaid, the run as a timeline
+SELECT dot FROM elt.flow_graph('by_api');
+SELECT mermaid FROM elt.flow_graph('by_api');
+SELECT max(run_id) AS api_run FROM elt.flow_runs WHERE flow = 'by_api' \gset
+SELECT task, attempt, state, started >= '0' AS started_after_run_start, duration > '0' AS took_time,
+       length(bar) AS width, bar ~ '^ *=+ *$' AS bar_is_completed FROM elt.run_timeline(:api_run);
+-- the transform's bar starts where the extract's ends, or after
+SELECT position('=' IN (SELECT bar FROM elt.run_timeline(:api_run) WHERE task = 'transform_data'))
+       >= length(rtrim((SELECT bar FROM elt.run_timeline(:api_run) WHERE task = 'extract_data'))) AS in_order;
+SELECT elt.flow_graph('no_such_flow');
 
 -- alter, schedule, enable and disable change what they name, no more
 SELECT elt.alter_flow('by_api', priority => 2, description => 'the API''s');
