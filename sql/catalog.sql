@@ -114,7 +114,8 @@ SELECT elt._prune_history();
 RESET ROLE;
 
 -- The library's state names (src/states.c) are exactly those the catalog's
--- CHECK constraints allow: runs all but retrying, attempts all.
+-- CHECK constraints allow: runs all but retrying, attempts all but paused
+-- (which people see, and the catalog does not store: a paused run is running).
 SELECT c.conrelid::regclass AS catalog,
        array(SELECT s FROM unnest(elt._states()) s
               WHERE pg_get_constraintdef(c.oid) LIKE '%' || quote_literal(s) || '%') AS allowed,

@@ -171,12 +171,15 @@ INSERT INTO elt.tasks (flow, name, kind, config) VALUES
   ('cancelme', 'extract', 'extract', '{"url": "http://127.0.0.1:18766/yellow_tripdata_2021-01.csv?slow=1000", "table": "slow_trips"}');
 INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
   ('cancelme', 'after', 'sql', 'SELECT 1', '{extract}');
--- (3 s: the run's worker has started the load by then, under valgrind too)
+-- (the load has usually started within the 3 s, but need not have, as
+-- under valgrind: either way the task ends cancelled and loads nothing)
 SET statement_timeout = '3s';
 SELECT state FROM flow_run('cancelme');
 RESET statement_timeout;
 SELECT state, message FROM elt.flow_runs WHERE run_id = last_run();
-SELECT task, attempt, state, message FROM attempts;
+SELECT task, attempt, state,
+       message IN ('cancelled while running', 'not started: the run was cancelled') AS cancelled
+  FROM attempts;
 SELECT count(*) FROM slow_trips;
 
 -- Bad calls.

@@ -252,9 +252,14 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
         jsonb_build_object('name', name, 'owner', elt._resolve_flow(name)));
 $$;
 
+-- (the owner is resolved first, so that a missing flow is an error)
 CREATE FUNCTION elt.drop_flow(name text) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    DELETE FROM elt.flows f WHERE f.name = drop_flow.name AND f.owner = elt._resolve_flow(drop_flow.name);
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flow_owner name := elt._resolve_flow(name);
+BEGIN
+    DELETE FROM elt.flows f WHERE f.name = drop_flow.name AND f.owner = flow_owner;
+END
 $$;
 
 CREATE FUNCTION elt.schedule(flow text, schedule text, timezone text DEFAULT NULL) RETURNS void
@@ -263,8 +268,12 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 CREATE FUNCTION elt.unschedule(flow text) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    UPDATE elt.flows f SET schedule = NULL WHERE f.name = flow AND f.owner = elt._resolve_flow(flow);
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flow_owner name := elt._resolve_flow(flow);
+BEGIN
+    UPDATE elt.flows f SET schedule = NULL WHERE f.name = unschedule.flow AND f.owner = flow_owner;
+END
 $$;
 
 CREATE FUNCTION elt.enable(flow text) RETURNS void
@@ -314,9 +323,11 @@ $$;
 
 CREATE FUNCTION elt.drop_task(flow text, name text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flow_owner name := elt._resolve_flow(flow);
 BEGIN
     DELETE FROM elt.tasks t
-     WHERE t.flow = drop_task.flow AND t.name = drop_task.name AND t.owner = elt._resolve_flow(drop_task.flow);
+     WHERE t.flow = drop_task.flow AND t.name = drop_task.name AND t.owner = flow_owner;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'flow "%" has no task "%"', flow, name USING ERRCODE = 'undefined_object';
     END IF;
@@ -348,11 +359,14 @@ $$;
  * ------------------------------------------------------------------ */
 
 CREATE FUNCTION elt.flow_graph(flow text, OUT dot text, OUT mermaid text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    flow_owner name := elt._resolve_flow(flow);
+BEGIN
     WITH t AS (
         SELECT tk.name, tk.kind, tk.depends_on, row_number() OVER (ORDER BY tk.name) AS n
           FROM elt.tasks tk
-         WHERE tk.flow = flow_graph.flow AND tk.owner = elt._resolve_flow(flow_graph.flow)),
+         WHERE tk.flow = flow_graph.flow AND tk.owner = flow_owner),
     e AS (
         SELECT d.n AS from_n, d.name AS from_name, t.n AS to_n, t.name AS to_name
           FROM t, unnest(t.depends_on) dep JOIN t d ON d.name = dep)
@@ -364,6 +378,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         format(E'flowchart LR\n%s%s',
                (SELECT string_agg(format(E'  t%s["%s (%s)"]\n', n, replace(name, '"', '#quot;'), kind), '' ORDER BY n) FROM t),
                coalesce((SELECT string_agg(format(E'  t%s --> t%s\n', from_n, to_n), '' ORDER BY from_n, to_n) FROM e), ''))
+      INTO dot, mermaid;
+END
 $$;
 COMMENT ON FUNCTION elt.flow_graph(text) IS
     'the flow''s tasks and dependencies as Graphviz DOT and as Mermaid flowchart text';
@@ -397,6 +413,37 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION elt.run_timeline(bigint, integer) IS
     'the run''s attempts as a text Gantt chart: = completed, x failed, ~ retrying, ! crashed, - cancelled, > running';
+
+/* ------------------------------------------------------------------
+ * Pause and resume.  A paused run keeps its worker, and its state in
+ * elt.flow_runs stays "running" for the runtime (it is active, it counts
+ * against max_active_runs, it is recovered if its worker dies); people
+ * see "paused" (elt.runs, flow_wait).
+ * ------------------------------------------------------------------ */
+
+ALTER TABLE elt.flow_runs ADD COLUMN paused_at timestamptz, ADD COLUMN pause_until timestamptz;
+COMMENT ON COLUMN elt.flow_runs.pause_until IS
+    'set by flow_pause: no new task starts until flow_resume, or the run fails at this time (infinity: no timeout)';
+COMMENT ON COLUMN elt.flow_runs.paused_at IS 'when the run''s worker paused it (its running tasks had finished)';
+
+CREATE OR REPLACE VIEW elt.runs WITH (security_invoker = true) AS
+    SELECT run_id, flow, owner,
+           CASE WHEN state = 'running' AND paused_at IS NOT NULL THEN 'paused' ELSE state END AS state,
+           trigger, params, run_at, created_at AS submitted_at,
+           started_at, ended_at, duration, rows_loaded, attempt, message
+      FROM elt.flow_runs;
+
+CREATE FUNCTION @extschema@.flow_pause(run_id bigint, timeout interval DEFAULT NULL) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'elt_flow_pause'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flow_pause(bigint, interval) IS
+    'pause a running run: its running tasks finish, no new one starts, until flow_resume (or it fails after timeout)';
+CREATE FUNCTION @extschema@.flow_resume(run_id bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'elt_flow_resume'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flow_resume(bigint) IS 'resume a paused run';
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

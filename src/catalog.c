@@ -714,7 +714,8 @@ elt_catalog_read_run(int64 run_id, RunRow *row)
 	bool		found;
 
 	catalog_enter(&scope);
-	plan = SPI_prepare("SELECT state, message, rows_loaded,"
+	plan = SPI_prepare("SELECT CASE WHEN state = 'running' AND paused_at IS NOT NULL THEN 'paused' ELSE state END,"
+					   "       message, rows_loaded,"
 					   "       (extract(epoch FROM ended_at - started_at) * 1000000)::bigint,"
 					   "       (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = owner), xmin"
 					   "  FROM elt.flow_runs WHERE run_id = $1", 1, types);
@@ -941,4 +942,67 @@ elt_catalog_reuse_results(int64 run_id)
 	}
 	catalog_leave(&scope);
 	return reused;
+}
+
+/*
+ * Whether flow_pause holds the run, and until when (DT_NOEND: no
+ * timeout): the coordinator asks once a round.
+ */
+bool
+elt_catalog_pause_requested(int64 run_id, TimestampTz *until)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		isnull = true;
+	Datum		d;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT pause_until FROM elt.flow_runs WHERE run_id = $1",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			*until = DatumGetTimestampTz(d);
+	}
+	catalog_leave(&scope);
+	return !isnull;
+}
+
+/* The worker has paused the run (its running tasks finished), or resumed it. */
+void
+elt_catalog_mark_paused(int64 run_id, bool paused)
+{
+	CatalogScope scope;
+	Oid			types[2] = {INT8OID, BOOLOID};
+	Datum		values[2] = {Int64GetDatum(run_id), BoolGetDatum(paused)};
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET paused_at = CASE WHEN $2 THEN clock_timestamp() END"
+				 " WHERE run_id = $1", 2, types, values, NULL, SPI_OK_UPDATE);
+	catalog_notify(run_id, NULL, paused ? "paused" : "running");
+	catalog_leave(&scope);
+}
+
+/*
+ * flow_pause and flow_resume: asks the run's worker to pause it until
+ * until (DT_NOEND: until resumed), or (resume) clears the request.  False
+ * when there was nothing to change (already paused, or not paused).
+ */
+bool
+elt_catalog_request_pause(int64 run_id, bool pause, TimestampTz until)
+{
+	CatalogScope scope;
+	Oid			types[3] = {INT8OID, BOOLOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(run_id), BoolGetDatum(pause), TimestampTzGetDatum(until)};
+	bool		done;
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET pause_until = CASE WHEN $2 THEN $3 END"
+				 " WHERE run_id = $1 AND state = 'running' AND (pause_until IS NULL) = $2",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+	done = SPI_processed == 1;
+	catalog_leave(&scope);
+	return done;
 }

@@ -83,6 +83,9 @@ extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 									TimestampTz run_at, bool running_here, int64 retry_of);
 extern List *elt_catalog_reuse_results(int64 run_id);
+extern bool elt_catalog_pause_requested(int64 run_id, TimestampTz *until);
+extern void elt_catalog_mark_paused(int64 run_id, bool paused);
+extern bool elt_catalog_request_pause(int64 run_id, bool pause, TimestampTz until);
 extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
 extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
 extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);

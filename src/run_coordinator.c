@@ -73,6 +73,9 @@ typedef struct Coordinator
 	char	   *first_failure;
 	bool		cancelled;
 	bool		timed_out;		/* the flow's timeout: cancelled, and failed */
+	bool		holding;		/* flow_pause asks: start nothing new */
+	bool		paused;			/* ... and the running tasks have finished */
+	bool		pause_expired;	/* the pause's timeout: cancelled, and failed */
 } Coordinator;
 
 static TaskProgress *
@@ -269,6 +272,49 @@ coordinator_check_cancel(Coordinator *c, TimestampTz now)
 		helpers_signal(c);
 }
 
+/*
+ * flow_pause holds the run: nothing new starts, the running tasks finish,
+ * then the run is paused until flow_resume; a pause whose timeout passes
+ * fails the run.
+ */
+static void
+coordinator_check_pause(Coordinator *c, TimestampTz now)
+{
+	TimestampTz until = 0;
+
+	if (c->cancelled)
+		return;
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	c->holding = elt_catalog_pause_requested(c->w->run_id, &until);
+	if (c->holding && !TIMESTAMP_IS_NOEND(until) && now >= until)
+	{
+		c->holding = false;
+		c->pause_expired = c->cancelled = true;
+		elt_run_worker_cancel(c->w);
+	}
+	if (c->holding != c->paused && (c->running == 0 || !c->holding))
+	{
+		c->paused = c->holding;
+		elt_catalog_mark_paused(c->w->run_id, c->paused);
+		elt_run_log_set_task(NULL, 0);
+		elt_run_logf(c->pause_expired ? WARNING : INFO, "%s",
+					 c->paused ? "paused: no task starts until flow_resume" :
+					 c->pause_expired ? "the pause timed out" : "resumed");
+	}
+	else if (c->pause_expired)
+	{
+		elt_run_log_set_task(NULL, 0);
+		elt_run_logf(WARNING, "the pause timed out");
+	}
+	else
+		c->holding = c->holding || c->paused;
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+	if (c->holding && !TIMESTAMP_IS_NOEND(until))
+		c->wake = Min(c->wake, until);
+}
+
 /* Why the task cannot run (NULL: it may, now or later); *deps_done. */
 static const char *
 task_blocked_by(Coordinator *c, TaskProgress *p, bool *deps_done)
@@ -307,8 +353,9 @@ coordinator_find_ready(Coordinator *c, TimestampTz now)
 		if (c->cancelled)
 		{
 			p->state = ELT_CANCELLED;
-			elt_task_attempt_skip(c->w, p->task, ELT_CANCELLED, c->timed_out ?
-								  "not started: the flow timed out" :
+			elt_task_attempt_skip(c->w, p->task, ELT_CANCELLED,
+								  c->timed_out ? "not started: the flow timed out" :
+								  c->pause_expired ? "not started: the pause timed out" :
 								  "not started: the run was cancelled");
 		}
 		else if (blocked_by)
@@ -467,17 +514,17 @@ run_finish(Coordinator *c, TimestampTz started)
 	EltState	state = ELT_COMPLETED;
 	char	   *message;
 
-	if (c->cancelled && !c->timed_out)
+	if (c->cancelled && !c->timed_out && !c->pause_expired)
 	{
 		state = ELT_CANCELLED;
 		message = "the run was cancelled";
 	}
-	else if (c->timed_out || c->first_failure)
+	else if (c->timed_out || c->pause_expired || c->first_failure)
 	{
 		state = ELT_FAILED;
 		message = c->timed_out ?
 			psprintf("timed out after %.1f s (the flow's timeout)", c->flow->timeout_ms / 1000.0) :
-			c->first_failure;
+			c->pause_expired ? "paused for longer than the pause's timeout" : c->first_failure;
 	}
 	else
 		message = psprintf("%d task%s completed", c->ntasks, c->ntasks == 1 ? "" : "s");
@@ -515,10 +562,11 @@ elt_run_coordinate(RunWorker *w, const char *flow_name, Jsonb *run_params)
 		c.wake = TimestampTzPlusMilliseconds(now, COORDINATOR_NAP_MS);
 		coordinator_check_cancel(&c, now);
 		helpers_collect(&c);
+		coordinator_check_pause(&c, now);
 		coordinator_find_ready(&c, now);
 		if (!c.left && c.running == 0)
 			break;
-		if (!coordinator_start_ready(&c, now))
+		if (c.holding || !coordinator_start_ready(&c, now))
 			coordinator_wait(&c);
 	}
 	run_finish(&c, started);

@@ -38,6 +38,8 @@ PG_FUNCTION_INFO_V1(elt_flow_submit);
 PG_FUNCTION_INFO_V1(elt_flow_wait);
 PG_FUNCTION_INFO_V1(elt_flow_cancel);
 PG_FUNCTION_INFO_V1(elt_flow_retry);
+PG_FUNCTION_INFO_V1(elt_flow_pause);
+PG_FUNCTION_INFO_V1(elt_flow_resume);
 PG_FUNCTION_INFO_V1(elt_check_flow_limits);
 
 #define QUEUE_POLL_MS	100
@@ -290,4 +292,73 @@ elt_flow_retry(PG_FUNCTION_ARGS)
 									false, run_id);
 	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
+}
+
+/* A run to pause or resume: the caller's to see, and running. */
+static void
+queue_pausable_run(int64 run_id, const char *function)
+{
+	RunRow		row;
+	EltState	state;
+
+	queue_read_run(run_id, &row);
+	state = elt_state_from_name(row.state);
+	if (elt_state_is_final(state))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld has ended (%s): there is nothing to %s", (long long) run_id,
+						row.state, function),
+				 state != ELT_COMPLETED ? errhint("flow_retry starts it again from where it stopped.") : 0));
+	if (state == ELT_PENDING)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld has not started", (long long) run_id),
+				 errhint("A queued run can be cancelled with flow_cancel.")));
+}
+
+/*
+ * flow_pause(run_id bigint, timeout interval DEFAULT NULL) RETURNS
+ * boolean: the run's running tasks finish and no new one starts until
+ * flow_resume; after timeout the run fails.  False if already paused.
+ */
+Datum
+elt_flow_pause(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+	TimestampTz until = DT_NOEND;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_pause needs a run id")));
+	elt_require_usage("flow_pause");
+	run_id = PG_GETARG_INT64(0);
+	queue_pausable_run(run_id, "pause");
+	if (!PG_ARGISNULL(1))
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(GetCurrentTimestamp()),
+														PG_GETARG_DATUM(1)));
+	if (elt_catalog_request_pause(run_id, true, until))
+		PG_RETURN_BOOL(true);
+	ereport(NOTICE, (errmsg("run %lld is paused already", (long long) run_id)));
+	PG_RETURN_BOOL(false);
+}
+
+/* flow_resume(run_id bigint) RETURNS boolean: false if it was not paused. */
+Datum
+elt_flow_resume(PG_FUNCTION_ARGS)
+{
+	int64		run_id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_resume needs a run id")));
+	elt_require_usage("flow_resume");
+	run_id = PG_GETARG_INT64(0);
+	queue_pausable_run(run_id, "resume");
+	if (elt_catalog_request_pause(run_id, false, 0))
+		PG_RETURN_BOOL(true);
+	ereport(NOTICE, (errmsg("run %lld is not paused", (long long) run_id)));
+	PG_RETURN_BOOL(false);
 }

@@ -27,6 +27,7 @@ static const char *const state_names[ELT_STATE_COUNT] = {
 	[ELT_FAILED] = "failed",
 	[ELT_CANCELLED] = "cancelled",
 	[ELT_CRASHED] = "crashed",
+	[ELT_PAUSED] = "paused",
 };
 
 const char *

@@ -12,8 +12,9 @@
 #include "postgres.h"
 
 /*
- * A run is pending, running, or ended completed, failed, cancelled or
- * crashed; a task attempt may also end retrying (another attempt follows).
+ * A run is pending, running (paused, as people see it, when flow_pause
+ * holds it), or ended completed, failed, cancelled or crashed; a task
+ * attempt may also end retrying (another attempt follows).
  */
 typedef enum EltState
 {
@@ -23,10 +24,11 @@ typedef enum EltState
 	ELT_COMPLETED,
 	ELT_FAILED,
 	ELT_CANCELLED,
-	ELT_CRASHED
+	ELT_CRASHED,
+	ELT_PAUSED					/* shown, not stored: a paused run is running */
 } EltState;
 
-#define ELT_STATE_COUNT (ELT_CRASHED + 1)
+#define ELT_STATE_COUNT (ELT_PAUSED + 1)
 
 extern const char *elt_state_name(EltState state);
 extern EltState elt_state_from_name(const char *name);

@@ -134,5 +134,45 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', 'SELECT total FROM sums'), '5',
 	'the downstream task sees both results');
 
+# 8. flow_pause: the running task finishes, nothing new starts, people see
+# "paused"; flow_resume goes on; a pause with a timeout fails the run.
+$node->safe_psql('postgres', q{
+    CREATE TABLE steps (step text, at timestamptz DEFAULT clock_timestamp());
+    INSERT INTO elt.flows (name, max_active_runs) VALUES ('pausable', 5);
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
+      ('pausable', 'first', 'sql', $$INSERT INTO steps (step) SELECT 'first' FROM pg_sleep(1.5)$$);
+    INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+      ('pausable', 'second', 'sql', $$INSERT INTO steps (step) VALUES ('second')$$, '{first}');});
+my $run = $node->safe_psql('postgres', "SELECT flow_submit('pausable')");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.task_runs WHERE run_id = $run AND task = 'first' AND state = 'running'"),
+	'the first task is running');
+is($node->safe_psql('postgres', "SELECT flow_pause($run)"), 't', 'flow_pause takes the run');
+ok($node->poll_query_until('postgres', "SELECT state = 'paused' FROM elt.runs WHERE run_id = $run"),
+	'the run is paused once its running task has finished');
+is($node->safe_psql('postgres', "SELECT state FROM flow_wait($run, '1 s')"), 'paused',
+	'flow_wait sees it paused');
+is($node->safe_psql('postgres', "SELECT string_agg(step, ',') FROM steps"), 'first',
+	'the running task finished, and no new one started');
+is($node->safe_psql('postgres', "SELECT flow_resume($run)"), 't', 'flow_resume lets it go on');
+is($node->safe_psql('postgres', "SELECT state FROM flow_wait($run, '60 s')"), 'completed',
+	'and it completes');
+is($node->safe_psql('postgres', "SELECT string_agg(step, ',' ORDER BY at) FROM steps"), 'first,second',
+	'with the rest of its tasks');
+my ($ret, $out, $err) = $node->psql('postgres', "SELECT flow_pause($run)");
+like($err, qr/run $run has ended \(completed\): there is nothing to pause/, 'an ended run cannot be paused');
+($ret, $out, $err) = $node->psql('postgres', "SELECT flow_resume($run)");
+like($err, qr/run $run has ended/, 'nor resumed');
+
+$run = $node->safe_psql('postgres', "SELECT flow_submit('pausable')");
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.task_runs WHERE run_id = $run AND task = 'first' AND state = 'running'"),
+	'another run is going');
+is($node->safe_psql('postgres', "SELECT flow_pause($run, '2 seconds')"), 't', 'paused for two seconds at most');
+($ret, $out, $err) = $node->psql('postgres', "SELECT flow_pause($run)");
+like($err, qr/is paused already/, 'a second pause says it is paused already');
+is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_wait($run, '60 s')"),
+	"failed: paused for longer than the pause's timeout", 'the run fails when its pause times out');
+is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM elt.task_runs WHERE run_id = $run AND task = 'second'"),
+	'cancelled: not started: the pause timed out', 'and the task it held never starts');
+
 $node->stop;
 done_testing();
