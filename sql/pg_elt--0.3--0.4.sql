@@ -6,6 +6,8 @@
  * ------------------------------------------------------------------ */
 
 ALTER TABLE elt.task_runs ADD COLUMN inputs jsonb, ADD COLUMN result jsonb;
+ALTER TABLE elt.flow_runs ADD COLUMN parent_run bigint, ADD COLUMN parent_task text;
+COMMENT ON COLUMN elt.flow_runs.parent_run IS 'with parent_task: the run and task this run is a subflow of';
 COMMENT ON COLUMN elt.task_runs.inputs IS
     'what the attempt ran, after substitution: {"sql": ...}, or an extract''s config with the URL''s credentials removed and header values masked';
 COMMENT ON COLUMN elt.task_runs.result IS
@@ -51,10 +53,16 @@ BEGIN
         RAISE EXCEPTION 'a task of flow "%" needs a name', NEW.flow
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NEW.kind IS NULL OR NEW.kind NOT IN ('extract', 'sql') THEN
+    IF NEW.kind IS NULL OR NEW.kind NOT IN ('extract', 'sql', 'flow') THEN
         RAISE EXCEPTION 'unknown kind "%" for task "%" of flow "%"', NEW.kind, NEW.name, NEW.flow
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Task kinds are extract and sql.';
+                  HINT = 'Task kinds are extract, sql and flow.';
+    END IF;
+    IF NEW.kind = 'flow' AND (jsonb_typeof(NEW.config -> 'flow') IS DISTINCT FROM 'string'
+                              OR NEW.config ? 'params' AND jsonb_typeof(NEW.config -> 'params') <> 'object') THEN
+        RAISE EXCEPTION 'flow task "%" of flow "%" needs a config like {"flow": "name", "params": {...}}', NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The subflow''s name and params may use the parent''s parameters (:name).';
     END IF;
     IF NEW.kind = 'sql' AND (NEW.sql IS NULL OR btrim(NEW.sql) = '') THEN
         RAISE EXCEPTION 'sql task "%" of flow "%" has no SQL', NEW.name, NEW.flow
@@ -89,6 +97,38 @@ BEGIN
 END
 $$;
 
+-- A subflow named as written (not by a template, which only a run can
+-- resolve) must be a flow its owner may run, and must not lead back to
+-- the flow: runs catch what this cannot see, by a depth limit.
+CREATE FUNCTION elt._check_subflow(flow text, owner name, task text, child text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    who oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = owner);
+    path text[];
+BEGIN
+    IF child LIKE '%:%' THEN
+        RETURN;
+    END IF;
+    IF child <> flow AND elt._flow_owner(child, who) IS NULL THEN
+        RAISE EXCEPTION 'task "%" of flow "%" runs flow "%", which does not exist for role "%"', task, flow, child, owner
+            USING ERRCODE = 'undefined_object', HINT = 'Create the subflow first.';
+    END IF;
+    WITH RECURSIVE walk(f, path) AS (
+        SELECT child, ARRAY[flow, child]
+        UNION ALL
+        SELECT t.config ->> 'flow', w.path || (t.config ->> 'flow')
+          FROM walk w JOIN elt.tasks t ON t.flow = w.f AND t.owner = _check_subflow.owner AND t.kind = 'flow'
+         WHERE w.f <> _check_subflow.flow AND NOT (t.config ->> 'flow') = ANY (w.path[2:])
+    )
+    SELECT w.path INTO path FROM walk w WHERE w.f = _check_subflow.flow LIMIT 1;
+    IF path IS NOT NULL THEN
+        RAISE EXCEPTION 'task "%" of flow "%" makes a cycle of subflows: %', task, flow, array_to_string(path, ' -> ')
+            USING ERRCODE = 'invalid_object_definition',
+                  HINT = 'A flow may not run itself, directly or through other flows.';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION elt._check_task_references() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -99,6 +139,9 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   DETAIL = 'Templates name a parameter and an upstream task''s result the same way (:''name'').',
                   HINT = 'Rename the task or the parameter.';
+    END IF;
+    IF NEW.kind = 'flow' THEN
+        PERFORM elt._check_subflow(NEW.flow, NEW.owner, NEW.name, NEW.config ->> 'flow');
     END IF;
     PERFORM elt._check_task_templates(NEW.name, NEW.sql,
         params || coalesce((SELECT jsonb_object_agg(u, true)
@@ -430,7 +473,7 @@ CREATE OR REPLACE VIEW elt.runs WITH (security_invoker = true) AS
     SELECT run_id, flow, owner,
            CASE WHEN state = 'running' AND paused_at IS NOT NULL THEN 'paused' ELSE state END AS state,
            trigger, params, run_at, created_at AS submitted_at,
-           started_at, ended_at, duration, rows_loaded, attempt, message
+           started_at, ended_at, duration, rows_loaded, attempt, message, parent_run, parent_task
       FROM elt.flow_runs;
 
 CREATE FUNCTION @extschema@.flow_pause(run_id bigint, timeout interval DEFAULT NULL) RETURNS boolean

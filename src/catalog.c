@@ -467,7 +467,7 @@ elt_flow_order(FlowDef *flow)
  */
 int64
 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
-					   TimestampTz run_at, bool running_here, int64 retry_of)
+					   TimestampTz run_at, bool running_here, const RunLink *link)
 {
 	CatalogScope scope;
 	Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID};
@@ -482,8 +482,8 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	values[3] = TimestampTzGetDatum(run_at);
 	values[4] = CStringGetTextDatum(trigger);
 	values[5] = BoolGetDatum(running_here);
-	values[6] = Int64GetDatum(retry_of);
-	nulls[6] = retry_of != 0 ? ' ' : 'n';
+	values[6] = Int64GetDatum(link ? link->retry_of : 0);
+	nulls[6] = link && link->retry_of != 0 ? ' ' : 'n';
 	catalog_enter(&scope);
 	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7)",
 				 7, types, values, nulls, SPI_OK_SELECT);
@@ -493,6 +493,15 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow->name, flow->owner_name),
 				 errdetail("It was deleted, renamed or given to another role while the run was being made.")));
+	if (link && link->parent_run != 0)
+	{
+		Oid			ptypes[3] = {INT8OID, INT8OID, TEXTOID};
+		Datum		pvalues[3] = {Int64GetDatum(run_id), Int64GetDatum(link->parent_run),
+		CStringGetTextDatum(link->parent_task)};
+
+		catalog_exec("UPDATE elt.flow_runs SET parent_run = $2, parent_task = $3 WHERE run_id = $1",
+					 3, ptypes, pvalues, NULL, SPI_OK_UPDATE);
+	}
 	catalog_leave(&scope);
 	return run_id;
 }
@@ -1005,4 +1014,50 @@ elt_catalog_request_pause(int64 run_id, bool pause, TimestampTz until)
 	done = SPI_processed == 1;
 	catalog_leave(&scope);
 	return done;
+}
+
+/* How many runs up the chain of parents the run is (0: not a subflow). */
+int
+elt_catalog_run_depth(int64 run_id)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		isnull;
+	int			depth;
+
+	catalog_enter(&scope);
+	catalog_exec("WITH RECURSIVE up(run, depth) AS ("
+				 "    SELECT parent_run, 1 FROM elt.flow_runs WHERE run_id = $1 AND parent_run IS NOT NULL"
+				 "    UNION ALL"
+				 "    SELECT r.parent_run, up.depth + 1 FROM up JOIN elt.flow_runs r ON r.run_id = up.run"
+				 "     WHERE r.parent_run IS NOT NULL AND up.depth < 1000)"
+				 " SELECT coalesce(max(depth), 0) FROM up",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	depth = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_leave(&scope);
+	return depth;
+}
+
+/* A run's result: its completed tasks' results, by task name. */
+Jsonb *
+elt_catalog_run_result(int64 run_id)
+{
+	CatalogScope scope;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+	bool		isnull;
+	Jsonb	   *result;
+	MemoryContext old;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT coalesce(jsonb_object_agg(task, result), '{}') FROM elt.task_runs"
+				 " WHERE run_id = $1 AND state = 'completed' AND result IS NOT NULL",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(scope.caller_cxt);
+	result = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											  &isnull));
+	MemoryContextSwitchTo(old);
+	catalog_leave(&scope);
+	return result;
 }

@@ -58,6 +58,14 @@ typedef struct LogLine
 	char	   *hint;
 } LogLine;
 
+/* What a new run is linked to: the run it retries, the run and task it is a subflow of. */
+typedef struct RunLink
+{
+	int64		retry_of;		/* 0: none */
+	int64		parent_run;		/* 0: none */
+	const char *parent_task;
+} RunLink;
+
 /* A row of elt.concurrency_limits. */
 typedef struct TagLimit
 {
@@ -81,7 +89,9 @@ extern void elt_require_usage(const char *function);
 extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks,
 									   MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
-									TimestampTz run_at, bool running_here, int64 retry_of);
+									TimestampTz run_at, bool running_here, const RunLink *link);
+extern int	elt_catalog_run_depth(int64 run_id);
+extern Jsonb *elt_catalog_run_result(int64 run_id);
 extern List *elt_catalog_reuse_results(int64 run_id);
 extern bool elt_catalog_pause_requested(int64 run_id, TimestampTz *until);
 extern void elt_catalog_mark_paused(int64 run_id, bool paused);

@@ -40,6 +40,7 @@
 #include "http_fetch.h"
 #include "jsonb_util.h"
 #include "run_channel.h"
+#include "run_log.h"
 #include "run_worker.h"
 #include "templates.h"
 
@@ -47,6 +48,7 @@ PG_FUNCTION_INFO_V1(elt_flow_run);
 PG_FUNCTION_INFO_V1(elt_flow_plan);
 
 #define RUN_WORKER_WAIT_MS	100
+#define SUBFLOW_MAX_DEPTH	8
 
 typedef struct RunCaller
 {
@@ -225,11 +227,11 @@ elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
  * would be waited for; statement_timeout and a cancel end the wait.
  */
 static void
-run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, int64 retry_of)
+run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const RunLink *link)
 {
 	RunWorkerArgs args;
 
-	rc->channel = elt_run_channel_create(flow->name, params_text, retry_of);
+	rc->channel = elt_run_channel_create(flow->name, params_text, link);
 	memset(&args, 0, sizeof(args));
 	args.database = MyDatabaseId;
 	args.owner = flow->owner;
@@ -259,15 +261,16 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, int64 re
  * the run ended (flow_run, and flow_retry without the preload).
  */
 RunMessage *
-elt_run_at_once(FlowDef *flow, Jsonb *params, int64 retry_of)
+elt_run_at_once(FlowDef *flow, Jsonb *params, const RunLink *link)
 {
 	RunCaller	rc;
 	RunMessage *result;
+	RunLink		none = {0, 0, NULL};
 
 	memset(&rc, 0, sizeof(rc));
 	run_start_worker(&rc, flow,
 					 params ? JsonbToCString(NULL, &params->root, VARSIZE(params)) : "{}",
-					 retry_of);
+					 link ? link : &none);
 	PG_TRY();
 	{
 		run_receive(&rc);
@@ -293,6 +296,35 @@ elt_run_at_once(FlowDef *flow, Jsonb *params, int64 retry_of)
 	return result;
 }
 
+/*
+ * Runs flow as a subflow of the task this worker is running (a task of
+ * kind flow, or flow_run in a task's SQL): linked to the run and task,
+ * nested no deeper than SUBFLOW_MAX_DEPTH, and an error (which fails the
+ * task, and which its retries may cure) when it does not complete.
+ */
+RunMessage *
+elt_run_subflow(FlowDef *flow, Jsonb *params)
+{
+	RunLink		link = {0, 0, NULL};
+	RunMessage *r;
+
+	if (!elt_run_log_current(&link.parent_run, &link.parent_task))
+		elog(ERROR, "a subflow runs only inside a task");
+	if (elt_catalog_run_depth(link.parent_run) + 1 >= SUBFLOW_MAX_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("subflow \"%s\" would be nested more than %d deep", flow->name,
+						SUBFLOW_MAX_DEPTH),
+				 errhint("A flow that runs itself through a template never ends; check the flow names its tasks run.")));
+	r = elt_run_at_once(flow, params, &link);
+	if (strcmp(r->state, "completed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("subflow run %lld of flow \"%s\" %s: %s", (long long) r->run_id, flow->name,
+						r->state, r->message ? r->message : "")));
+	return r;
+}
+
 Datum
 elt_flow_run(PG_FUNCTION_ARGS)
 {
@@ -308,7 +340,8 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	flow = elt_check_runnable_flow(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	(void) elt_run_params(flow, params, "flow_run's params");
-	r = elt_run_at_once(flow, params, 0);
+	r = elt_run_log_current(NULL, NULL) ? elt_run_subflow(flow, params) :
+		elt_run_at_once(flow, params, NULL);
 	PG_RETURN_DATUM(elt_run_result(fcinfo, r->run_id, r->state, r->message, r->rows,
 								   r->duration_us));
 }

@@ -19,6 +19,7 @@ extern Jsonb *elt_run_params(FlowDef *flow, Jsonb *given, const char *what);
 extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *state,
 							const char *message, int64 rows, int64 duration_us);
 
-extern RunMessage *elt_run_at_once(FlowDef *flow, Jsonb *params, int64 retry_of);
+extern RunMessage *elt_run_at_once(FlowDef *flow, Jsonb *params, const RunLink *link);
+extern RunMessage *elt_run_subflow(FlowDef *flow, Jsonb *params);
 
 #endif							/* PG_ELT_FLOW_RUN_H */

@@ -29,6 +29,7 @@
 #define KEY_FLOW			2
 #define KEY_PARAMS			3
 #define KEY_QUEUE			4
+#define KEY_PARENT_TASK		5
 #define QUEUE_SIZE			(64 * 1024)
 
 static char *
@@ -43,7 +44,7 @@ channel_put(shm_toc *toc, uint64 key, const char *s)
 
 /* Creates the segment and attaches to its queue as the receiver. */
 RunChannel *
-elt_run_channel_create(const char *flow, const char *params, int64 retry_of)
+elt_run_channel_create(const char *flow, const char *params, const RunLink *link)
 {
 	RunChannel *channel = palloc0(sizeof(RunChannel));
 	shm_toc_estimator e;
@@ -56,19 +57,21 @@ elt_run_channel_create(const char *flow, const char *params, int64 retry_of)
 	shm_toc_estimate_chunk(&e, strlen(flow) + 1);
 	shm_toc_estimate_chunk(&e, strlen(params) + 1);
 	shm_toc_estimate_chunk(&e, QUEUE_SIZE);
-	shm_toc_estimate_keys(&e, 4);
+	shm_toc_estimate_chunk(&e, strlen(link->parent_task ? link->parent_task : "") + 1);
+	shm_toc_estimate_keys(&e, 5);
 	size = shm_toc_estimate(&e);
 
 	channel->seg = dsm_create(size, 0);
 	toc = shm_toc_create(RUN_CHANNEL_MAGIC, dsm_segment_address(channel->seg), size);
 	channel->shared = shm_toc_allocate(toc, sizeof(RunChannelShared));
 	channel->shared->worker_pid = 0;
-	channel->shared->retry_of = retry_of;
+	channel->shared->link = *link;
 	pg_atomic_init_u32(&channel->shared->cancel_requested, 0);
 	pg_atomic_init_u32(&channel->shared->finished, 0);
 	shm_toc_insert(toc, KEY_SHARED, channel->shared);
 	channel->flow = channel_put(toc, KEY_FLOW, flow);
 	channel->params = channel_put(toc, KEY_PARAMS, params);
+	(void) channel_put(toc, KEY_PARENT_TASK, link->parent_task ? link->parent_task : "");
 	mq = shm_mq_create(shm_toc_allocate(toc, QUEUE_SIZE), QUEUE_SIZE);
 	shm_toc_insert(toc, KEY_QUEUE, mq);
 	shm_mq_set_receiver(mq, MyProc);
@@ -110,6 +113,8 @@ elt_run_channel_attach(dsm_handle handle, bool sender)
 	channel->shared = shm_toc_lookup(toc, KEY_SHARED, false);
 	channel->flow = pstrdup(shm_toc_lookup(toc, KEY_FLOW, false));
 	channel->params = pstrdup(shm_toc_lookup(toc, KEY_PARAMS, false));
+	channel->link = channel->shared->link;
+	channel->link.parent_task = pstrdup(shm_toc_lookup(toc, KEY_PARENT_TASK, false));
 	if (sender)
 	{
 		shm_mq	   *mq = shm_toc_lookup(toc, KEY_QUEUE, false);

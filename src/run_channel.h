@@ -17,11 +17,13 @@
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 
+#include "catalog.h"
+
 /* The fixed part both sides read and write. */
 typedef struct RunChannelShared
 {
 	pid_t		worker_pid;		/* cleared by the worker as it exits */
-	int64		retry_of;		/* the run this one retries (flow_retry), or 0 */
+	RunLink		link;			/* parent_task points into the segment */
 	pg_atomic_uint32 cancel_requested;
 	pg_atomic_uint32 finished;	/* the worker has sent its result */
 } RunChannelShared;
@@ -33,6 +35,7 @@ typedef struct RunChannel
 	shm_mq_handle *queue;
 	const char *flow;			/* worker side: what the caller asked to run */
 	const char *params;
+	RunLink		link;			/* worker side: what the run is linked to */
 } RunChannel;
 
 /* Messages on the queue. */
@@ -59,7 +62,8 @@ typedef struct RunMessage
 } RunMessage;
 
 /* the caller's side */
-extern RunChannel *elt_run_channel_create(const char *flow, const char *params, int64 retry_of);
+extern RunChannel *elt_run_channel_create(const char *flow, const char *params,
+										  const RunLink *link);
 extern void elt_run_channel_cancel(RunChannelShared *shared, pid_t pid);
 extern bool elt_run_channel_receive(RunChannel *channel, bool nowait, RunMessage *msg);
 

@@ -95,7 +95,7 @@ progress_apply(Coordinator *c, TaskProgress *p, EltState outcome, uint64 rows, c
 	p->state = outcome;
 	elt_tag_permits_release(p->permits);
 	p->permits = NIL;
-	if (outcome == ELT_COMPLETED && strcmp(p->task->kind, "extract") == 0)
+	if (outcome == ELT_COMPLETED && strcmp(p->task->kind, "sql") != 0)	/* loads, subflows */
 		c->rows_loaded += rows;
 	else if (outcome == ELT_RETRYING)
 	{
@@ -446,7 +446,8 @@ static bool
 run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 {
 	RunWorker  *w = c->w;
-	int64		retry_of = w->channel ? w->channel->shared->retry_of : 0;
+	RunLink		none = {0, 0, NULL};
+	const RunLink *link = w->channel ? &w->channel->link : &none;
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
@@ -467,8 +468,8 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 	if (w->args.run_id == 0)
 	{
 		c->params = elt_jsonb_merge(c->flow->params, run_params);
-		w->run_id = elt_catalog_create_run(c->flow, c->params, retry_of ? "retry" : "manual",
-										   GetCurrentTimestamp(), true, retry_of);
+		w->run_id = elt_catalog_create_run(c->flow, c->params, link->retry_of ? "retry" : "manual",
+										   GetCurrentTimestamp(), true, link);
 	}
 	elt_catalog_add_task_rows(w->run_id, c->flow);
 	c->reused = elt_catalog_reuse_results(w->run_id);

@@ -195,6 +195,22 @@ elt_run_log_set_run(int64 run_id)
 	run_log.run_id = run_id;
 }
 
+/*
+ * The run and the task whose attempt this process is running, if it is
+ * (flow_run inside a task makes a subflow of it).
+ */
+bool
+elt_run_log_current(int64 *run_id, const char **task)
+{
+	if (run_log.run_id == 0 || run_log.task == NULL || run_log.attempt == 0)
+		return false;
+	if (run_id)
+		*run_id = run_log.run_id;
+	if (task)
+		*task = run_log.task;
+	return true;
+}
+
 /* The task (NULL: the run itself) and attempt the next lines are about. */
 void
 elt_run_log_set_task(const char *task, int attempt)

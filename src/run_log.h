@@ -19,6 +19,7 @@
 extern void elt_run_log_start(shm_mq_handle *relay);
 extern void elt_run_log_set_run(int64 run_id);
 extern void elt_run_log_set_task(const char *task, int attempt);
+extern bool elt_run_log_current(int64 *run_id, const char **task);
 extern void elt_run_log(int elevel, int sqlerrcode, const char *message, const char *detail,
 						const char *hint);
 extern void elt_run_logf(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);

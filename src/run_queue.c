@@ -132,7 +132,7 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 
 	flow = elt_check_runnable_flow(name, true);
 	run_id = elt_catalog_create_run(flow, elt_run_params(flow, params, "flow_submit's params"),
-									"api", run_at, false, 0);
+									"api", run_at, false, NULL);
 	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
 }
@@ -258,6 +258,7 @@ elt_flow_retry(PG_FUNCTION_ARGS)
 	char	   *flow_name;
 	Jsonb	   *params;
 	FlowDef    *flow;
+	RunLink		link = {0, 0, NULL};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -286,10 +287,11 @@ elt_flow_retry(PG_FUNCTION_ARGS)
 						(long long) run_id),
 				 errdetail("The name now finds the flow of role \"%s\".", flow->owner_name),
 				 errhint("SET ROLE to the run's owner, or start a new run with flow_run.")));
+	link.retry_of = run_id;
 	if (!elt_runtime_preloaded())
-		PG_RETURN_INT64(elt_run_at_once(flow, params, run_id)->run_id);
+		PG_RETURN_INT64(elt_run_at_once(flow, params, &link)->run_id);
 	run_id = elt_catalog_create_run(flow, params, "retry", GetCurrentTransactionStartTimestamp(),
-									false, run_id);
+									false, &link);
 	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
 }

@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "csv_load.h"
+#include "flow_run.h"
 #include "http_fetch.h"
 #include "jsonb_util.h"
 #include "run_log.h"
@@ -202,6 +203,39 @@ run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * A task of kind flow: the subflow runs as a child of this run and task
+ * (flow_run.c); its outcome is the task's, its tasks' results its result.
+ */
+static void
+run_flow(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
+{
+	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
+	char	   *name = elt_jsonb_value_text(elt_jsonb_get(config, "flow"));
+	JsonbValue *given = elt_jsonb_get(config, "params");
+	FlowDef    *child = elt_check_runnable_flow(name, false);
+	Jsonb	   *child_params = elt_run_params(child, given ? JsonbValueToJsonb(given) : NULL,
+											  psprintf("the params of subflow \"%s\"", name));
+	RunMessage *r;
+	MemoryContext old;
+	StringInfoData result;
+
+	old = MemoryContextSwitchTo(cxt);
+	out->inputs = DatumGetJsonbPCopy(JsonbPGetDatum(config));
+	MemoryContextSwitchTo(old);
+	r = elt_run_subflow(child, child_params);
+	out->rows = (uint64) r->rows;
+	old = MemoryContextSwitchTo(cxt);
+	elt_json_begin(&result);
+	elt_json_add_int(&result, "run_id", r->run_id);
+	elt_json_add_string(&result, "flow", child->name);
+	elt_json_add_int(&result, "rows", r->rows);
+	elt_json_add_json(&result, "results",
+					  JsonbToCString(NULL, &elt_catalog_run_result(r->run_id)->root, 0));
+	out->result = elt_json_end(&result);
+	MemoryContextSwitchTo(old);
+}
+
 /* The attempt's time limit: the task's timeout, or what is left of the flow's. */
 static int64
 attempt_limit_ms(RunWorker *w, TaskDef *task, bool *flow_bound)
@@ -239,6 +273,8 @@ attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
 	{
 		if (strcmp(task->kind, "sql") == 0)
 			run_sql(task, params, &out, cxt);
+		else if (strcmp(task->kind, "flow") == 0)
+			run_flow(task, params, &out, cxt);
 		else
 			run_extract(task, params, &out, cxt);
 		disable_timeout(STATEMENT_TIMEOUT, false);

@@ -158,7 +158,7 @@ is($node->safe_psql('postgres', "SELECT state FROM flow_wait($run, '60 s')"), 'c
 	'and it completes');
 is($node->safe_psql('postgres', "SELECT string_agg(step, ',' ORDER BY at) FROM steps"), 'first,second',
 	'with the rest of its tasks');
-my ($ret, $out, $err) = $node->psql('postgres', "SELECT flow_pause($run)");
+($ret, $out, $err) = $node->psql('postgres', "SELECT flow_pause($run)");
 like($err, qr/run $run has ended \(completed\): there is nothing to pause/, 'an ended run cannot be paused');
 ($ret, $out, $err) = $node->psql('postgres', "SELECT flow_resume($run)");
 like($err, qr/run $run has ended/, 'nor resumed');
