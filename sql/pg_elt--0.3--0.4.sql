@@ -7,6 +7,9 @@
 
 ALTER TABLE elt.task_runs ADD COLUMN inputs jsonb, ADD COLUMN result jsonb;
 ALTER TABLE elt.flow_runs ADD COLUMN parent_run bigint, ADD COLUMN parent_task text;
+ALTER TABLE elt.tasks ADD COLUMN for_each text;
+COMMENT ON COLUMN elt.tasks.for_each IS
+    'a JSON array, or a template that gives one (:months): the task runs once per element, bound as :item (an object''s keys too), as task[1], task[2], ...';
 COMMENT ON COLUMN elt.flow_runs.parent_run IS 'with parent_task: the run and task this run is a subflow of';
 COMMENT ON COLUMN elt.task_runs.inputs IS
     'what the attempt ran, after substitution: {"sql": ...}, or an extract''s config with the URL''s credentials removed and header values masked';
@@ -26,6 +29,15 @@ CREATE OR REPLACE VIEW elt.task_attempts WITH (security_invoker = true) AS
  * ------------------------------------------------------------------ */
 
 -- The tasks a task with these dependencies is downstream of.
+CREATE FUNCTION elt._json_or_null(value text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN value::jsonb;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION elt._upstream_tasks(flow text, owner name, depends_on text[]) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE up(name) AS (
@@ -71,6 +83,15 @@ BEGIN
     END IF;
     IF NEW.kind = 'extract' THEN
         PERFORM elt._check_extract_config(NEW.config);
+    END IF;
+    -- JSON must be an array; anything else must be a template (:months)
+    IF NEW.for_each IS NOT NULL
+       AND (CASE WHEN elt._json_or_null(NEW.for_each) IS NOT NULL
+                 THEN jsonb_typeof(elt._json_or_null(NEW.for_each)) <> 'array'
+                 ELSE NEW.for_each NOT LIKE '%:%' END) THEN
+        RAISE EXCEPTION 'for_each of task "%" of flow "%" is not a JSON array', NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write a JSON array (''[1, 2, 3]''), or a parameter that holds one (:months).';
     END IF;
     IF NEW.retries < 0 THEN
         RAISE EXCEPTION 'retries of task "%" must not be negative', NEW.name
@@ -143,9 +164,15 @@ BEGIN
     IF NEW.kind = 'flow' THEN
         PERFORM elt._check_subflow(NEW.flow, NEW.owner, NEW.name, NEW.config ->> 'flow');
     END IF;
+    -- a mapped task also sees :item, and the keys of the objects it maps over
     PERFORM elt._check_task_templates(NEW.name, NEW.sql,
         params || coalesce((SELECT jsonb_object_agg(u, true)
-                              FROM unnest(elt._upstream_tasks(NEW.flow, NEW.owner, NEW.depends_on)) u), '{}'));
+                              FROM unnest(elt._upstream_tasks(NEW.flow, NEW.owner, NEW.depends_on)) u), '{}')
+               || CASE WHEN NEW.for_each IS NULL THEN '{}'::jsonb ELSE '{"item": true}'::jsonb END
+               || coalesce((SELECT jsonb_object_agg(k, true)
+                              FROM jsonb_array_elements(CASE WHEN jsonb_typeof(elt._json_or_null(NEW.for_each)) = 'array'
+                                                             THEN elt._json_or_null(NEW.for_each) END) e,
+                                   jsonb_object_keys(CASE WHEN jsonb_typeof(e) = 'object' THEN e ELSE '{}' END) k), '{}'));
     RETURN NEW;
 END
 $$;
@@ -194,17 +221,31 @@ $$;
 
 CREATE FUNCTION elt._reuse_results(run bigint) RETURNS SETOF text
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    UPDATE elt.task_runs n
-       SET state = 'completed', rows_loaded = o.rows_loaded, bytes = o.bytes,
-           inputs = o.inputs, result = o.result,
-           message = format('the result of run %s, reused', o.run_id),
-           started_at = clock_timestamp(), ended_at = clock_timestamp()
-      FROM (SELECT DISTINCT ON (t.task) t.*
-              FROM elt.task_runs t JOIN elt.flow_runs r ON t.run_id = r.retry_of
-             WHERE r.run_id = _reuse_results.run AND t.state = 'completed'
-             ORDER BY t.task, t.attempt DESC) o
-     WHERE n.run_id = _reuse_results.run AND n.attempt = 1 AND n.task = o.task
-    RETURNING n.task
+    WITH old AS (
+        SELECT DISTINCT ON (t.task) t.*
+          FROM elt.task_runs t JOIN elt.flow_runs r ON t.run_id = r.retry_of
+         WHERE r.run_id = _reuse_results.run AND t.state = 'completed'
+         ORDER BY t.task, t.attempt DESC),
+    -- the flow's tasks have their rows already; instances of mapped ones get theirs
+    taken AS (
+        UPDATE elt.task_runs n
+           SET state = 'completed', rows_loaded = o.rows_loaded, bytes = o.bytes,
+               inputs = o.inputs, result = o.result,
+               message = format('the result of run %s, reused', o.run_id),
+               started_at = clock_timestamp(), ended_at = clock_timestamp()
+          FROM old o
+         WHERE n.run_id = _reuse_results.run AND n.attempt = 1 AND n.task = o.task
+        RETURNING n.task),
+    added AS (
+        INSERT INTO elt.task_runs (run_id, task, attempt, state, rows_loaded, bytes, inputs, result,
+                                   message, started_at, ended_at)
+        SELECT _reuse_results.run, o.task, 1, 'completed', o.rows_loaded, o.bytes, o.inputs, o.result,
+               format('the result of run %s, reused', o.run_id), clock_timestamp(), clock_timestamp()
+          FROM old o
+         WHERE NOT EXISTS (SELECT 1 FROM elt.task_runs x
+                            WHERE x.run_id = _reuse_results.run AND x.task = o.task)
+        RETURNING task)
+    SELECT task FROM taken UNION ALL SELECT task FROM added
 $$;
 REVOKE EXECUTE ON FUNCTION elt._reuse_results(bigint) FROM PUBLIC;
 
@@ -333,28 +374,30 @@ CREATE FUNCTION elt.add_task(flow text, name text, kind text, sql text DEFAULT N
                              config jsonb DEFAULT NULL, depends_on text[] DEFAULT NULL,
                              tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
                              retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
-                             timeout interval DEFAULT NULL, description text DEFAULT NULL)
+                             timeout interval DEFAULT NULL, description text DEFAULT NULL,
+                             for_each text DEFAULT NULL)
     RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
         'flow', flow, 'owner', elt._resolve_flow(flow), 'name', name, 'kind', kind, 'sql', sql,
         'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
         'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
-        'description', description)), NULL);
+        'description', description, 'for_each', for_each)), NULL);
 $$;
 
 CREATE FUNCTION elt.alter_task(flow text, name text, sql text DEFAULT NULL,
                                config jsonb DEFAULT NULL, depends_on text[] DEFAULT NULL,
                                tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
                                retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
-                               timeout interval DEFAULT NULL, description text DEFAULT NULL)
+                               timeout interval DEFAULT NULL, description text DEFAULT NULL,
+                               for_each text DEFAULT NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
             'sql', sql, 'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
             'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
-            'description', description)),
+            'description', description, 'for_each', for_each)),
             jsonb_build_object('flow', flow, 'owner', elt._resolve_flow(flow), 'name', name)) = 0
        AND NOT EXISTS (SELECT 1 FROM elt.tasks t
                         WHERE t.flow = alter_task.flow AND t.name = alter_task.name

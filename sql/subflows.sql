@@ -53,5 +53,42 @@ SELECT state, message LIKE '%would be nested more than 8 deep%' AS stopped_by_de
 RESET client_min_messages;
 SELECT count(*) AS loop_runs FROM elt.flow_runs WHERE flow = 'loops';
 
-DELETE FROM elt.flows WHERE name IN ('load_month', 'parent', 'breaks', 'fragile_parent', 'calls_flow_run', 'loops');
-DROP TABLE child_rows;
+-- Map: the zoomcamp parent flow in one definition: months 1..3 loaded into
+-- one table (each month a task run of its own, with its own retries and
+-- result), then a transform that sees all their results.
+CREATE TABLE monthly (month int, n int);
+CREATE SEQUENCE month_seq;
+CREATE FUNCTION month_value(m int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    IF m = 2 AND nextval('month_seq') = 1 THEN
+        RAISE EXCEPTION 'month 2 is not ready yet' USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN m * 10;
+END $$;
+INSERT INTO elt.flows (name, params) VALUES ('months', '{"months": [1, 2, 3]}');
+INSERT INTO elt.tasks (flow, name, kind, sql, for_each, retries) VALUES
+  ('months', 'load_month', 'sql', 'INSERT INTO monthly SELECT :item, month_value(:item) RETURNING month', ':months', 1);
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on) VALUES
+  ('months', 'transform', 'sql',
+   $$SELECT jsonb_array_length(:'load_month'::jsonb) AS instances, sum(n) AS total FROM monthly$$, '{load_month}');
+SELECT task, sql FROM elt.flow_plan('months') ORDER BY task;
+SELECT state, message FROM flow_run('months');
+SELECT max(run_id) AS months_run FROM elt.flow_runs WHERE flow = 'months' \gset
+SELECT task, attempt, state, result FROM elt.task_runs WHERE run_id = :months_run ORDER BY task, attempt;
+-- an element that is an object binds its keys too
+INSERT INTO elt.flows (name) VALUES ('labels');
+INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES
+  ('labels', 'each', 'sql', $$SELECT :'label' AS label, :'item'::jsonb ->> 'm' AS m$$,
+   '[{"m": 1, "label": "jan"}, {"m": 2, "label": "feb"}]');
+SELECT state FROM flow_run('labels');
+SELECT task, result FROM elt.task_runs WHERE run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'labels')
+ ORDER BY task;
+-- for_each that is not an array: when written, or when the run substitutes it
+INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES ('labels', 'bad', 'sql', 'SELECT 1', '{"a": 1}');
+SELECT state, message FROM flow_run('months', '{"months": "not a list"}');
+
+DELETE FROM elt.flows WHERE name IN ('load_month', 'parent', 'breaks', 'fragile_parent', 'calls_flow_run', 'loops',
+                                     'months', 'labels');
+DROP TABLE child_rows, monthly;
+DROP FUNCTION month_value(int);
+DROP SEQUENCE month_seq;

@@ -22,6 +22,8 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -38,6 +40,8 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "jsonb_util.h"
+#include "templates.h"
 
 PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
 
@@ -360,7 +364,7 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 	{
 		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
-					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags"
+					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each"
 					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
 					 2, types, values, NULL, SPI_OK_SELECT);
 		old = MemoryContextSwitchTo(cxt);
@@ -381,6 +385,7 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 			task->timeout_ms = (int64) catalog_float(tup, desc, 9);
 			flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
 			task->tags = catalog_text_array(tup, desc, 11);
+			task->for_each = catalog_text(tup, desc, 12);
 			flow->tasks = lappend(flow->tasks, task);
 		}
 		MemoryContextSwitchTo(old);
@@ -1060,4 +1065,86 @@ elt_catalog_run_result(int64 run_id)
 	MemoryContextSwitchTo(old);
 	catalog_leave(&scope);
 	return result;
+}
+
+/* Is text a JSON array (checked without raising an error)? */
+static bool
+catalog_is_json_array(const char *text)
+{
+	JsonLexContext *lex = makeJsonLexContextCstringLen(unconstify(char *, text), strlen(text),
+													   GetDatabaseEncoding(), false);
+	const char *p = text;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return *p == '[' && pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+}
+
+/*
+ * The instances of a mapped task, for a run with params: one TaskDef per
+ * element of its for_each (after substitution), named task[1], task[2],
+ * ..., each with its :item (and, for an object, its keys) bound.
+ */
+List *
+elt_flow_instances(TaskDef *task, Jsonb *params)
+{
+	char	   *text = elt_substitute(task->for_each, params,
+									  psprintf("for_each of task \"%s\"", task->name));
+	Jsonb	   *array;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *instances = NIL;
+
+	if (!catalog_is_json_array(text))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("for_each of task \"%s\" is not a JSON array: %s", task->name, text),
+				 errhint("for_each must be, or its parameter must hold, a JSON array.")));
+	array = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	it = JsonbIteratorInit(&array->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		TaskDef    *instance;
+		StringInfoData bound;
+
+		if (tok != WJB_ELEM)
+			continue;
+		instance = palloc(sizeof(TaskDef));
+		*instance = *task;
+		instance->for_each = NULL;
+		instance->name = psprintf("%s[%d]", task->name, list_length(instances) + 1);
+		elt_json_begin(&bound);
+		elt_json_add_json(&bound, "item", elt_jsonb_value_json(&v));
+		instance->bound = elt_json_end(&bound);
+		if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
+			instance->bound = elt_jsonb_merge(JsonbValueToJsonb(&v), instance->bound);
+		instances = lappend(instances, instance);
+	}
+	return instances;
+}
+
+/* The task of a flow by name, an instance of a mapped one included. */
+TaskDef *
+elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, flow->tasks)
+	{
+		TaskDef    *task = lfirst(lc);
+		size_t		len = strlen(task->name);
+
+		if (strcmp(task->name, name) == 0)
+			return task;
+		if (task->for_each && strncmp(task->name, name, len) == 0 && name[len] == '[')
+		{
+			ListCell   *ic;
+
+			foreach(ic, elt_flow_instances(task, params))
+				if (strcmp(((TaskDef *) lfirst(ic))->name, name) == 0)
+					return lfirst(ic);
+		}
+	}
+	return NULL;
 }

@@ -32,6 +32,8 @@ typedef struct TaskDef
 	double		retry_delay_s;
 	double		retry_backoff;
 	int64		timeout_ms;		/* 0 = none */
+	char	   *for_each;		/* a JSON array or a template giving one, or NULL */
+	Jsonb	   *bound;			/* an instance of a mapped task: its :item and keys */
 } TaskDef;
 
 typedef struct FlowDef
@@ -101,6 +103,8 @@ extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
 extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);
 extern List *elt_flow_order(FlowDef *flow);
 extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
+extern List *elt_flow_instances(TaskDef *task, Jsonb *params);
+extern TaskDef *elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name);
 extern Jsonb *elt_catalog_upstream_results(int64 run_id, List *tasks);
 
 typedef struct RunRow

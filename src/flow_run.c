@@ -395,6 +395,54 @@ plan_params(Jsonb *params, List *upstream)
  * (credentials hidden) and table, as the run would substitute them; the
  * same checks as flow_run, so a bad parameter fails here first.
  */
+/* One row of a dry run: the task as a run would run it. */
+static void
+plan_row(ReturnSetInfo *rsinfo, FlowDef *flow, TaskDef *task, Jsonb *params)
+{
+	char	   *what = psprintf("task \"%s\"", task->name);
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, true, true, true};
+	ListCell   *dc;
+	Datum	   *deps = palloc(sizeof(Datum) * (list_length(task->depends_on) + 1));
+	int			ndeps = 0;
+
+	Jsonb	   *task_params = plan_params(params, elt_flow_upstream(flow, task));
+
+	if (task->bound)
+		task_params = elt_jsonb_merge(task_params, task->bound);
+
+	values[0] = CStringGetTextDatum(task->name);
+	values[1] = CStringGetTextDatum(task->kind);
+	foreach(dc, task->depends_on)
+		deps[ndeps++] = CStringGetTextDatum(lfirst(dc));
+	values[2] = PointerGetDatum(construct_array(deps, ndeps, TEXTOID, -1, false, TYPALIGN_INT));
+	if (task->sql)
+	{
+		values[3] = CStringGetTextDatum(elt_substitute(task->sql, task_params, what));
+		nulls[3] = false;
+	}
+	if (strcmp(task->kind, "extract") == 0)
+	{
+		Jsonb	   *config = elt_substitute_jsonb(task->config, task_params, NULL);
+		JsonbValue *url = elt_jsonb_get(config, "url");
+		JsonbValue *table = elt_jsonb_get(config, "table");
+		LoadOptions opts;
+
+		elt_parse_load_options(config, &opts, true, false);
+		if (url && elt_jsonb_value_text(url))
+		{
+			values[4] = CStringGetTextDatum(elt_redact_url(elt_jsonb_value_text(url)));
+			nulls[4] = false;
+		}
+		if (table && elt_jsonb_value_text(table))
+		{
+			values[5] = CStringGetTextDatum(elt_jsonb_value_text(table));
+			nulls[5] = false;
+		}
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
 Datum
 elt_flow_plan(PG_FUNCTION_ARGS)
 {
@@ -415,45 +463,13 @@ elt_flow_plan(PG_FUNCTION_ARGS)
 	foreach(lc, elt_flow_order(flow))
 	{
 		TaskDef    *task = lfirst(lc);
-		char	   *what = psprintf("task \"%s\"", task->name);
-		Datum		values[6];
-		bool		nulls[6] = {false, false, false, true, true, true};
-		ListCell   *dc;
-		Datum	   *deps = palloc(sizeof(Datum) * (list_length(task->depends_on) + 1));
-		int			ndeps = 0;
+		ListCell   *ic;
 
-		Jsonb	   *task_params = plan_params(params, elt_flow_upstream(flow, task));
-
-		values[0] = CStringGetTextDatum(task->name);
-		values[1] = CStringGetTextDatum(task->kind);
-		foreach(dc, task->depends_on)
-			deps[ndeps++] = CStringGetTextDatum(lfirst(dc));
-		values[2] = PointerGetDatum(construct_array(deps, ndeps, TEXTOID, -1, false, TYPALIGN_INT));
-		if (task->sql)
-		{
-			values[3] = CStringGetTextDatum(elt_substitute(task->sql, task_params, what));
-			nulls[3] = false;
-		}
-		if (strcmp(task->kind, "extract") == 0)
-		{
-			Jsonb	   *config = elt_substitute_jsonb(task->config, task_params, NULL);
-			JsonbValue *url = elt_jsonb_get(config, "url");
-			JsonbValue *table = elt_jsonb_get(config, "table");
-			LoadOptions opts;
-
-			elt_parse_load_options(config, &opts, true, false);
-			if (url && elt_jsonb_value_text(url))
-			{
-				values[4] = CStringGetTextDatum(elt_redact_url(elt_jsonb_value_text(url)));
-				nulls[4] = false;
-			}
-			if (table && elt_jsonb_value_text(table))
-			{
-				values[5] = CStringGetTextDatum(elt_jsonb_value_text(table));
-				nulls[5] = false;
-			}
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (task->for_each == NULL)
+			plan_row(rsinfo, flow, task, params);
+		else
+			foreach(ic, elt_flow_instances(task, params))
+				plan_row(rsinfo, flow, lfirst(ic), params);
 	}
 	return (Datum) 0;
 }

@@ -25,6 +25,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
+#include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -52,6 +53,8 @@ typedef struct TaskProgress
 	bool		told_waiting;
 	uint64		rows;
 	char	   *failure;
+	int			group;			/* an instance: its mapped task's index; else -1 */
+	int			ninstances;		/* a mapped task: its instances' count; else -1 */
 } TaskProgress;
 
 typedef struct Coordinator
@@ -347,23 +350,23 @@ coordinator_find_ready(Coordinator *c, TimestampTz now)
 		bool		deps_done;
 		const char *blocked_by;
 
-		if (p->state != ELT_PENDING && p->state != ELT_RETRYING)
+		if ((p->state != ELT_PENDING && p->state != ELT_RETRYING) || p->ninstances >= 0)
 			continue;
 		blocked_by = task_blocked_by(c, p, &deps_done);
 		if (c->cancelled)
 		{
 			p->state = ELT_CANCELLED;
-			elt_task_attempt_skip(c->w, p->task, ELT_CANCELLED,
+			elt_task_attempt_settle(c->w, p->task, ELT_CANCELLED,
 								  c->timed_out ? "not started: the flow timed out" :
 								  c->pause_expired ? "not started: the pause timed out" :
-								  "not started: the run was cancelled");
+								  "not started: the run was cancelled", NULL);
 		}
 		else if (blocked_by)
 		{
 			p->state = ELT_FAILED;
-			elt_task_attempt_skip(c->w, p->task, ELT_FAILED,
-								  psprintf("not started: upstream task \"%s\" did not complete",
-										   blocked_by));
+			elt_task_attempt_settle(c->w, p->task, ELT_FAILED,
+									psprintf("not started: upstream task \"%s\" did not complete",
+											 blocked_by), NULL);
 		}
 		else
 		{
@@ -376,6 +379,64 @@ coordinator_find_ready(Coordinator *c, TimestampTz now)
 				c->ready[c->nready++] = p;
 		}
 	}
+}
+
+/*
+ * A mapped task ends when all its instances have: completed (its result
+ * the array of theirs), else failed or cancelled as the first that did not.
+ */
+static void
+group_settle(Coordinator *c, TaskProgress *g, int index)
+{
+	EltState	outcome = ELT_COMPLETED;
+	const char *failed = NULL;
+	List	   *names = NIL;
+	Jsonb	   *results;
+	StringInfoData array;
+
+	for (int i = 0; i < c->ntasks; i++)
+	{
+		TaskProgress *p = &c->tasks[i];
+
+		if (p->group != index)
+			continue;
+		if (!elt_state_is_final(p->state))
+		{
+			c->left = true;
+			return;				/* not yet */
+		}
+		if (p->state != ELT_COMPLETED && outcome == ELT_COMPLETED)
+		{
+			outcome = p->state == ELT_CANCELLED ? ELT_CANCELLED : ELT_FAILED;
+			failed = p->task->name;
+		}
+		names = lappend(names, p->task->name);
+	}
+	HOLD_CANCEL_INTERRUPTS();
+	elt_begin_work();
+	MemoryContextSwitchTo(c->cxt);
+	results = elt_catalog_upstream_results(c->w->run_id, names);
+	elt_commit_work();
+	RESUME_CANCEL_INTERRUPTS();
+	initStringInfo(&array);
+	appendStringInfoChar(&array, '[');
+	for (int i = 0; i < list_length(names); i++)
+	{
+		JsonbValue *r = elt_jsonb_get(results, list_nth(names, i));
+
+		appendStringInfoString(&array, i > 0 ? ", " : "");
+		appendStringInfoString(&array, r ? elt_jsonb_value_json(r) : "null");
+	}
+	appendStringInfoChar(&array, ']');
+	elt_task_attempt_settle(c->w, g->task, outcome,
+							outcome == ELT_COMPLETED ?
+							psprintf("all %d instances completed", g->ninstances) :
+							psprintf("instance %s did not complete", failed),
+							outcome == ELT_COMPLETED ?
+							DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(array.data))) :
+							NULL);
+	progress_apply(c, g, outcome, 0, outcome == ELT_COMPLETED ? NULL :
+				   psprintf("instance %s did not complete", failed));
 }
 
 /*
@@ -478,33 +539,60 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 	return true;
 }
 
+static TaskProgress *
+progress_add(Coordinator *c, TaskDef *task, int group, int ninstances)
+{
+	TaskProgress *p = &c->tasks[c->ntasks++];
+	ListCell   *rc;
+
+	p->task = task;
+	p->state = ELT_PENDING;
+	p->delay_s = task->retry_delay_s;
+	p->group = group;
+	p->ninstances = ninstances;
+	foreach(rc, c->reused)
+		if (strcmp(lfirst(rc), task->name) == 0)
+			p->state = ELT_COMPLETED;
+	if (p->state == ELT_COMPLETED)
+	{
+		elt_run_log_set_task(task->name, 0);
+		elt_run_logf(INFO, "completed in the run this one retries: its result is reused");
+		elt_run_log_set_task(NULL, 0);
+	}
+	return p;
+}
+
+/* The run's tasks in order, a mapped task followed by its instances. */
 static void
 run_init_tasks(Coordinator *c)
 {
 	List	   *order = elt_flow_order(c->flow);
+	List	  **instances = palloc(sizeof(List *) * (list_length(order) + 1));
 	ListCell   *lc;
+	int			total = 0;
 	int			i = 0;
 
-	c->ntasks = list_length(order);
-	c->tasks = palloc0(sizeof(TaskProgress) * Max(c->ntasks, 1));
-	c->ready = palloc(sizeof(TaskProgress *) * Max(c->ntasks, 1));
 	foreach(lc, order)
 	{
-		TaskProgress *p = &c->tasks[i++];
-		ListCell   *rc;
+		TaskDef    *task = lfirst(lc);
 
-		p->task = lfirst(lc);
-		p->state = ELT_PENDING;
-		p->delay_s = p->task->retry_delay_s;
-		foreach(rc, c->reused)
-			if (strcmp(lfirst(rc), p->task->name) == 0)
-				p->state = ELT_COMPLETED;
-		if (p->state == ELT_COMPLETED)
-		{
-			elt_run_log_set_task(p->task->name, 0);
-			elt_run_logf(INFO, "completed in the run this one retries: its result is reused");
-			elt_run_log_set_task(NULL, 0);
-		}
+		instances[i] = task->for_each ? elt_flow_instances(task, c->params) : NIL;
+		total += 1 + list_length(instances[i++]);
+	}
+	c->tasks = palloc0(sizeof(TaskProgress) * Max(total, 1));
+	c->ready = palloc(sizeof(TaskProgress *) * Max(total, 1));
+	c->ntasks = 0;
+	i = 0;
+	foreach(lc, order)
+	{
+		TaskDef    *task = lfirst(lc);
+		int			group = c->ntasks;
+		ListCell   *ic;
+
+		(void) progress_add(c, task, -1, task->for_each ? list_length(instances[i]) : -1);
+		foreach(ic, instances[i])
+			(void) progress_add(c, lfirst(ic), group, -1);
+		i++;
 	}
 }
 
@@ -528,7 +616,8 @@ run_finish(Coordinator *c, TimestampTz started)
 			c->pause_expired ? "paused for longer than the pause's timeout" : c->first_failure;
 	}
 	else
-		message = psprintf("%d task%s completed", c->ntasks, c->ntasks == 1 ? "" : "s");
+		message = psprintf("%d task%s completed", list_length(c->flow->tasks),
+						   list_length(c->flow->tasks) == 1 ? "" : "s");
 	elt_run_log_set_task(NULL, 0);
 	elt_run_logf(state == ELT_COMPLETED ? INFO : WARNING, "run %s: %s",
 				 elt_state_name(state), message);
@@ -565,6 +654,9 @@ elt_run_coordinate(RunWorker *w, const char *flow_name, Jsonb *run_params)
 		helpers_collect(&c);
 		coordinator_check_pause(&c, now);
 		coordinator_find_ready(&c, now);
+		for (int i = 0; i < c.ntasks; i++)
+			if (c.tasks[i].ninstances >= 0 && c.tasks[i].state == ELT_PENDING)
+				group_settle(&c, &c.tasks[i], i);
 		if (!c.left && c.running == 0)
 			break;
 		if (c.holding || !coordinator_start_ready(&c, now))

@@ -145,20 +145,19 @@ helper_task(MemoryContext cxt, FlowDef **flow_out, Jsonb **params)
 {
 	char	   *flow_name;
 	FlowDef    *flow;
-	ListCell   *lc;
+	TaskDef    *task;
 
 	elt_begin_work();
 	MemoryContextSwitchTo(cxt);
 	flow_name = elt_catalog_run_flow(this_run.run_id, params);
 	flow = flow_name ? elt_catalog_load_run_flow(flow_name, cxt) : NULL;
-	if (flow)
-		foreach(lc, flow->tasks)
-			if (strcmp(((TaskDef *) lfirst(lc))->name, this_run.args.task) == 0)
-			{
-				elt_commit_work();
-				*flow_out = flow;
-				return lfirst(lc);
-			}
+	task = flow ? elt_flow_find_task(flow, *params, this_run.args.task) : NULL;
+	if (task)
+	{
+		elt_commit_work();
+		*flow_out = flow;
+		return task;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("task \"%s\" of run %lld no longer exists", this_run.args.task,

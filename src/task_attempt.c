@@ -368,6 +368,9 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	bool		retry;
 	List	   *upstream = elt_flow_upstream(flow, task);
 
+	if (task->bound)			/* an instance of a mapped task: its :item */
+		params = elt_jsonb_merge(params, task->bound);
+
 	elt_run_log_set_task(task->name, attempt);
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
@@ -394,15 +397,21 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	return out.state;
 }
 
-/* Records a task that never ran (a dependency did not complete, or cancel). */
+/*
+ * Records how a task ended without an attempt of its own: it never ran (a
+ * dependency did not complete, or the run was cancelled), or it is a
+ * mapped task whose instances all ended (result: theirs).
+ */
 void
-elt_task_attempt_skip(RunWorker *w, TaskDef *task, EltState state, const char *message)
+elt_task_attempt_settle(RunWorker *w, TaskDef *task, EltState state, const char *message,
+						Jsonb *result)
 {
 	AttemptOutcome out;
 
 	memset(&out, 0, sizeof(out));
 	out.state = state;
 	out.message = message;
+	out.result = result;
 	elt_run_log_set_task(task->name, 0);
 	elt_run_logf(state == ELT_FAILED ? WARNING : INFO, "%s", message);
 	attempt_record_end(w, task, 1, &out);

@@ -16,7 +16,7 @@
 
 extern EltState elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params,
 								 int attempt, MemoryContext cxt, uint64 *rows, char **failure);
-extern void elt_task_attempt_skip(RunWorker *w, TaskDef *task, EltState state,
-								  const char *message);
+extern void elt_task_attempt_settle(RunWorker *w, TaskDef *task, EltState state,
+									const char *message, Jsonb *result);
 
 #endif							/* PG_ELT_TASK_ATTEMPT_H */
