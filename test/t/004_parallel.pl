@@ -174,5 +174,22 @@ is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM flow_wait(
 is($node->safe_psql('postgres', "SELECT state || ': ' || message FROM elt.task_runs WHERE run_id = $run AND task = 'second'"),
 	'cancelled: not started: the pause timed out', 'and the task it held never starts');
 
+# 9. A map's instances run side by side, each in a helper.
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name, params) VALUES ('months', '{"months": [1, 2, 3]}');
+    INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES
+      ('months', 'load_month', 'sql', 'SELECT :item AS month FROM pg_sleep(1)', ':months');});
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('months')"), 'completed', 'the map completes');
+is($node->safe_psql('postgres', q{
+    SELECT count(*) FROM elt.task_runs a JOIN elt.task_runs b ON a.run_id = b.run_id AND a.task < b.task
+     WHERE a.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'months')
+       AND a.task LIKE 'load_month[%' AND b.task LIKE 'load_month[%'
+       AND a.started_at < b.ended_at AND b.started_at < a.ended_at}),
+	'3', 'its three instances overlap, pairwise');
+is($node->safe_psql('postgres', q{
+    SELECT result FROM elt.task_runs
+     WHERE run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'months') AND task = 'load_month'}),
+	'[{"month": 1}, {"month": 2}, {"month": 3}]', 'and its result is theirs, in order');
+
 $node->stop;
 done_testing();
