@@ -146,25 +146,17 @@ CREATE FUNCTION elt._check_task_templates(task text, sql text, params jsonb) RET
     AS 'MODULE_PATHNAME', 'elt_check_task_templates' LANGUAGE C
     SET search_path = pg_catalog, pg_temp;
 
--- A superuser's write (a restore, say) is kept, disabled, where the owner's
--- state refuses it; a WARNING says why, with this hint.
-CREATE FUNCTION elt._writer_is_superuser() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
-$$;
-
-CREATE FUNCTION elt._kept_disabled_hint(flow text, owner name) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT format('The flow is kept, disabled; mend it, then: UPDATE elt.flows SET enabled = true WHERE name = %L AND owner = %L.',
-                  flow, owner)
-$$;
-
--- What a flow is and who owns it.  When and how often it runs is
--- _check_flow_schedule's, a trigger of its own that fires after this one.
 CREATE OR REPLACE FUNCTION elt._check_flow() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    tz text := coalesce(NEW.timezone, current_setting('pg_elt.timezone', true), 'UTC');
+    owner_changed boolean := TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner;
     owner_role pg_roles;
+    -- a superuser's write (a restore, say) is kept, disabled, where the
+    -- owner's state refuses it: a WARNING says why
+    writer_is_superuser boolean := coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false);
+    keep_hint text := format('The flow is kept, disabled; mend it, then: UPDATE elt.flows SET enabled = true WHERE name = %L AND owner = %L.',
+                             NEW.name, NEW.owner);
 BEGIN
     IF NEW.name IS NULL OR NEW.name = '' THEN
         RAISE EXCEPTION 'a flow needs a name' USING ERRCODE = 'invalid_parameter_value';
@@ -178,7 +170,7 @@ BEGIN
     IF owner_role.oid IS NULL THEN
         -- a restore (pg_dump keeps flows by owner name) where the role is
         -- missing: a superuser keeps the flow, disabled; anyone else errs
-        IF NOT elt._writer_is_superuser() THEN
+        IF NOT writer_is_superuser THEN
             RAISE EXCEPTION 'role "%" does not exist', NEW.owner USING ERRCODE = 'undefined_object';
         END IF;
         RAISE WARNING 'flow "%" is owned by role "%", which does not exist', NEW.name, NEW.owner
@@ -193,9 +185,8 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'A flow can be owned only by a role the current user is a member of.';
     END IF;
-    IF NOT owner_role.rolcanlogin AND elt._writer_is_superuser() THEN
-        RAISE WARNING 'flow owner "%" cannot log in', NEW.owner
-            USING HINT = elt._kept_disabled_hint(NEW.name, NEW.owner);
+    IF NOT owner_role.rolcanlogin AND writer_is_superuser THEN
+        RAISE WARNING 'flow owner "%" cannot log in', NEW.owner USING HINT = keep_hint;
         NEW.enabled := false;
     ELSIF NOT owner_role.rolcanlogin THEN
         RAISE EXCEPTION 'flow owner "%" cannot log in', NEW.owner
@@ -215,39 +206,22 @@ BEGIN
         RAISE EXCEPTION 'timeout of flow "%" must be positive', NEW.name
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN NEW;
-END
-$$;
-
--- When a flow runs: its schedule and time zone, and the server's limits
--- on schedules and priorities (pg_elt.min_schedule_interval,
--- pg_elt.max_priority) for its owner.
-CREATE FUNCTION elt._check_flow_schedule() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    tz text := coalesce(NEW.timezone, current_setting('pg_elt.timezone', true), 'UTC');
-    owner_changed boolean := TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner;
-    owner_oid oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = NEW.owner);
-BEGIN
-    IF owner_oid IS NULL THEN
-        RETURN NEW;             -- kept disabled by _check_flow, with a warning
-    END IF;
     IF NEW.timezone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = NEW.timezone) THEN
         RAISE EXCEPTION 'unknown time zone "%" for flow "%"', NEW.timezone, NEW.name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use a name from pg_timezone_names, e.g. Europe/Paris or UTC.';
     END IF;
     BEGIN
-        PERFORM elt._check_flow_limits(owner_oid,
+        PERFORM elt._check_flow_limits(owner_role.oid,
             CASE WHEN owner_changed OR NEW.priority IS DISTINCT FROM OLD.priority THEN NEW.priority END,
             CASE WHEN owner_changed OR NEW.schedule IS DISTINCT FROM OLD.schedule
                       OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN NEW.schedule END,
             tz);
     EXCEPTION WHEN insufficient_privilege THEN
-        IF NOT elt._writer_is_superuser() THEN
+        IF NOT writer_is_superuser THEN
             RAISE;
         END IF;
-        RAISE WARNING '%', SQLERRM USING HINT = elt._kept_disabled_hint(NEW.name, NEW.owner);
+        RAISE WARNING '%', SQLERRM USING HINT = keep_hint;
         NEW.enabled := false;
     END;
     IF NEW.schedule IS NOT NULL THEN
@@ -265,8 +239,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER check_flow_schedule BEFORE INSERT OR UPDATE ON elt.flows
-    FOR EACH ROW EXECUTE FUNCTION elt._check_flow_schedule();
 
 CREATE OR REPLACE FUNCTION elt._check_task() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -366,54 +338,6 @@ END
 $$;
 
 /* ------------------------------------------------------------------
- * Runs are made, and state changes announced, in one place each: by C
- * (flow_run, flow_submit) and by SQL (schedules, re-runs) alike
- * ------------------------------------------------------------------ */
-
--- Tells listeners on channel pg_elt of a state change, when it commits.
-CREATE FUNCTION elt._notify(run_id bigint, task text, state text) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pg_notify('pg_elt',
-                     format('{"run_id": %s%s, "state": %s}', run_id,
-                            CASE WHEN task IS NOT NULL THEN ', "task": ' || to_json(task)::text ELSE '' END,
-                            to_json(state)::text))
-$$;
-REVOKE EXECUTE ON FUNCTION elt._notify(bigint, text, text) FROM PUBLIC;
-
--- Makes a run of the flow: running in the calling worker (flow_run), or
--- pending until run_at.  NULL when the flow is gone.
-CREATE FUNCTION elt._create_run(flow text, owner name, params jsonb, run_at timestamptz,
-                                trigger text, running_here boolean,
-                                attempt integer DEFAULT 1, retry_of bigint DEFAULT NULL,
-                                priority integer DEFAULT NULL)
-    RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    id bigint;
-BEGIN
-    INSERT INTO elt.flow_runs AS r (flow, owner, params, run_at, trigger, priority, attempt, retry_of,
-                                    state, worker_pid, started_at)
-    SELECT f.name, f.owner, _create_run.params, _create_run.run_at, _create_run.trigger,
-           coalesce(_create_run.priority, f.priority), _create_run.attempt, _create_run.retry_of,
-           CASE WHEN running_here THEN 'running' ELSE 'pending' END,
-           CASE WHEN running_here THEN pg_backend_pid() END,
-           CASE WHEN running_here THEN clock_timestamp() END
-      FROM elt.flows f WHERE f.name = _create_run.flow AND f.owner = _create_run.owner
-    RETURNING r.run_id INTO id;
-    IF id IS NOT NULL THEN
-        PERFORM elt._notify(id, NULL, CASE WHEN running_here THEN 'running' ELSE 'pending' END);
-    END IF;
-    RETURN id;
-END
-$$;
-REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer) FROM PUBLIC;
-
--- The names of states, as the library spells them (src/states.c).
-CREATE FUNCTION elt._states() RETURNS text[]
-    AS 'MODULE_PATHNAME', 'elt_states' LANGUAGE C IMMUTABLE
-    SET search_path = pg_catalog, pg_temp;
-
-/* ------------------------------------------------------------------
  * The scheduler's steps
  * ------------------------------------------------------------------ */
 
@@ -492,8 +416,8 @@ BEGIN
                         format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
                                sched.next_slot, active, sched.max_active_runs));
             ELSE
-                PERFORM elt._create_run(sched.name, sched.owner, sched.params, sched.next_slot,
-                                        'schedule', false);
+                INSERT INTO elt.flow_runs (flow, owner, state, trigger, params, run_at, priority)
+                VALUES (sched.name, sched.owner, 'pending', 'schedule', sched.params, sched.next_slot, sched.priority);
             END IF;
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
             UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt
@@ -558,11 +482,12 @@ BEGIN
          WHERE run_id = r.run_id AND state = 'pending';
         INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
         VALUES (r.run_id, r.flow, clock_timestamp(), 'warning', 'run crashed: ' || r.message);
-        PERFORM elt._notify(r.run_id, NULL, 'crashed');
+        PERFORM pg_catalog.pg_notify('pg_elt', json_build_object('run_id', r.run_id, 'state', 'crashed')::text);
         SELECT f.retries INTO flow_retries FROM elt.flows f WHERE f.name = r.flow AND f.owner = r.owner;
         IF flow_retries IS NOT NULL AND r.attempt <= flow_retries THEN
-            PERFORM elt._create_run(r.flow, r.owner, r.params, clock_timestamp(), 'retry', false,
-                                    r.attempt + 1, r.run_id, r.priority);
+            INSERT INTO elt.flow_runs (flow, owner, state, trigger, params, run_at, priority, attempt, retry_of)
+            VALUES (r.flow, r.owner, 'pending', 'retry', r.params, clock_timestamp(), r.priority,
+                    r.attempt + 1, r.run_id);
             INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
             VALUES (r.run_id, r.flow, clock_timestamp(), 'info',
                     format('queued a re-run (attempt %s of %s)', r.attempt + 1, flow_retries + 1));

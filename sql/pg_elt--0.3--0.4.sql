@@ -2,6 +2,290 @@
 \echo Use "ALTER EXTENSION pg_elt UPDATE TO '0.4'" to load this file. \quit
 
 /* ------------------------------------------------------------------
+ * The runtime's restructuring: a flow's schedule checked by a trigger of
+ * its own; runs made and state changes announced in one place each, by C
+ * and SQL alike; the state names shared with the library.
+ * ------------------------------------------------------------------ */
+
+-- A superuser's write (a restore, say) is kept, disabled, where the owner's
+-- state refuses it; a WARNING says why, with this hint.
+CREATE FUNCTION elt._writer_is_superuser() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user), false)
+$$;
+
+CREATE FUNCTION elt._kept_disabled_hint(flow text, owner name) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('The flow is kept, disabled; mend it, then: UPDATE elt.flows SET enabled = true WHERE name = %L AND owner = %L.',
+                  flow, owner)
+$$;
+
+-- What a flow is and who owns it.  When and how often it runs is
+-- _check_flow_schedule's, a trigger of its own that fires after this one.
+CREATE OR REPLACE FUNCTION elt._check_flow() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    owner_role pg_roles;
+BEGIN
+    IF NEW.name IS NULL OR NEW.name = '' THEN
+        RAISE EXCEPTION 'a flow needs a name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(NEW.params) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'params of flow "%" must be a JSON object', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write them as ''{"name": "value"}''.';
+    END IF;
+    SELECT * INTO owner_role FROM pg_roles r WHERE r.rolname = NEW.owner;
+    IF owner_role.oid IS NULL THEN
+        -- a restore (pg_dump keeps flows by owner name) where the role is
+        -- missing: a superuser keeps the flow, disabled; anyone else errs
+        IF NOT elt._writer_is_superuser() THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.owner USING ERRCODE = 'undefined_object';
+        END IF;
+        RAISE WARNING 'flow "%" is owned by role "%", which does not exist', NEW.name, NEW.owner
+            USING DETAIL = 'The flow is kept, disabled: its runs would have no role to run as.',
+                  HINT = format('Create the role, or make an existing role the owner, then enable the flow: UPDATE elt.flows SET owner = ..., enabled = true WHERE name = %L AND owner = %L.',
+                                NEW.name, NEW.owner);
+        NEW.enabled := false;
+        RETURN NEW;
+    END IF;
+    IF NOT pg_has_role(owner_role.oid, 'MEMBER') THEN
+        RAISE EXCEPTION 'permission denied to make role "%" the owner of flow "%"', NEW.owner, NEW.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A flow can be owned only by a role the current user is a member of.';
+    END IF;
+    IF NOT owner_role.rolcanlogin AND elt._writer_is_superuser() THEN
+        RAISE WARNING 'flow owner "%" cannot log in', NEW.owner
+            USING HINT = elt._kept_disabled_hint(NEW.name, NEW.owner);
+        NEW.enabled := false;
+    ELSIF NOT owner_role.rolcanlogin THEN
+        RAISE EXCEPTION 'flow owner "%" cannot log in', NEW.owner
+            USING ERRCODE = 'invalid_authorization_specification',
+                  DETAIL = 'Flow runs execute in a background worker connected as the flow''s owner; PostgreSQL 15 lets background workers connect only as roles with LOGIN.',
+                  HINT = format('Give the role LOGIN (ALTER ROLE %s LOGIN) or make a login role the owner.', quote_ident(NEW.owner));
+    END IF;
+    IF NEW.max_active_runs < 1 THEN
+        RAISE EXCEPTION 'max_active_runs of flow "%" must be at least 1', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.retries < 0 THEN
+        RAISE EXCEPTION 'retries of flow "%" must not be negative', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.timeout IS NOT NULL AND NEW.timeout <= '0' THEN
+        RAISE EXCEPTION 'timeout of flow "%" must be positive', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- When a flow runs: its schedule and time zone, and the server's limits
+-- on schedules and priorities (pg_elt.min_schedule_interval,
+-- pg_elt.max_priority) for its owner.
+CREATE FUNCTION elt._check_flow_schedule() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tz text := coalesce(NEW.timezone, current_setting('pg_elt.timezone', true), 'UTC');
+    owner_changed boolean := TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner;
+    owner_oid oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = NEW.owner);
+BEGIN
+    IF owner_oid IS NULL THEN
+        RETURN NEW;             -- kept disabled by _check_flow, with a warning
+    END IF;
+    IF NEW.timezone IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = NEW.timezone) THEN
+        RAISE EXCEPTION 'unknown time zone "%" for flow "%"', NEW.timezone, NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a name from pg_timezone_names, e.g. Europe/Paris or UTC.';
+    END IF;
+    BEGIN
+        PERFORM elt._check_flow_limits(owner_oid,
+            CASE WHEN owner_changed OR NEW.priority IS DISTINCT FROM OLD.priority THEN NEW.priority END,
+            CASE WHEN owner_changed OR NEW.schedule IS DISTINCT FROM OLD.schedule
+                      OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN NEW.schedule END,
+            tz);
+    EXCEPTION WHEN insufficient_privilege THEN
+        IF NOT elt._writer_is_superuser() THEN
+            RAISE;
+        END IF;
+        RAISE WARNING '%', SQLERRM USING HINT = elt._kept_disabled_hint(NEW.name, NEW.owner);
+        NEW.enabled := false;
+    END;
+    IF NEW.schedule IS NOT NULL THEN
+        PERFORM elt._check_schedule(NEW.schedule, tz);
+        IF NOT elt._scheduler_available()
+           AND (TG_OP = 'INSERT' OR NEW.schedule IS DISTINCT FROM OLD.schedule) THEN
+            RAISE WARNING 'the schedule of flow "%" will not fire: pg_elt is not in shared_preload_libraries', NEW.name
+                USING HINT = 'Add pg_elt to shared_preload_libraries and restart the server; flow_run works without it.';
+        END IF;
+    END IF;
+    -- a new or changed schedule takes effect when this commits
+    IF NEW.schedule IS NOT NULL OR (TG_OP = 'UPDATE' AND OLD.schedule IS NOT NULL) THEN
+        PERFORM elt._wake_scheduler();
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER check_flow_schedule BEFORE INSERT OR UPDATE ON elt.flows
+    FOR EACH ROW EXECUTE FUNCTION elt._check_flow_schedule();
+
+/* ------------------------------------------------------------------
+ * Runs are made, and state changes announced, in one place each: by C
+ * (flow_run, flow_submit) and by SQL (schedules, re-runs) alike
+ * ------------------------------------------------------------------ */
+
+-- Tells listeners on channel pg_elt of a state change, when it commits.
+CREATE FUNCTION elt._notify(run_id bigint, task text, state text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_notify('pg_elt',
+                     format('{"run_id": %s%s, "state": %s}', run_id,
+                            CASE WHEN task IS NOT NULL THEN ', "task": ' || to_json(task)::text ELSE '' END,
+                            to_json(state)::text))
+$$;
+REVOKE EXECUTE ON FUNCTION elt._notify(bigint, text, text) FROM PUBLIC;
+
+-- Makes a run of the flow: running in the calling worker (flow_run), or
+-- pending until run_at.  NULL when the flow is gone.
+CREATE FUNCTION elt._create_run(flow text, owner name, params jsonb, run_at timestamptz,
+                                trigger text, running_here boolean,
+                                attempt integer DEFAULT 1, retry_of bigint DEFAULT NULL,
+                                priority integer DEFAULT NULL)
+    RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    id bigint;
+BEGIN
+    INSERT INTO elt.flow_runs AS r (flow, owner, params, run_at, trigger, priority, attempt, retry_of,
+                                    state, worker_pid, started_at)
+    SELECT f.name, f.owner, _create_run.params, _create_run.run_at, _create_run.trigger,
+           coalesce(_create_run.priority, f.priority), _create_run.attempt, _create_run.retry_of,
+           CASE WHEN running_here THEN 'running' ELSE 'pending' END,
+           CASE WHEN running_here THEN pg_backend_pid() END,
+           CASE WHEN running_here THEN clock_timestamp() END
+      FROM elt.flows f WHERE f.name = _create_run.flow AND f.owner = _create_run.owner
+    RETURNING r.run_id INTO id;
+    IF id IS NOT NULL THEN
+        PERFORM elt._notify(id, NULL, CASE WHEN running_here THEN 'running' ELSE 'pending' END);
+    END IF;
+    RETURN id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer) FROM PUBLIC;
+
+-- The names of states, as the library spells them (src/states.c).
+CREATE FUNCTION elt._states() RETURNS text[]
+    AS 'MODULE_PATHNAME', 'elt_states' LANGUAGE C IMMUTABLE
+    SET search_path = pg_catalog, pg_temp;
+
+CREATE OR REPLACE FUNCTION elt._fire_schedules() RETURNS timestamptz
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    sched record;
+    now_ts timestamptz := clock_timestamp();
+    nxt timestamptz;
+    wake timestamptz := 'infinity';
+    active integer;
+BEGIN
+    PERFORM elt._disable_orphaned_flows();
+    -- disabled or unscheduled flows start afresh when scheduled again
+    DELETE FROM elt.schedule_slots s
+     WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
+                        WHERE f.name = s.flow AND f.owner = s.owner AND f.enabled AND f.schedule IS NOT NULL);
+    FOR sched IN
+        SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner, fl.priority,
+               coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz,
+               s.schedule AS slot_schedule, s.timezone AS slot_tz, s.next_slot
+          FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name AND s.owner = fl.owner
+         WHERE fl.enabled AND fl.schedule IS NOT NULL
+    LOOP
+      BEGIN
+        IF sched.slot_schedule IS DISTINCT FROM sched.schedule OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
+            nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
+            INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
+            VALUES (sched.name, sched.owner, sched.schedule, sched.tz, nxt)
+            ON CONFLICT (flow, owner) DO UPDATE
+               SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
+        ELSIF sched.next_slot <= now_ts THEN
+            SELECT count(*) INTO active FROM elt.flow_runs r
+             WHERE r.flow = sched.name AND r.owner = sched.owner AND r.state IN ('pending', 'running');
+            IF now_ts - sched.next_slot > interval '1 minute' AND NOT sched.catchup THEN
+                INSERT INTO elt.logs (flow, owner, logged_at, level, message)
+                VALUES (sched.name, sched.owner, now_ts, 'warning',
+                        format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot));
+            ELSIF active >= sched.max_active_runs THEN
+                INSERT INTO elt.logs (flow, owner, logged_at, level, message)
+                VALUES (sched.name, sched.owner, now_ts, 'warning',
+                        format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
+                               sched.next_slot, active, sched.max_active_runs));
+            ELSE
+                PERFORM elt._create_run(sched.name, sched.owner, sched.params, sched.next_slot,
+                                        'schedule', false);
+            END IF;
+            nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
+            UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt
+             WHERE flow = sched.name AND owner = sched.owner;
+        ELSE
+            nxt := sched.next_slot;
+        END IF;
+        wake := least(wake, nxt);
+      EXCEPTION WHEN OTHERS THEN
+        -- one broken schedule must not stop the others: park it until it changes
+        INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
+        VALUES (sched.name, sched.owner, sched.schedule, sched.tz, 'infinity')
+        ON CONFLICT (flow, owner) DO UPDATE
+           SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = 'infinity';
+        INSERT INTO elt.logs (flow, owner, logged_at, level, sqlstate, message)
+        VALUES (sched.name, sched.owner, clock_timestamp(), 'warning', SQLSTATE,
+                'schedule disabled until it is changed: ' || SQLERRM);
+      END;
+    END LOOP;
+    RETURN wake;
+END
+$$;
+
+-- Runs whose worker is gone become crashed; flows with retries run again.
+CREATE OR REPLACE FUNCTION elt._recover_runs(at_start boolean, gone bigint[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    flow_retries integer;
+BEGIN
+    FOR r IN
+        UPDATE elt.flow_runs SET state = 'crashed', ended_at = clock_timestamp(),
+               started_at = coalesce(started_at, clock_timestamp()),
+               message = CASE WHEN worker_pid IS NULL THEN 'the run''s worker did not start'
+                              ELSE format('the run''s worker (pid %s) ended before the run did: server crash or restart, or the worker was killed', worker_pid) END
+         WHERE state = 'running'
+           AND CASE WHEN worker_pid IS NULL THEN at_start OR run_id = ANY (gone)
+                    ELSE worker_pid NOT IN (SELECT pid FROM pg_catalog.pg_stat_activity
+                                             WHERE backend_type = 'pg_elt flow run') END
+        RETURNING *
+    LOOP
+        n := n + 1;
+        UPDATE elt.task_runs SET state = 'crashed', ended_at = clock_timestamp(),
+               message = 'the run crashed while this attempt ran'
+         WHERE run_id = r.run_id AND state = 'running';
+        UPDATE elt.task_runs SET state = 'cancelled', ended_at = clock_timestamp(),
+               message = 'not started: the run crashed'
+         WHERE run_id = r.run_id AND state = 'pending';
+        INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
+        VALUES (r.run_id, r.flow, clock_timestamp(), 'warning', 'run crashed: ' || r.message);
+        PERFORM elt._notify(r.run_id, NULL, 'crashed');
+        SELECT f.retries INTO flow_retries FROM elt.flows f WHERE f.name = r.flow AND f.owner = r.owner;
+        IF flow_retries IS NOT NULL AND r.attempt <= flow_retries THEN
+            PERFORM elt._create_run(r.flow, r.owner, r.params, clock_timestamp(), 'retry', false,
+                                    r.attempt + 1, r.run_id, r.priority);
+            INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
+            VALUES (r.run_id, r.flow, clock_timestamp(), 'info',
+                    format('queued a re-run (attempt %s of %s)', r.attempt + 1, flow_retries + 1));
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+/* ------------------------------------------------------------------
  * Task inputs and results
  * ------------------------------------------------------------------ */
 

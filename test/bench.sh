@@ -22,7 +22,7 @@
 #    another), and runs completed per second with pg_elt.max_workers = 4
 #    (500 runs queued at once).
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs]
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -30,7 +30,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map]"
 runs=5
 rows=1369765
 only=""
@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs) ;;
+    ""|load|insert|citus|runs|map) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -68,7 +68,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs; then
+if want load || want insert || want runs || want map; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -120,6 +120,42 @@ SELECT format('throughput: %s of %s runs completed in %s s = %s runs/s with pg_e
   FROM elt.flow_runs r JOIN batch b ON b.id = r.run_id;
 SQL
 }
+
+# A 200-instance map of SELECT 1 against the same 200 tasks written as
+# rows (what a flow had to be before for_each): per-task cost of each, in
+# flow_run, alternating, 5 rounds; medians and their ratio.
+bench_map() {
+    psql_bench <<'SQL'
+SET client_min_messages = warning;
+DELETE FROM elt.flows WHERE name IN ('bench_map', 'bench_rows');
+INSERT INTO elt.flows (name, params) VALUES ('bench_map', jsonb_build_object('n', (SELECT jsonb_agg(g) FROM generate_series(1, 200) g)));
+INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES ('bench_map', 'one', 'sql', 'SELECT :item', ':n');
+INSERT INTO elt.flows (name) VALUES ('bench_rows');
+INSERT INTO elt.tasks (flow, name, kind, sql) SELECT 'bench_rows', 'one_' || g, 'sql', 'SELECT ' || g FROM generate_series(1, 200) g;
+CREATE TABLE IF NOT EXISTS bench_map_times (path text, ms float8);
+TRUNCATE bench_map_times;
+SQL
+    for _ in 1 2 3 4 5; do
+        for flow in bench_map bench_rows; do
+            psql_bench <<SQL
+SET client_min_messages = warning;
+INSERT INTO bench_map_times SELECT '$flow', extract(epoch FROM duration) * 1000 / 200 FROM flow_run('$flow');
+SQL
+        done
+    done
+    psql_bench <<'SQL'
+WITH m AS (SELECT path, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median FROM bench_map_times GROUP BY path)
+SELECT format('map of 200 SELECT 1 instances: median %s ms per instance; the same 200 tasks as rows: median %s ms per task; ratio %s (5 rounds each, alternating)',
+              round((SELECT median FROM m WHERE path = 'bench_map')::numeric, 2),
+              round((SELECT median FROM m WHERE path = 'bench_rows')::numeric, 2),
+              round(((SELECT median FROM m WHERE path = 'bench_map') / (SELECT median FROM m WHERE path = 'bench_rows'))::numeric, 2));
+SQL
+}
+
+if [ "$only" = map ]; then
+    bench_map
+    exit 0
+fi
 
 if [ "$only" = runs ]; then
     bench_runs
