@@ -901,11 +901,11 @@ elt_flow_upstream(FlowDef *flow, TaskDef *task)
 }
 
 /*
- * The results of the run's completed attempts of tasks, as one object
- * keyed by task name (empty when there are none).
+ * The results of the run's completed attempts of tasks (NIL: of all its
+ * tasks), as one object keyed by task name (empty when there are none).
  */
 Jsonb *
-elt_catalog_upstream_results(int64 run_id, List *tasks)
+elt_catalog_results(int64 run_id, List *tasks)
 {
 	CatalogScope scope;
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
@@ -923,8 +923,9 @@ elt_catalog_upstream_results(int64 run_id, List *tasks)
 	values[1] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
 	catalog_enter(&scope);
 	catalog_exec("SELECT coalesce(jsonb_object_agg(task, result), '{}') FROM elt.task_runs"
-				 " WHERE run_id = $1 AND task = ANY ($2) AND state = 'completed' AND result IS NOT NULL",
-				 2, types, values, NULL, SPI_OK_SELECT);
+				 " WHERE run_id = $1 AND ($2 IS NULL OR task = ANY ($2))"
+				 "   AND state = 'completed' AND result IS NOT NULL",
+				 2, types, values, tasks == NIL ? " n" : NULL, SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(scope.caller_cxt);
 	result = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 											  &isnull));
@@ -1044,28 +1045,6 @@ elt_catalog_run_depth(int64 run_id)
 	return depth;
 }
 
-/* A run's result: its completed tasks' results, by task name. */
-Jsonb *
-elt_catalog_run_result(int64 run_id)
-{
-	CatalogScope scope;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(run_id)};
-	bool		isnull;
-	Jsonb	   *result;
-	MemoryContext old;
-
-	catalog_enter(&scope);
-	catalog_exec("SELECT coalesce(jsonb_object_agg(task, result), '{}') FROM elt.task_runs"
-				 " WHERE run_id = $1 AND state = 'completed' AND result IS NOT NULL",
-				 1, types, values, NULL, SPI_OK_SELECT);
-	old = MemoryContextSwitchTo(scope.caller_cxt);
-	result = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-											  &isnull));
-	MemoryContextSwitchTo(old);
-	catalog_leave(&scope);
-	return result;
-}
 
 /* Is text a JSON array (checked without raising an error)? */
 static bool

@@ -93,7 +93,6 @@ extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 									TimestampTz run_at, bool running_here, const RunLink *link);
 extern int	elt_catalog_run_depth(int64 run_id);
-extern Jsonb *elt_catalog_run_result(int64 run_id);
 extern List *elt_catalog_reuse_results(int64 run_id);
 extern bool elt_catalog_pause_requested(int64 run_id, TimestampTz *until);
 extern void elt_catalog_mark_paused(int64 run_id, bool paused);
@@ -105,7 +104,7 @@ extern List *elt_flow_order(FlowDef *flow);
 extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
 extern List *elt_flow_instances(TaskDef *task, Jsonb *params);
 extern TaskDef *elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name);
-extern Jsonb *elt_catalog_upstream_results(int64 run_id, List *tasks);
+extern Jsonb *elt_catalog_results(int64 run_id, List *tasks);
 
 typedef struct RunRow
 {

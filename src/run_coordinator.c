@@ -415,7 +415,7 @@ group_settle(Coordinator *c, TaskProgress *g, int index)
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
 	MemoryContextSwitchTo(c->cxt);
-	results = elt_catalog_upstream_results(c->w->run_id, names);
+	results = elt_catalog_results(c->w->run_id, names);
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	initStringInfo(&array);

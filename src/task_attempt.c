@@ -231,7 +231,7 @@ run_flow(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
 	elt_json_add_string(&result, "flow", child->name);
 	elt_json_add_int(&result, "rows", r->rows);
 	elt_json_add_json(&result, "results",
-					  JsonbToCString(NULL, &elt_catalog_run_result(r->run_id)->root, 0));
+					  JsonbToCString(NULL, &elt_catalog_results(r->run_id, NIL)->root, 0));
 	out->result = elt_json_end(&result);
 	MemoryContextSwitchTo(old);
 }
@@ -378,7 +378,7 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	MemoryContextSwitchTo(cxt);
 	/* upstream results are named like parameters (a clash is refused) */
 	if (upstream != NIL)
-		params = elt_jsonb_merge(params, elt_catalog_upstream_results(w->run_id, upstream));
+		params = elt_jsonb_merge(params, elt_catalog_results(w->run_id, upstream));
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	elt_run_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
