@@ -86,6 +86,8 @@ SELECT task, result FROM elt.task_runs WHERE run_id = (SELECT max(run_id) FROM e
 -- for_each that is not an array: when written, or when the run substitutes it
 INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES ('labels', 'bad', 'sql', 'SELECT 1', '{"a": 1}');
 SELECT state, message FROM flow_run('months', '{"months": "not a list"}');
+SELECT task, state, message FROM elt.task_runs
+ WHERE run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'months') ORDER BY task;
 
 DELETE FROM elt.flows WHERE name IN ('load_month', 'parent', 'breaks', 'fragile_parent', 'calls_flow_run', 'loops',
                                      'months', 'labels');

@@ -659,6 +659,11 @@ elt_catalog_run_end(int64 run_id, EltState state, const char *message, uint64 ro
 				 "       ended_at = clock_timestamp()"
 				 " WHERE run_id = $1",
 				 4, types, values, nulls, SPI_OK_UPDATE);
+	/* a run that failed before its tasks were settled (at its start, say) */
+	catalog_exec("UPDATE elt.task_runs SET state = 'cancelled', message = 'not started: the run ended',"
+				 "       started_at = coalesce(started_at, clock_timestamp()), ended_at = clock_timestamp()"
+				 " WHERE run_id = $1 AND state = 'pending'",
+				 1, types, values, NULL, SPI_OK_UPDATE);
 	catalog_notify(run_id, NULL, elt_state_name(state));
 	catalog_leave(&scope);
 }
