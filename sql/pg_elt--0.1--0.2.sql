@@ -245,14 +245,14 @@ BEGIN
 END
 $$;
 
--- Deletes old history, a batch at a time.
--- search_path: fixed (pg_catalog, pg_temp) by ALTER FUNCTION in pg_elt--0.2--0.3.sql;
--- its body is unchanged, so the upgrade does not restate it.
+-- Deletes old history, a batch at a time.  (Installs of 0.2 made before its
+-- search_path was fixed here get it from the ALTER FUNCTION in
+-- pg_elt--0.2--0.3.sql; the body is the same.)
 CREATE FUNCTION elt._prune_history(
     retention interval DEFAULT current_setting('pg_elt.history_retention')::interval,
     keep_completed_details boolean DEFAULT current_setting('pg_elt.keep_completed_details')::boolean)
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer := 0;
     m integer;
