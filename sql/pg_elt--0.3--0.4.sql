@@ -145,20 +145,23 @@ $$;
 REVOKE EXECUTE ON FUNCTION elt._notify(bigint, text, text) FROM PUBLIC;
 
 -- Makes a run of the flow: running in the calling worker (flow_run), or
--- pending until run_at.  NULL when the flow is gone.
+-- pending until run_at; a retry of retry_of, a subflow of parent_run's
+-- parent_task.  NULL when the flow is gone.
 CREATE FUNCTION elt._create_run(flow text, owner name, params jsonb, run_at timestamptz,
                                 trigger text, running_here boolean,
                                 attempt integer DEFAULT 1, retry_of bigint DEFAULT NULL,
-                                priority integer DEFAULT NULL)
+                                priority integer DEFAULT NULL,
+                                parent_run bigint DEFAULT NULL, parent_task text DEFAULT NULL)
     RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
     INSERT INTO elt.flow_runs AS r (flow, owner, params, run_at, trigger, priority, attempt, retry_of,
-                                    state, worker_pid, started_at)
+                                    parent_run, parent_task, state, worker_pid, started_at)
     SELECT f.name, f.owner, _create_run.params, _create_run.run_at, _create_run.trigger,
            coalesce(_create_run.priority, f.priority), _create_run.attempt, _create_run.retry_of,
+           _create_run.parent_run, _create_run.parent_task,
            CASE WHEN running_here THEN 'running' ELSE 'pending' END,
            CASE WHEN running_here THEN pg_backend_pid() END,
            CASE WHEN running_here THEN clock_timestamp() END
@@ -170,7 +173,7 @@ BEGIN
     RETURN id;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer, bigint, text) FROM PUBLIC;
 
 -- The names of states, as the library spells them (src/states.c).
 CREATE FUNCTION elt._states() RETURNS text[]

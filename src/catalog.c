@@ -475,9 +475,10 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 					   TimestampTz run_at, bool running_here, const RunLink *link)
 {
 	CatalogScope scope;
-	Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID};
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	Oid			types[9] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID,
+	INT8OID, TEXTOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
 	int64		run_id;
 	bool		isnull;
 
@@ -489,24 +490,18 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	values[5] = BoolGetDatum(running_here);
 	values[6] = Int64GetDatum(link ? link->retry_of : 0);
 	nulls[6] = link && link->retry_of != 0 ? ' ' : 'n';
+	values[7] = Int64GetDatum(link ? link->parent_run : 0);
+	values[8] = link && link->parent_run != 0 ? CStringGetTextDatum(link->parent_task) : (Datum) 0;
+	nulls[7] = nulls[8] = link && link->parent_run != 0 ? ' ' : 'n';
 	catalog_enter(&scope);
-	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7)",
-				 7, types, values, nulls, SPI_OK_SELECT);
+	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7, NULL, $8, $9)",
+				 9, types, values, nulls, SPI_OK_SELECT);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("flow \"%s\" of role \"%s\" no longer exists", flow->name, flow->owner_name),
 				 errdetail("It was deleted, renamed or given to another role while the run was being made.")));
-	if (link && link->parent_run != 0)
-	{
-		Oid			ptypes[3] = {INT8OID, INT8OID, TEXTOID};
-		Datum		pvalues[3] = {Int64GetDatum(run_id), Int64GetDatum(link->parent_run),
-		CStringGetTextDatum(link->parent_task)};
-
-		catalog_exec("UPDATE elt.flow_runs SET parent_run = $2, parent_task = $3 WHERE run_id = $1",
-					 3, ptypes, pvalues, NULL, SPI_OK_UPDATE);
-	}
 	catalog_leave(&scope);
 	return run_id;
 }
@@ -865,8 +860,9 @@ elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt)
 	catalog_leave(&scope);
 }
 
-static bool
-catalog_name_in(List *names, const char *name)
+/* Is name one of names (C strings)? */
+bool
+elt_name_in_list(List *names, const char *name)
 {
 	ListCell   *lc;
 
@@ -898,7 +894,7 @@ elt_flow_upstream(FlowDef *flow, TaskDef *task)
 			if (strcmp(t->name, list_nth(upstream, i)) != 0)
 				continue;
 			foreach(dc, t->depends_on)
-				if (!catalog_name_in(upstream, lfirst(dc)))
+				if (!elt_name_in_list(upstream, lfirst(dc)))
 					upstream = lappend(upstream, lfirst(dc));
 		}
 	}

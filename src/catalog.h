@@ -102,6 +102,7 @@ extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
 extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);
 extern List *elt_flow_order(FlowDef *flow);
 extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
+extern bool elt_name_in_list(List *names, const char *name);
 extern List *elt_flow_instances(TaskDef *task, Jsonb *params);
 extern TaskDef *elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name);
 extern Jsonb *elt_catalog_results(int64 run_id, List *tasks);

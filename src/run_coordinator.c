@@ -39,6 +39,7 @@
 
 #define COORDINATOR_NAP_MS			1000
 #define COORDINATOR_PERMIT_RETRY_MS	200
+#define COORDINATOR_PAUSE_CHECK_MS	500
 
 /* Where a task of the run stands. */
 typedef struct TaskProgress
@@ -79,6 +80,7 @@ typedef struct Coordinator
 	bool		holding;		/* flow_pause asks: start nothing new */
 	bool		paused;			/* ... and the running tasks have finished */
 	bool		pause_expired;	/* the pause's timeout: cancelled, and failed */
+	TimestampTz next_pause_check;	/* while not held: flow_pause is read this often */
 } Coordinator;
 
 static TaskProgress *
@@ -285,8 +287,10 @@ coordinator_check_pause(Coordinator *c, TimestampTz now)
 {
 	TimestampTz until = 0;
 
-	if (c->cancelled)
+	/* a chain of quick tasks must not pay a read of the run per task */
+	if (c->cancelled || (!c->holding && now < c->next_pause_check))
 		return;
+	c->next_pause_check = TimestampTzPlusMilliseconds(now, COORDINATOR_PAUSE_CHECK_MS);
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
 	c->holding = elt_catalog_pause_requested(c->w->run_id, &until);
@@ -543,18 +547,15 @@ static TaskProgress *
 progress_add(Coordinator *c, TaskDef *task, int group, int ninstances)
 {
 	TaskProgress *p = &c->tasks[c->ntasks++];
-	ListCell   *rc;
 
 	p->task = task;
 	p->state = ELT_PENDING;
 	p->delay_s = task->retry_delay_s;
 	p->group = group;
 	p->ninstances = ninstances;
-	foreach(rc, c->reused)
-		if (strcmp(lfirst(rc), task->name) == 0)
-			p->state = ELT_COMPLETED;
-	if (p->state == ELT_COMPLETED)
+	if (elt_name_in_list(c->reused, task->name))
 	{
+		p->state = ELT_COMPLETED;
 		elt_run_log_set_task(task->name, 0);
 		elt_run_logf(INFO, "completed in the run this one retries: its result is reused");
 		elt_run_log_set_task(NULL, 0);
