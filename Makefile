@@ -35,6 +35,7 @@ OBJS = \
 	src/run_worker_main.o \
 	src/run_coordinator.o \
 	src/task_attempt.o \
+	src/task_cache.o \
 	src/tag_limits.o \
 	src/run_log.o \
 	src/flow_run.o \

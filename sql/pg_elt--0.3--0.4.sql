@@ -146,22 +146,28 @@ REVOKE EXECUTE ON FUNCTION elt._notify(bigint, text, text) FROM PUBLIC;
 
 -- Makes a run of the flow: running in the calling worker (flow_run), or
 -- pending until run_at; a retry of retry_of, a subflow of parent_run's
--- parent_task.  NULL when the flow is gone.
+-- parent_task.  A run refreshes the cache when asked to, or when the run
+-- it is a subflow or a retry of does.  NULL when the flow is gone.
 CREATE FUNCTION elt._create_run(flow text, owner name, params jsonb, run_at timestamptz,
                                 trigger text, running_here boolean,
                                 attempt integer DEFAULT 1, retry_of bigint DEFAULT NULL,
                                 priority integer DEFAULT NULL,
-                                parent_run bigint DEFAULT NULL, parent_task text DEFAULT NULL)
+                                parent_run bigint DEFAULT NULL, parent_task text DEFAULT NULL,
+                                refresh_cache boolean DEFAULT NULL)
     RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
     INSERT INTO elt.flow_runs AS r (flow, owner, params, run_at, trigger, priority, attempt, retry_of,
-                                    parent_run, parent_task, state, worker_pid, started_at)
+                                    parent_run, parent_task, refresh_cache, state, worker_pid, started_at)
     SELECT f.name, f.owner, _create_run.params, _create_run.run_at, _create_run.trigger,
            coalesce(_create_run.priority, f.priority), _create_run.attempt, _create_run.retry_of,
            _create_run.parent_run, _create_run.parent_task,
+           coalesce(_create_run.refresh_cache,
+                    (SELECT o.refresh_cache FROM elt.flow_runs o
+                      WHERE o.run_id IN (_create_run.parent_run, _create_run.retry_of) ORDER BY o.refresh_cache DESC LIMIT 1),
+                    false),
            CASE WHEN running_here THEN 'running' ELSE 'pending' END,
            CASE WHEN running_here THEN pg_backend_pid() END,
            CASE WHEN running_here THEN clock_timestamp() END
@@ -173,7 +179,7 @@ BEGIN
     RETURN id;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer, bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION elt._create_run(text, name, jsonb, timestamptz, text, boolean, integer, bigint, integer, bigint, text, boolean) FROM PUBLIC;
 
 -- The names of states, as the library spells them (src/states.c).
 CREATE FUNCTION elt._states() RETURNS text[]
@@ -401,6 +407,21 @@ BEGIN
         RAISE EXCEPTION 'depends_on of task "%" contains a null', NEW.name
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF NEW.cache_expiration IS NOT NULL AND NEW.cache_expiration <= '0' THEN
+        RAISE EXCEPTION 'cache_expiration of task "%" must be positive', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'It is how long a result is kept, e.g. ''1 day''; NULL turns caching off.';
+    END IF;
+    IF NEW.cache_key IS NOT NULL AND NEW.cache_expiration IS NULL THEN
+        RAISE EXCEPTION 'task "%" of flow "%" has a cache_key but no cache_expiration', NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Set cache_expiration (e.g. ''1 day'') to cache the task''s result.';
+    END IF;
+    IF NEW.cache_key IS NOT NULL AND btrim(NEW.cache_key) = '' THEN
+        RAISE EXCEPTION 'cache_key of task "%" is empty', NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write a template such as :''url'', or NULL for the default key (the task''s inputs and upstream results).';
+    END IF;
     RETURN NEW;
 END
 $$;
@@ -437,10 +458,17 @@ BEGIN
 END
 $$;
 
+-- Checks a template's references against names (an object: its keys);
+-- what names the template in the error.
+CREATE FUNCTION elt._check_template(what text, template text, names jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_check_template' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION elt._check_task_references() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     params jsonb := (SELECT f.params FROM elt.flows f WHERE f.name = NEW.flow AND f.owner = NEW.owner);
+    names jsonb;
 BEGIN
     IF params ? NEW.name THEN
         RAISE EXCEPTION 'task "%" of flow "%" has the name of one of the flow''s parameters', NEW.name, NEW.flow
@@ -452,14 +480,15 @@ BEGIN
         PERFORM elt._check_subflow(NEW.flow, NEW.owner, NEW.name, NEW.config ->> 'flow');
     END IF;
     -- a mapped task also sees :item, and the keys of the objects it maps over
-    PERFORM elt._check_task_templates(NEW.name, NEW.sql,
-        params || coalesce((SELECT jsonb_object_agg(u, true)
+    names := params || coalesce((SELECT jsonb_object_agg(u, true)
                               FROM unnest(elt._upstream_tasks(NEW.flow, NEW.owner, NEW.depends_on)) u), '{}')
                || CASE WHEN NEW.for_each IS NULL THEN '{}'::jsonb ELSE '{"item": true}'::jsonb END
                || coalesce((SELECT jsonb_object_agg(k, true)
                               FROM jsonb_array_elements(CASE WHEN jsonb_typeof(elt._json_or_null(NEW.for_each)) = 'array'
                                                              THEN elt._json_or_null(NEW.for_each) END) e,
-                                   jsonb_object_keys(CASE WHEN jsonb_typeof(e) = 'object' THEN e ELSE '{}' END) k), '{}'));
+                                   jsonb_object_keys(CASE WHEN jsonb_typeof(e) = 'object' THEN e ELSE '{}' END) k), '{}');
+    PERFORM elt._check_task_templates(NEW.name, NEW.sql, names);
+    PERFORM elt._check_template(format('the cache_key of task "%s"', NEW.name), NEW.cache_key, names);
     RETURN NEW;
 END
 $$;
@@ -511,7 +540,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH old AS (
         SELECT DISTINCT ON (t.task) t.*
           FROM elt.task_runs t JOIN elt.flow_runs r ON t.run_id = r.retry_of
-         WHERE r.run_id = _reuse_results.run AND t.state = 'completed'
+         WHERE r.run_id = _reuse_results.run AND t.state IN ('completed', 'cached')
          ORDER BY t.task, t.attempt DESC),
     -- the flow's tasks have their rows already; instances of mapped ones get theirs
     taken AS (
@@ -662,14 +691,16 @@ CREATE FUNCTION elt.add_task(flow text, name text, kind text, sql text DEFAULT N
                              tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
                              retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
                              timeout interval DEFAULT NULL, description text DEFAULT NULL,
-                             for_each text DEFAULT NULL)
+                             for_each text DEFAULT NULL, cache_expiration interval DEFAULT NULL,
+                             cache_key text DEFAULT NULL)
     RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
         'flow', flow, 'owner', elt._resolve_flow(flow), 'name', name, 'kind', kind, 'sql', sql,
         'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
         'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
-        'description', description, 'for_each', for_each)), NULL);
+        'description', description, 'for_each', for_each, 'cache_expiration', cache_expiration,
+        'cache_key', cache_key)), NULL);
 $$;
 
 CREATE FUNCTION elt.alter_task(flow text, name text, sql text DEFAULT NULL,
@@ -677,14 +708,16 @@ CREATE FUNCTION elt.alter_task(flow text, name text, sql text DEFAULT NULL,
                                tags text[] DEFAULT NULL, retries integer DEFAULT NULL,
                                retry_delay interval DEFAULT NULL, retry_backoff double precision DEFAULT NULL,
                                timeout interval DEFAULT NULL, description text DEFAULT NULL,
-                               for_each text DEFAULT NULL)
+                               for_each text DEFAULT NULL, cache_expiration interval DEFAULT NULL,
+                               cache_key text DEFAULT NULL)
     RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF elt._write_row('elt.tasks', jsonb_strip_nulls(jsonb_build_object(
             'sql', sql, 'config', config, 'depends_on', depends_on, 'tags', tags, 'retries', retries,
             'retry_delay', retry_delay, 'retry_backoff', retry_backoff, 'timeout', timeout,
-            'description', description, 'for_each', for_each)),
+            'description', description, 'for_each', for_each, 'cache_expiration', cache_expiration,
+            'cache_key', cache_key)),
             jsonb_build_object('flow', flow, 'owner', elt._resolve_flow(flow), 'name', name)) = 0
        AND NOT EXISTS (SELECT 1 FROM elt.tasks t
                         WHERE t.flow = alter_task.flow AND t.name = alter_task.name
@@ -758,8 +791,9 @@ COMMENT ON FUNCTION elt.flow_graph(text) IS
     'the flow''s tasks and dependencies as Graphviz DOT and as Mermaid flowchart text';
 
 -- One row per attempt, in the order they started, with a bar placed and
--- sized on the run's span (width columns): = completed, x failed,
--- ~ retrying (failed, retried), ! crashed, - cancelled, > still running.
+-- sized on the run's span (width columns): = completed, * cached,
+-- x failed, ~ retrying (failed, retried), ! crashed, - cancelled, > still
+-- running.
 CREATE FUNCTION elt.run_timeline(run_id bigint, width integer DEFAULT 40)
     RETURNS TABLE (task text, attempt integer, state text, started interval, duration interval, bar text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -777,7 +811,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
          WHERE t.run_id = run_timeline.run_id AND t.started_at IS NOT NULL)
     SELECT a.task, a.attempt, a.state, a.started, a.duration,
            rpad(repeat(' ', least(a.lead, width - 1))
-                || repeat(CASE a.state WHEN 'completed' THEN '=' WHEN 'failed' THEN 'x'
+                || repeat(CASE a.state WHEN 'completed' THEN '=' WHEN 'cached' THEN '*' WHEN 'failed' THEN 'x'
                                        WHEN 'retrying' THEN '~' WHEN 'crashed' THEN '!'
                                        WHEN 'cancelled' THEN '-' ELSE '>' END,
                           least(a.len, width - least(a.lead, width - 1))),
@@ -785,7 +819,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM a ORDER BY a.started, a.task, a.attempt
 $$;
 COMMENT ON FUNCTION elt.run_timeline(bigint, integer) IS
-    'the run''s attempts as a text Gantt chart: = completed, x failed, ~ retrying, ! crashed, - cancelled, > running';
+    'the run''s attempts as a text Gantt chart: = completed, * cached, x failed, ~ retrying, ! crashed, - cancelled, > running';
 
 /* ------------------------------------------------------------------
  * Pause and resume.  A paused run keeps its worker, and its state in
@@ -817,6 +851,131 @@ CREATE FUNCTION @extschema@.flow_resume(run_id bigint) RETURNS boolean
     LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.flow_resume(bigint) IS 'resume a paused run';
+
+/* ------------------------------------------------------------------
+ * Caching, as Prefect's cache_key_fn=task_input_hash with
+ * cache_expiration: a task with a cache_expiration is skipped, in state
+ * cached, while an unexpired entry exists for its key, and hands on the
+ * entry's result.  The key is a hash of the task's kind and substituted
+ * inputs plus its upstream results, or of its cache_key template.  An
+ * extract's entry is also stale when its table was dropped or re-created,
+ * or when the source answers a conditional request with anything but 304.
+ * Entries belong to the flow's owner: one role's cache never serves
+ * another.  Written by the runtime only; owners see and clear theirs.
+ * ------------------------------------------------------------------ */
+
+ALTER TABLE elt.tasks ADD COLUMN cache_expiration interval, ADD COLUMN cache_key text;
+COMMENT ON COLUMN elt.tasks.cache_expiration IS
+    'how long a completed result is reused by later runs (NULL: not cached); see elt.task_cache';
+COMMENT ON COLUMN elt.tasks.cache_key IS
+    'a template whose substitution is the cache key (NULL: the task''s kind, substituted inputs and upstream results)';
+
+ALTER TABLE elt.task_runs DROP CONSTRAINT task_runs_state_check,
+    ADD CONSTRAINT task_runs_state_check
+        CHECK (state IN ('pending', 'running', 'retrying', 'completed', 'cached', 'failed', 'cancelled', 'crashed'));
+ALTER TABLE elt.flow_runs ADD COLUMN refresh_cache boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN elt.flow_runs.refresh_cache IS
+    'the run ignores cache entries, and replaces those of the tasks it completes (flow_run(..., refresh_cache => true))';
+
+CREATE TABLE elt.task_cache (
+    owner       name NOT NULL,
+    key         text NOT NULL,
+    flow        text NOT NULL,
+    task        text NOT NULL,
+    run_id      bigint NOT NULL,
+    rows_loaded bigint,
+    bytes       bigint,
+    inputs      jsonb,
+    result      jsonb,
+    target      oid,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+CREATE INDEX task_cache_expiry ON elt.task_cache (expires_at);
+COMMENT ON TABLE elt.task_cache IS
+    'pg_elt''s cache of task results, per owner; elt.clear_cache empties it, history pruning drops expired entries';
+COMMENT ON COLUMN elt.task_cache.key IS 'SHA-256 (hex) of what identifies the work: see elt.tasks.cache_key';
+COMMENT ON COLUMN elt.task_cache.run_id IS 'the run whose attempt made the entry (its history may be gone)';
+COMMENT ON COLUMN elt.task_cache.target IS 'an extract''s table as loaded: the entry is stale once the name finds another table, or none';
+ALTER TABLE elt.task_cache ENABLE ROW LEVEL SECURITY;
+CREATE POLICY task_cache_owner ON elt.task_cache FOR SELECT
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY task_cache_owner_clear ON elt.task_cache FOR DELETE
+    USING (owner IN (SELECT elt._member_roles()));
+GRANT SELECT, DELETE ON elt.task_cache TO PUBLIC;
+
+-- Empties the caller's cache: of one flow, of one task (a mapped task's
+-- instances too), or all; returns the entries removed.
+CREATE FUNCTION elt.clear_cache(flow text DEFAULT NULL, task text DEFAULT NULL) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (
+        DELETE FROM elt.task_cache c
+         WHERE (clear_cache.flow IS NULL OR c.flow = clear_cache.flow)
+           AND (clear_cache.task IS NULL OR c.task = clear_cache.task
+                OR left(c.task, length(clear_cache.task) + 1) = clear_cache.task || '[')
+        RETURNING 1)
+    SELECT count(*) FROM gone;
+$$;
+COMMENT ON FUNCTION elt.clear_cache(text, text) IS
+    'remove the cache entries of the caller''s flows (one flow''s, one task''s, or all); returns how many';
+
+-- History pruning also drops expired cache entries, a batch at a time.
+CREATE OR REPLACE FUNCTION elt._prune_history(
+    retention interval DEFAULT current_setting('pg_elt.history_retention')::interval,
+    keep_completed_details boolean DEFAULT current_setting('pg_elt.keep_completed_details')::boolean)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer := 0;
+    m integer;
+BEGIN
+    IF retention > '0' THEN
+        DELETE FROM elt.flow_runs WHERE run_id IN
+            (SELECT run_id FROM elt.flow_runs WHERE ended_at < clock_timestamp() - retention LIMIT 1000);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        DELETE FROM elt.logs WHERE id IN
+            (SELECT id FROM elt.logs WHERE run_id IS NULL AND logged_at < clock_timestamp() - retention LIMIT 1000);
+    END IF;
+    IF NOT keep_completed_details THEN
+        DELETE FROM elt.logs WHERE id IN
+            (SELECT l.id FROM elt.logs l JOIN elt.flow_runs r USING (run_id)
+              WHERE r.state = 'completed' LIMIT 5000);
+        DELETE FROM elt.task_runs WHERE (run_id, task, attempt) IN
+            (SELECT t.run_id, t.task, t.attempt FROM elt.task_runs t JOIN elt.flow_runs r USING (run_id)
+              WHERE r.state = 'completed' LIMIT 5000);
+        GET DIAGNOSTICS m = ROW_COUNT;
+        n := n + m;
+    END IF;
+    DELETE FROM elt.task_cache WHERE (owner, key) IN
+        (SELECT c.owner, c.key FROM elt.task_cache c WHERE c.expires_at < clock_timestamp() LIMIT 1000);
+    GET DIAGNOSTICS m = ROW_COUNT;
+    RETURN n + m;
+END
+$$;
+
+-- flow_run and flow_submit take the run option refresh_cache.
+DROP FUNCTION @extschema@.flow_run(text, jsonb);
+CREATE FUNCTION @extschema@.flow_run(flow text, params jsonb DEFAULT '{}',
+                                     refresh_cache boolean DEFAULT false,
+                                     OUT run_id bigint, OUT state text, OUT message text,
+                                     OUT rows_loaded bigint, OUT duration interval)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'elt_flow_run'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flow_run(text, jsonb, boolean) IS
+    'run a flow in a background worker as its owner, relaying its log; returns the run''s outcome (refresh_cache: ignore and replace cached results)';
+DROP FUNCTION @extschema@.flow_submit(text, jsonb, timestamptz);
+CREATE FUNCTION @extschema@.flow_submit(flow text, params jsonb DEFAULT '{}',
+                                        run_at timestamptz DEFAULT now(),
+                                        refresh_cache boolean DEFAULT false)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'elt_flow_submit'
+    LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.flow_submit(text, jsonb, timestamptz, boolean) IS
+    'queue a run of a flow (it starts after the transaction commits); returns its run_id (refresh_cache: ignore and replace cached results)';
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

@@ -25,7 +25,7 @@ SELECT * FROM seen;
 SELECT task, inputs FROM elt.task_attempts WHERE run_id = last_result_run() AND task <> 'report' ORDER BY task;
 -- results: the extract's (bytes are the file's: compare, not print) and the
 -- first row of the SQL task's last statement that returned rows
-SELECT task, result - 'bytes' - 'size' AS result, (result ->> 'bytes')::bigint = bytes AS bytes_recorded
+SELECT task, result - 'bytes' - 'size' - 'loaded_at' AS result, (result ->> 'bytes')::bigint = bytes AS bytes_recorded
   FROM elt.task_attempts WHERE run_id = last_result_run() ORDER BY task;
 -- the whole inputs never show the secrets
 SELECT count(*) AS secrets_shown FROM elt.task_runs

@@ -364,7 +364,8 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 	{
 		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
-					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each"
+					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
+					 "       cache_expiration::text, cache_key"
 					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
 					 2, types, values, NULL, SPI_OK_SELECT);
 		old = MemoryContextSwitchTo(cxt);
@@ -386,6 +387,8 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 			flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
 			task->tags = catalog_text_array(tup, desc, 11);
 			task->for_each = catalog_text(tup, desc, 12);
+			task->cache_expiration = catalog_text(tup, desc, 13);
+			task->cache_key = catalog_text(tup, desc, 14);
 			flow->tasks = lappend(flow->tasks, task);
 		}
 		MemoryContextSwitchTo(old);
@@ -475,10 +478,10 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 					   TimestampTz run_at, bool running_here, const RunLink *link)
 {
 	CatalogScope scope;
-	Oid			types[9] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID,
-	INT8OID, TEXTOID};
-	Datum		values[9];
-	char		nulls[9] = "         ";
+	Oid			types[10] = {TEXTOID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, BOOLOID, INT8OID,
+	INT8OID, TEXTOID, BOOLOID};
+	Datum		values[10];
+	char		nulls[10] = "          ";
 	int64		run_id;
 	bool		isnull;
 
@@ -493,9 +496,11 @@ elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 	values[7] = Int64GetDatum(link ? link->parent_run : 0);
 	values[8] = link && link->parent_run != 0 ? CStringGetTextDatum(link->parent_task) : (Datum) 0;
 	nulls[7] = nulls[8] = link && link->parent_run != 0 ? ' ' : 'n';
+	values[9] = BoolGetDatum(true);
+	nulls[9] = link && link->refresh_cache ? ' ' : 'n';	/* else as its parent or retried run */
 	catalog_enter(&scope);
-	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7, NULL, $8, $9)",
-				 9, types, values, nulls, SPI_OK_SELECT);
+	catalog_exec("SELECT elt._create_run($1, $2, $3, $4, $5, $6, 1, $7, NULL, $8, $9, $10)",
+				 10, types, values, nulls, SPI_OK_SELECT);
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 		ereport(ERROR,
@@ -860,6 +865,98 @@ elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt)
 	catalog_leave(&scope);
 }
 
+/*
+ * The unexpired entry for key in the cache of the run's owner; false when
+ * there is none.  *refresh says the run refreshes the cache: it takes no
+ * entry (but is told of the one it replaces).
+ */
+bool
+elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry, bool *refresh)
+{
+	CatalogScope scope;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(run_id), CStringGetTextDatum(key)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		found;
+	Datum		d;
+	MemoryContext old;
+
+	memset(entry, 0, sizeof(CacheEntry));
+	catalog_enter(&scope);
+	catalog_exec("SELECT r.refresh_cache, c.run_id, c.rows_loaded, c.bytes, c.result, c.target,"
+				 "       c.expires_at"
+				 "  FROM elt.flow_runs r LEFT JOIN elt.task_cache c"
+				 "    ON c.owner = r.owner AND c.key = $2 AND c.expires_at > clock_timestamp()"
+				 " WHERE r.run_id = $1",
+				 2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "run %lld is missing from elt.flow_runs", (long long) run_id);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	*refresh = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	found = !isnull;
+	if (found)
+	{
+		entry->run_id = DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		entry->rows = isnull ? 0 : (uint64) DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		entry->bytes = isnull ? 0 : (uint64) DatumGetInt64(d);
+		old = MemoryContextSwitchTo(scope.caller_cxt);
+		entry->result = catalog_jsonb(tup, desc, 5);
+		MemoryContextSwitchTo(old);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		entry->target = isnull ? InvalidOid : DatumGetObjectId(d);
+		entry->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+	}
+	catalog_leave(&scope);
+	return found;
+}
+
+/*
+ * Keeps a completed attempt's result in the run owner's cache under key
+ * for expiration (an interval) from now, replacing what the key held.
+ * Called inside the attempt's transaction: the entry commits with the
+ * work it stands for, or not at all.
+ */
+void
+elt_catalog_cache_store(int64 run_id, const char *task, const char *key, const char *expiration,
+						const AttemptOutcome *outcome, Oid target)
+{
+	CatalogScope scope;
+	Oid			types[9] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, JSONBOID,
+	JSONBOID, OIDOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
+
+	values[0] = Int64GetDatum(run_id);
+	values[1] = CStringGetTextDatum(key);
+	values[2] = CStringGetTextDatum(task);
+	values[3] = CStringGetTextDatum(expiration);
+	values[4] = Int64GetDatum((int64) outcome->rows);
+	values[5] = Int64GetDatum((int64) outcome->bytes);
+	values[6] = outcome->inputs ? JsonbPGetDatum(outcome->inputs) : (Datum) 0;
+	nulls[6] = outcome->inputs ? ' ' : 'n';
+	values[7] = outcome->result ? JsonbPGetDatum(outcome->result) : (Datum) 0;
+	nulls[7] = outcome->result ? ' ' : 'n';
+	values[8] = ObjectIdGetDatum(target);
+	nulls[8] = OidIsValid(target) ? ' ' : 'n';
+	catalog_enter(&scope);
+	catalog_exec("INSERT INTO elt.task_cache AS c (owner, key, flow, task, run_id, rows_loaded, bytes,"
+				 "                                inputs, result, target, created_at, expires_at)"
+				 " SELECT r.owner, $2, r.flow, $3, $1, $5, $6, $7, $8, $9, t.now, t.now + $4::interval"
+				 "   FROM elt.flow_runs r, (SELECT clock_timestamp() AS now) t WHERE r.run_id = $1"
+				 " ON CONFLICT (owner, key) DO UPDATE SET flow = EXCLUDED.flow, task = EXCLUDED.task,"
+				 "    run_id = EXCLUDED.run_id, rows_loaded = EXCLUDED.rows_loaded, bytes = EXCLUDED.bytes,"
+				 "    inputs = EXCLUDED.inputs, result = EXCLUDED.result, target = EXCLUDED.target,"
+				 "    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
+				 9, types, values, nulls, SPI_OK_INSERT);
+	catalog_leave(&scope);
+}
+
 /* Is name one of names (C strings)? */
 bool
 elt_name_in_list(List *names, const char *name)
@@ -925,7 +1022,7 @@ elt_catalog_results(int64 run_id, List *tasks)
 	catalog_enter(&scope);
 	catalog_exec("SELECT coalesce(jsonb_object_agg(task, result), '{}') FROM elt.task_runs"
 				 " WHERE run_id = $1 AND ($2 IS NULL OR task = ANY ($2))"
-				 "   AND state = 'completed' AND result IS NOT NULL",
+				 "   AND state IN ('completed', 'cached') AND result IS NOT NULL",
 				 2, types, values, tasks == NIL ? " n" : NULL, SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(scope.caller_cxt);
 	result = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,

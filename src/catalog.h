@@ -23,7 +23,7 @@
 typedef struct TaskDef
 {
 	char	   *name;
-	char	   *kind;			/* "extract" or "sql" */
+	char	   *kind;			/* "extract", "sql" or "flow" */
 	Jsonb	   *config;
 	char	   *sql;
 	List	   *depends_on;		/* task names */
@@ -34,6 +34,8 @@ typedef struct TaskDef
 	int64		timeout_ms;		/* 0 = none */
 	char	   *for_each;		/* a JSON array or a template giving one, or NULL */
 	Jsonb	   *bound;			/* an instance of a mapped task: its :item and keys */
+	char	   *cache_expiration;	/* an interval, as text; NULL: not cached */
+	char	   *cache_key;		/* a template, or NULL: the default key */
 } TaskDef;
 
 typedef struct FlowDef
@@ -60,12 +62,17 @@ typedef struct LogLine
 	char	   *hint;
 } LogLine;
 
-/* What a new run is linked to: the run it retries, the run and task it is a subflow of. */
+/*
+ * What a new run is linked to: the run it retries, the run and task it is
+ * a subflow of; and whether it was asked to refresh the cache (else it
+ * does as the run it retries or is a subflow of does).
+ */
 typedef struct RunLink
 {
 	int64		retry_of;		/* 0: none */
 	int64		parent_run;		/* 0: none */
 	const char *parent_task;
+	bool		refresh_cache;
 } RunLink;
 
 /* A row of elt.concurrency_limits. */
@@ -130,5 +137,22 @@ extern void elt_catalog_run_end(int64 run_id, EltState state, const char *messag
 								uint64 rows);
 extern void elt_catalog_write_logs(int64 run_id, List *lines);
 extern void elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt);
+
+/* An entry of elt.task_cache. */
+typedef struct CacheEntry
+{
+	int64		run_id;			/* that made it */
+	uint64		rows;
+	uint64		bytes;
+	Jsonb	   *result;
+	Oid			target;			/* an extract's table, else InvalidOid */
+	TimestampTz expires_at;
+} CacheEntry;
+
+extern bool elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry,
+								   bool *refresh);
+extern void elt_catalog_cache_store(int64 run_id, const char *task, const char *key,
+									const char *expiration, const AttemptOutcome *outcome,
+									Oid target);
 
 #endif							/* PG_ELT_CATALOG_H */

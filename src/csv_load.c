@@ -219,6 +219,13 @@ load_parse_table_name(const char *table_name)
 	return np.rv;
 }
 
+/* The table a load's table name finds now, as the load would; InvalidOid: none. */
+Oid
+elt_load_table_oid(const char *table_name)
+{
+	return RangeVarGetRelid(load_parse_table_name(table_name), NoLock, true);
+}
+
 static char *
 load_qualified_name(RangeVar *rv)
 {
@@ -419,10 +426,12 @@ load_report_row_error(ErrorData *edata, CopyFromState cstate, Relation rel,
 /*
  * Checks, before a byte is read, that the load can go where it is told:
  * the target (when it exists) is something a path can load, and the mode
- * would not change what kind of table it is.
+ * would not change what kind of table it is.  A conditional load may find
+ * the table that mode create made before: it is refused only if the
+ * source changed (load_attempt checks again).
  */
 static void
-load_check_target(const RangeVar *rv, const LoadOptions *opts)
+load_check_target(const RangeVar *rv, const LoadOptions *opts, bool conditional)
 {
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 	Relation	rel;
@@ -434,7 +443,7 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts)
 		PreventCommandIfReadOnly("load_csv");
 	if (!OidIsValid(relid))
 		return;
-	if (opts->mode == LOAD_CREATE)
+	if (opts->mode == LOAD_CREATE && !conditional)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
 				 errmsg("table \"%s\" already exists", rv->relname),
@@ -486,13 +495,18 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 	LoadPath	path;
 	uint64		rows;
 
+	if (hopts->not_modified && *hopts->not_modified)
+	{
+		stream->close(stream);	/* the caller's copy is current: nothing to load */
+		return 0;
+	}
 	initStringInfo(&head);
 	load_read_head(stream, opts, &head, &sample);
 	load_header_to_server(&sample, opts, stream->display_url);
 
 	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
-		load_check_target(rv, opts);	/* made since the first check: refused */
+		load_check_target(rv, opts, false); /* made since the first check: refused */
 	/* a table made anew is distributed as asked, or as the one it replaces was */
 	elt_citus_requested(opts, &distribution);
 	if (OidIsValid(relid) && opts->mode == LOAD_REPLACE)
@@ -590,12 +604,17 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, L
 
 	elt_http_options_for_caller(opts, &hopts);
 	hopts.retry_after_ms = &retry_after_ms;
-	memset(source, 0, sizeof(LoadSource));
+	source->not_modified = false;
+	source->bytes = 0;
+	source->table = InvalidOid;
 	elt_http_headers_reset(&source->response);
 	hopts.response = &source->response;
+	hopts.if_none_match = source->if_none_match;
+	hopts.if_modified_since = source->if_modified_since;
+	hopts.not_modified = &source->not_modified;
 	elt_check_url_allowed(url, hopts.allow_file);
 	rv = load_parse_table_name(table_name);
-	load_check_target(rv, opts);
+	load_check_target(rv, opts, source->if_none_match || source->if_modified_since);
 
 	for (int attempt = 0;; attempt++)
 	{
@@ -628,7 +647,10 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, L
 		PG_END_TRY();
 
 		if (edata == NULL)
+		{
+			source->table = RangeVarGetRelid(rv, NoLock, true);
 			return rows;
+		}
 		if (!load_error_is_transient(edata->sqlerrcode) || attempt >= opts->retries)
 			ReThrowError(edata);
 
@@ -656,7 +678,7 @@ Datum
 elt_load_csv_sql(PG_FUNCTION_ARGS)
 {
 	LoadOptions opts;
-	LoadSource	source;
+	LoadSource	source = {0};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,

@@ -15,14 +15,26 @@
 #include "http_headers.h"
 #include "load_options.h"
 
-/* What a load read, besides its rows: for an extract's result. */
+/*
+ * What a load read, besides its rows: for an extract's result.  A caller
+ * that has a copy of the source loaded before gives its validators: the
+ * load is then a conditional request, and a source that has not changed
+ * (HTTP 304) loads nothing and leaves the table as it is.
+ */
 typedef struct LoadSource
 {
+	/* in: validators of the caller's copy, or NULL */
+	const char *if_none_match;
+	const char *if_modified_since;
+	/* out */
+	bool		not_modified;	/* the source said the copy is current */
 	uint64		bytes;			/* downloaded (compressed, if it was) */
+	Oid			table;			/* the table loaded into */
 	HttpResponseHeaders response;	/* validators of the file's response */
 } LoadSource;
 
 extern uint64 elt_load_csv(const char *url, const char *table_name,
 						   const LoadOptions *opts, LoadSource *source);
+extern Oid	elt_load_table_oid(const char *table_name);
 
 #endif							/* PG_ELT_CSV_LOAD_H */

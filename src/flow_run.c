@@ -253,10 +253,6 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const Ru
 }
 
 /*
- * flow_run(flow text, params jsonb DEFAULT '{}')
- *	 RETURNS (run_id, state, message, rows_loaded, duration)
- */
-/*
  * Runs the flow at once in a worker, relaying its log, and returns how
  * the run ended (flow_run, and flow_retry without the preload).
  */
@@ -300,12 +296,13 @@ elt_run_at_once(FlowDef *flow, Jsonb *params, const RunLink *link)
  * Runs flow as a subflow of the task this worker is running (a task of
  * kind flow, or flow_run in a task's SQL): linked to the run and task,
  * nested no deeper than SUBFLOW_MAX_DEPTH, and an error (which fails the
- * task, and which its retries may cure) when it does not complete.
+ * task, and which its retries may cure) when it does not complete.  It
+ * refreshes the cache when asked, or when the parent run does.
  */
 RunMessage *
-elt_run_subflow(FlowDef *flow, Jsonb *params)
+elt_run_subflow(FlowDef *flow, Jsonb *params, bool refresh_cache)
 {
-	RunLink		link = {0, 0, NULL};
+	RunLink		link = {.refresh_cache = refresh_cache};
 	RunMessage *r;
 
 	if (!elt_run_log_current(&link.parent_run, &link.parent_task))
@@ -325,12 +322,17 @@ elt_run_subflow(FlowDef *flow, Jsonb *params)
 	return r;
 }
 
+/*
+ * flow_run(flow text, params jsonb DEFAULT '{}', refresh_cache boolean
+ * DEFAULT false) RETURNS (run_id, state, message, rows_loaded, duration)
+ */
 Datum
 elt_flow_run(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *params;
 	FlowDef    *flow;
 	RunMessage *r;
+	RunLink		link = {0};
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -340,8 +342,9 @@ elt_flow_run(PG_FUNCTION_ARGS)
 	params = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	flow = elt_check_runnable_flow(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	(void) elt_run_params(flow, params, "flow_run's params");
-	r = elt_run_log_current(NULL, NULL) ? elt_run_subflow(flow, params) :
-		elt_run_at_once(flow, params, NULL);
+	link.refresh_cache = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	r = elt_run_log_current(NULL, NULL) ? elt_run_subflow(flow, params, link.refresh_cache) :
+		elt_run_at_once(flow, params, &link);
 	PG_RETURN_DATUM(elt_run_result(fcinfo, r->run_id, r->state, r->message, r->rows,
 								   r->duration_us));
 }

@@ -20,6 +20,6 @@ extern Datum elt_run_result(FunctionCallInfo fcinfo, int64 run_id, const char *s
 							const char *message, int64 rows, int64 duration_us);
 
 extern RunMessage *elt_run_at_once(FlowDef *flow, Jsonb *params, const RunLink *link);
-extern RunMessage *elt_run_subflow(FlowDef *flow, Jsonb *params);
+extern RunMessage *elt_run_subflow(FlowDef *flow, Jsonb *params, bool refresh_cache);
 
 #endif							/* PG_ELT_FLOW_RUN_H */

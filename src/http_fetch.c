@@ -17,6 +17,10 @@
  *	  that is impossible the stream fails with a connection error, which
  *	  the load treats as transient (roll back, start again).
  *
+ *	  A conditional request (If-None-Match, If-Modified-Since: the
+ *	  validators of a copy the caller has) that the server answers with
+ *	  304 is a stream with no bytes, and the caller is told.
+ *
  *	  Credentials in a URL are never printed: every message uses the URL
  *	  with user and password removed.
  *
@@ -197,6 +201,16 @@ elt_check_url_allowed(const char *url, bool allow_file)
 			 errhint("pg_elt loads from http:// and https:// URLs.")));
 }
 
+/* A value that can go into a request header as it is: no control characters. */
+static bool
+http_header_value_is_safe(const char *value)
+{
+	for (const char *c = value; *c; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
 /* libcurl header callback: inside curl, so http_headers.c's pure code. */
 static size_t
 http_header_cb(char *line, size_t size, size_t nitems, void *arg)
@@ -239,7 +253,8 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		{
 			const char *validator = hs->response.etag[0] ? hs->response.etag : hs->response.last_modified;
 
-			hs->resumable = hs->response.accept_ranges && validator[0] != '\0';
+			hs->resumable = hs->response.accept_ranges && validator[0] != '\0' &&
+				http_header_value_is_safe(validator);
 			strlcpy(hs->validator, validator, sizeof(hs->validator));
 			if (hs->options.response)
 				*hs->options.response = hs->response;
@@ -343,6 +358,29 @@ http_origin(const char *url)
 
 static void http_start_transfer(HttpStream *hs);
 
+/* Adds a request header; false (nothing added) when value could split the request. */
+static bool
+http_add_header(HttpStream *hs, const char *name, const char *value)
+{
+	struct curl_slist *l;
+
+	if (!http_header_value_is_safe(value))
+		return false;
+	l = curl_slist_append(hs->header_list, psprintf("%s: %s", name, value));
+	if (l == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	hs->header_list = l;
+	return true;
+}
+
+/* Was this a conditional request, and did the server say the copy is current? */
+static bool
+http_is_not_modified(HttpStream *hs)
+{
+	return hs->status == 304 && hs->base.received == 0 &&
+		(hs->options.if_none_match || hs->options.if_modified_since);
+}
+
 /*
  * Redirects are followed here rather than by libcurl, so that each hop is
  * checked like the URL the user gave (http and https only, the outbound
@@ -425,13 +463,17 @@ http_start_transfer(HttpStream *hs)
 	}
 	if (hs->base.received > 0)
 	{
-		char	   *if_range = psprintf("If-Range: %s", hs->validator);
-		struct curl_slist *l = curl_slist_append(hs->header_list, if_range);
-
-		if (l == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		hs->header_list = l;
+		(void) http_add_header(hs, "If-Range", hs->validator);
 		http_setopt(hs, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) hs->base.received);
+	}
+	else
+	{
+		if (hs->options.if_none_match &&
+			!http_add_header(hs, "If-None-Match", hs->options.if_none_match))
+			hs->options.if_none_match = NULL;
+		if (hs->options.if_modified_since &&
+			!http_add_header(hs, "If-Modified-Since", hs->options.if_modified_since))
+			hs->options.if_modified_since = NULL;
 	}
 
 	http_setopt(hs, CURLOPT_URL, hs->url);
@@ -668,6 +710,12 @@ http_read(EltStream *stream, char *dst, size_t len)
 				curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
 			if (hs->result == CURLE_OK && http_status_is_data(hs->status))
 				return 0;
+			if (hs->result == CURLE_OK && http_is_not_modified(hs))
+			{
+				if (hs->options.not_modified)
+					*hs->options.not_modified = true;
+				return 0;
+			}
 			http_handle_failure(hs);
 			continue;
 		}

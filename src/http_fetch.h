@@ -22,6 +22,10 @@ typedef struct HttpOptions
 	TimestampTz deadline;		/* 0 = none */
 	int		   *retry_after_ms; /* out: Retry-After of a failed response, or 0 */
 	struct HttpResponseHeaders *response;	/* out, if set: the headers of the file's response */
+	/* a conditional request: validators of a copy the caller has, or NULL */
+	const char *if_none_match;
+	const char *if_modified_since;
+	bool	   *not_modified;	/* out: the server answered 304 (the stream is empty) */
 } HttpOptions;
 
 extern EltStream *elt_open_url(const char *url, const HttpOptions *options);

@@ -74,6 +74,7 @@ typedef struct Coordinator
 	List	   *reused;			/* tasks whose result the run retried had */
 	/* what the run has come to so far */
 	uint64		rows_loaded;
+	int			cached;			/* tasks (instances too) that took a cached result */
 	char	   *first_failure;
 	bool		cancelled;
 	bool		timed_out;		/* the flow's timeout: cancelled, and failed */
@@ -100,8 +101,13 @@ progress_apply(Coordinator *c, TaskProgress *p, EltState outcome, uint64 rows, c
 	p->state = outcome;
 	elt_tag_permits_release(p->permits);
 	p->permits = NIL;
-	if (outcome == ELT_COMPLETED && strcmp(p->task->kind, "sql") != 0)	/* loads, subflows */
-		c->rows_loaded += rows;
+	if (elt_state_succeeded(outcome))
+	{
+		if (strcmp(p->task->kind, "sql") != 0)	/* loads, subflows */
+			c->rows_loaded += rows;
+		if (outcome == ELT_CACHED)
+			c->cached++;
+	}
 	else if (outcome == ELT_RETRYING)
 	{
 		if (p->delay_s > 0)
@@ -114,7 +120,7 @@ progress_apply(Coordinator *c, TaskProgress *p, EltState outcome, uint64 rows, c
 	}
 	else if (outcome == ELT_CANCELLED)
 		c->cancelled = true;
-	else if (outcome != ELT_COMPLETED && c->first_failure == NULL)
+	else if (c->first_failure == NULL)
 		c->first_failure = psprintf("task \"%s\" failed: %s", p->task->name,
 									failure ? failure : "unknown error");
 	elt_run_log_set_task(NULL, 0);
@@ -205,7 +211,7 @@ helper_outcome(Coordinator *c, TaskProgress *p)
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	p->failure = message;
-	elt_run_log_relay_only(outcome == ELT_COMPLETED ? NOTICE : WARNING, p->task->name,
+	elt_run_log_relay_only(elt_state_succeeded(outcome) ? NOTICE : WARNING, p->task->name,
 						   psprintf("parallel attempt %d %s%s%s", p->attempt,
 									elt_state_name(outcome),
 									message ? ": " : "", message ? message : ""));
@@ -337,7 +343,7 @@ task_blocked_by(Coordinator *c, TaskProgress *p, bool *deps_done)
 		if (blocked_by == NULL &&
 			(dep == NULL || dep->state == ELT_FAILED || dep->state == ELT_CANCELLED))
 			blocked_by = lfirst(dc);
-		*deps_done &= (dep != NULL && dep->state == ELT_COMPLETED);
+		*deps_done &= (dep != NULL && elt_state_succeeded(dep->state));
 	}
 	return blocked_by;
 }
@@ -409,7 +415,7 @@ group_settle(Coordinator *c, TaskProgress *g, int index)
 			c->left = true;
 			return;				/* not yet */
 		}
-		if (p->state != ELT_COMPLETED && outcome == ELT_COMPLETED)
+		if (!elt_state_succeeded(p->state) && outcome == ELT_COMPLETED)
 		{
 			outcome = p->state == ELT_CANCELLED ? ELT_CANCELLED : ELT_FAILED;
 			failed = p->task->name;
@@ -617,8 +623,9 @@ run_finish(Coordinator *c, TimestampTz started)
 			c->pause_expired ? "paused for longer than the pause's timeout" : c->first_failure;
 	}
 	else
-		message = psprintf("%d task%s completed", list_length(c->flow->tasks),
-						   list_length(c->flow->tasks) == 1 ? "" : "s");
+		message = psprintf("%d task%s completed%s", list_length(c->flow->tasks),
+						   list_length(c->flow->tasks) == 1 ? "" : "s",
+						   c->cached > 0 ? psprintf(", %d from the cache", c->cached) : "");
 	elt_run_log_set_task(NULL, 0);
 	elt_run_logf(state == ELT_COMPLETED ? INFO : WARNING, "run %s: %s",
 				 elt_state_name(state), message);

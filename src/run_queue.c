@@ -102,7 +102,8 @@ queue_wait(int64 run_id, TimestampTz deadline, RunRow *row)
 
 /*
  * flow_submit(flow text, params jsonb DEFAULT '{}', run_at timestamptz
- * DEFAULT now()) RETURNS bigint: queues a run and returns its id.
+ * DEFAULT now(), refresh_cache boolean DEFAULT false) RETURNS bigint:
+ * queues a run and returns its id.
  */
 Datum
 elt_flow_submit(PG_FUNCTION_ARGS)
@@ -112,6 +113,7 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 	TimestampTz run_at;
 	FlowDef    *flow;
 	int64		run_id;
+	RunLink		link = {0};
 
 	elt_require_usage("flow_submit");
 	queue_require_scheduler("flow_submit");
@@ -131,8 +133,9 @@ elt_flow_submit(PG_FUNCTION_ARGS)
 		run_at = PG_GETARG_TIMESTAMPTZ(2);
 
 	flow = elt_check_runnable_flow(name, true);
+	link.refresh_cache = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	run_id = elt_catalog_create_run(flow, elt_run_params(flow, params, "flow_submit's params"),
-									"api", run_at, false, NULL);
+									"api", run_at, false, &link);
 	elt_wake_scheduler_at_commit();
 	PG_RETURN_INT64(run_id);
 }

@@ -24,6 +24,7 @@ static const char *const state_names[ELT_STATE_COUNT] = {
 	[ELT_RUNNING] = "running",
 	[ELT_RETRYING] = "retrying",
 	[ELT_COMPLETED] = "completed",
+	[ELT_CACHED] = "cached",
 	[ELT_FAILED] = "failed",
 	[ELT_CANCELLED] = "cancelled",
 	[ELT_CRASHED] = "crashed",
@@ -51,8 +52,15 @@ elt_state_from_name(const char *name)
 bool
 elt_state_is_final(EltState state)
 {
-	return state == ELT_COMPLETED || state == ELT_FAILED ||
+	return elt_state_succeeded(state) || state == ELT_FAILED ||
 		state == ELT_CANCELLED || state == ELT_CRASHED;
+}
+
+/* Completed, by running or from the cache: what dependents wait for. */
+bool
+elt_state_succeeded(EltState state)
+{
+	return state == ELT_COMPLETED || state == ELT_CACHED;
 }
 
 /* elt._states() RETURNS text[]: the names, in the order of the enum. */

@@ -14,7 +14,8 @@
 /*
  * A run is pending, running (paused, as people see it, when flow_pause
  * holds it), or ended completed, failed, cancelled or crashed; a task
- * attempt may also end retrying (another attempt follows).
+ * attempt may also end retrying (another attempt follows) or cached (it
+ * took a cached result instead of running, and counts as completed).
  */
 typedef enum EltState
 {
@@ -22,6 +23,7 @@ typedef enum EltState
 	ELT_RUNNING,
 	ELT_RETRYING,
 	ELT_COMPLETED,
+	ELT_CACHED,
 	ELT_FAILED,
 	ELT_CANCELLED,
 	ELT_CRASHED,
@@ -33,5 +35,6 @@ typedef enum EltState
 extern const char *elt_state_name(EltState state);
 extern EltState elt_state_from_name(const char *name);
 extern bool elt_state_is_final(EltState state);
+extern bool elt_state_succeeded(EltState state);
 
 #endif							/* PG_ELT_STATES_H */

@@ -37,6 +37,7 @@
 #include "run_log.h"
 #include "runtime.h"
 #include "task_attempt.h"
+#include "task_cache.h"
 #include "templates.h"
 
 /* The largest result of a SQL task kept (its first row, as JSON). */
@@ -90,23 +91,67 @@ row_as_jsonb(HeapTuple row, TupleDesc desc, MemoryContext cxt)
 }
 
 /*
+ * What one attempt works with, and what it comes to: the kinds below fill
+ * in out, and cache.
+ */
+typedef struct Attempt
+{
+	RunWorker  *w;
+	TaskDef    *task;
+	Jsonb	   *params;			/* the run's, upstream results and an instance's item */
+	Jsonb	   *upstream;		/* the upstream results alone, or NULL */
+	MemoryContext cxt;			/* outlives the attempt's transaction */
+	AttemptOutcome out;
+	TaskCache	cache;
+	Oid			target;			/* an extract's table, for its cache entry */
+} Attempt;
+
+/*
+ * Looks the attempt's cache entry up by its inputs (as the kind spells
+ * them); the entry stays in a->cache for the kind to judge.
+ */
+static void
+attempt_open_cache(Attempt *a, const char *inputs)
+{
+	MemoryContext old = MemoryContextSwitchTo(a->cxt);
+
+	elt_task_cache_open(&a->cache, a->w->run_id, a->task, inputs, a->upstream, a->params);
+	MemoryContextSwitchTo(old);
+}
+
+/* Ends the attempt cached when an entry may be taken as it is (sql, flow). */
+static bool
+attempt_take_cached(Attempt *a, const char *inputs)
+{
+	attempt_open_cache(a, inputs);
+	if (!elt_task_cache_usable(&a->cache))
+		return false;
+	elt_task_cache_take(&a->cache, &a->out, NULL);
+	return true;
+}
+
+/*
  * Runs the task's statements one by one, as SPI_execute would, so that
  * the first row of the last one that returned rows can be its result.
  */
 static void
-run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
+run_sql(Attempt *a)
 {
-	char	   *sql = elt_substitute(task->sql, params, psprintf("task \"%s\"", task->name));
-	List	   *statements = raw_parser(sql, RAW_PARSE_DEFAULT);
+	TaskDef    *task = a->task;
+	char	   *sql = elt_substitute(task->sql, a->params, psprintf("task \"%s\"", task->name));
+	List	   *statements;
 	ListCell   *lc;
 	StringInfoData inputs;
 	MemoryContext old;
 
-	old = MemoryContextSwitchTo(cxt);
+	old = MemoryContextSwitchTo(a->cxt);
 	elt_json_begin(&inputs);
 	elt_json_add_string(&inputs, "sql", sql);
-	out->inputs = elt_json_end(&inputs);
+	a->out.inputs = elt_json_end(&inputs);
 	MemoryContextSwitchTo(old);
+	if (attempt_take_cached(a, sql))
+		return;
+	statements = raw_parser(sql, RAW_PARSE_DEFAULT);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	foreach(lc, statements)
@@ -123,9 +168,9 @@ run_sql(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
 					 errhint("Each task attempt runs in a transaction of its own; split the work into tasks.")));
 		if (rc < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-		out->rows = SPI_processed;
+		a->out.rows = SPI_processed;
 		if (SPI_tuptable != NULL && SPI_processed > 0)
-			out->result = row_as_jsonb(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
+			a->out.result = row_as_jsonb(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, a->cxt);
 	}
 	SPI_finish();
 }
@@ -170,28 +215,66 @@ extract_inputs(Jsonb *config)
 	return elt_json_end(&buf);
 }
 
+/*
+ * Whether an extract's cache entry still stands, before the source is
+ * asked: its table must be the one the entry loaded.  Then the load asks
+ * the source with the entry's validators; without any, the entry stands
+ * until it expires.
+ */
 static void
-run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
+extract_judge_cache(Attempt *a, const char *table, LoadSource *source)
 {
-	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
+	if (!elt_task_cache_usable(&a->cache))
+		return;
+	if (elt_load_table_oid(table) != a->cache.entry.target)
+	{
+		elt_task_cache_refuse(&a->cache, psprintf("table %s was dropped or re-created since", table));
+		return;
+	}
+	source->if_none_match = elt_task_cache_validator(&a->cache, "etag");
+	source->if_modified_since = elt_task_cache_validator(&a->cache, "last_modified");
+}
+
+static void
+run_extract(Attempt *a)
+{
+	Jsonb	   *config = elt_substitute_jsonb(a->task->config, a->params, NULL);
 	LoadOptions opts;
-	LoadSource	source;
+	LoadSource	source = {0};
 	char	   *url = elt_jsonb_value_text(elt_jsonb_get(config, "url"));
 	char	   *table = elt_jsonb_value_text(elt_jsonb_get(config, "table"));
+	bool		conditional;
 	MemoryContext old;
 	StringInfoData result;
 
-	old = MemoryContextSwitchTo(cxt);
-	out->inputs = extract_inputs(config);
+	old = MemoryContextSwitchTo(a->cxt);
+	a->out.inputs = extract_inputs(config);
 	MemoryContextSwitchTo(old);
 	elt_parse_load_options(config, &opts, true, false);
-	out->rows = elt_load_csv(url, table, &opts, &source);
-	out->bytes = source.bytes;
-	elt_run_logf(INFO, "loaded " UINT64_FORMAT " rows into %s", out->rows, table);
+	attempt_open_cache(a, JsonbToCString(NULL, &config->root, VARSIZE(config)));
+	extract_judge_cache(a, table, &source);
+	conditional = source.if_none_match || source.if_modified_since;
+	if (elt_task_cache_usable(&a->cache) && !conditional)
+	{
+		elt_task_cache_take(&a->cache, &a->out, NULL);
+		return;
+	}
 
-	old = MemoryContextSwitchTo(cxt);
+	a->out.rows = elt_load_csv(url, table, &opts, &source);
+	if (source.not_modified)
+	{
+		elt_task_cache_take(&a->cache, &a->out, " (the source answered 304 Not Modified)");
+		return;
+	}
+	if (conditional)
+		elt_task_cache_refuse(&a->cache, "the source changed, and was loaded afresh");
+	a->out.bytes = source.bytes;
+	a->target = source.table;
+	elt_run_logf(INFO, "loaded " UINT64_FORMAT " rows into %s", a->out.rows, table);
+
+	old = MemoryContextSwitchTo(a->cxt);
 	elt_json_begin(&result);
-	elt_json_add_int(&result, "rows", (int64) out->rows);
+	elt_json_add_int(&result, "rows", (int64) a->out.rows);
 	elt_json_add_int(&result, "bytes", (int64) source.bytes);
 	elt_json_add_string(&result, "url", elt_redact_url(url));
 	elt_json_add_string(&result, "table", table);
@@ -199,7 +282,9 @@ run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt
 	elt_json_add_string(&result, "last_modified",
 						source.response.last_modified[0] ? source.response.last_modified : NULL);
 	elt_json_add_int(&result, "size", (int64) source.bytes);
-	out->result = elt_json_end(&result);
+	/* a fresh load is a new result: tasks downstream of it miss their cache */
+	elt_json_add_string(&result, "loaded_at", timestamptz_to_str(GetCurrentTimestamp()));
+	a->out.result = elt_json_end(&result);
 	MemoryContextSwitchTo(old);
 }
 
@@ -208,31 +293,35 @@ run_extract(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt
  * (flow_run.c); its outcome is the task's, its tasks' results its result.
  */
 static void
-run_flow(TaskDef *task, Jsonb *params, AttemptOutcome *out, MemoryContext cxt)
+run_flow(Attempt *a)
 {
-	Jsonb	   *config = elt_substitute_jsonb(task->config, params, NULL);
+	Jsonb	   *config = elt_substitute_jsonb(a->task->config, a->params, NULL);
 	char	   *name = elt_jsonb_value_text(elt_jsonb_get(config, "flow"));
 	JsonbValue *given = elt_jsonb_get(config, "params");
-	FlowDef    *child = elt_check_runnable_flow(name, false);
-	Jsonb	   *child_params = elt_run_params(child, given ? JsonbValueToJsonb(given) : NULL,
-											  psprintf("the params of subflow \"%s\"", name));
+	FlowDef    *child;
+	Jsonb	   *child_params;
 	RunMessage *r;
 	MemoryContext old;
 	StringInfoData result;
 
-	old = MemoryContextSwitchTo(cxt);
-	out->inputs = DatumGetJsonbPCopy(JsonbPGetDatum(config));
+	old = MemoryContextSwitchTo(a->cxt);
+	a->out.inputs = DatumGetJsonbPCopy(JsonbPGetDatum(config));
 	MemoryContextSwitchTo(old);
-	r = elt_run_subflow(child, child_params);
-	out->rows = (uint64) r->rows;
-	old = MemoryContextSwitchTo(cxt);
+	if (attempt_take_cached(a, JsonbToCString(NULL, &config->root, VARSIZE(config))))
+		return;
+	child = elt_check_runnable_flow(name, false);
+	child_params = elt_run_params(child, given ? JsonbValueToJsonb(given) : NULL,
+								  psprintf("the params of subflow \"%s\"", name));
+	r = elt_run_subflow(child, child_params, false);
+	a->out.rows = (uint64) r->rows;
+	old = MemoryContextSwitchTo(a->cxt);
 	elt_json_begin(&result);
 	elt_json_add_int(&result, "run_id", r->run_id);
 	elt_json_add_string(&result, "flow", child->name);
 	elt_json_add_int(&result, "rows", r->rows);
 	elt_json_add_json(&result, "results",
 					  JsonbToCString(NULL, &elt_catalog_results(r->run_id, NIL)->root, 0));
-	out->result = elt_json_end(&result);
+	a->out.result = elt_json_end(&result);
 	MemoryContextSwitchTo(old);
 }
 
@@ -254,16 +343,15 @@ attempt_limit_ms(RunWorker *w, TaskDef *task, bool *flow_bound)
 	return limit_ms;
 }
 
-/* Runs the task in a transaction of its own; says how it went. */
-static AttemptOutcome
-attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
+/* Runs the task in a transaction of its own; a->out says how it went. */
+static void
+attempt_execute(Attempt *a)
 {
-	AttemptOutcome out;
+	AttemptOutcome *out = &a->out;
 	bool		flow_bound;
-	int64		limit_ms = attempt_limit_ms(w, task, &flow_bound);
+	int64		limit_ms = attempt_limit_ms(a->w, a->task, &flow_bound);
 	int			guc_level;
 
-	memset(&out, 0, sizeof(out));
 	elt_begin_work();
 	/* what the task's SQL SETs ends with the attempt, as in a function */
 	guc_level = NewGUCNestLevel();
@@ -271,45 +359,48 @@ attempt_execute(RunWorker *w, TaskDef *task, Jsonb *params, MemoryContext cxt)
 		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(limit_ms, INT_MAX));
 	PG_TRY();
 	{
-		if (strcmp(task->kind, "sql") == 0)
-			run_sql(task, params, &out, cxt);
-		else if (strcmp(task->kind, "flow") == 0)
-			run_flow(task, params, &out, cxt);
+		if (strcmp(a->task->kind, "sql") == 0)
+			run_sql(a);
+		else if (strcmp(a->task->kind, "flow") == 0)
+			run_flow(a);
 		else
-			run_extract(task, params, &out, cxt);
+			run_extract(a);
+		if (out->state != ELT_CACHED)
+		{
+			out->state = ELT_COMPLETED;
+			elt_task_cache_keep(&a->cache, a->w->run_id, a->task, out, a->target);
+		}
 		disable_timeout(STATEMENT_TIMEOUT, false);
 		AtEOXact_GUC(false, guc_level);
 		elt_commit_work();
-		out.state = ELT_COMPLETED;
 	}
 	PG_CATCH();
 	{
 		disable_timeout(STATEMENT_TIMEOUT, false);
-		MemoryContextSwitchTo(cxt);
-		out.rows = out.bytes = 0;	/* rolled back */
-		out.result = NULL;
-		out.error = CopyErrorData();
+		MemoryContextSwitchTo(a->cxt);
+		out->rows = out->bytes = 0;	/* rolled back */
+		out->result = NULL;
+		out->error = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		out.state = ELT_FAILED;
+		out->state = ELT_FAILED;
 	}
 	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(a->cxt);
 	QueryCancelPending = false; /* a late timeout or cancel: the flag decides */
 
-	if (out.error && elt_run_worker_cancelled(w))
+	if (out->error && elt_run_worker_cancelled(a->w))
 	{
-		out.state = ELT_CANCELLED;
-		out.message = "cancelled while running";
+		out->state = ELT_CANCELLED;
+		out->message = "cancelled while running";
 	}
-	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && flow_bound)
+	else if (out->error && out->error->sqlerrcode == ERRCODE_QUERY_CANCELED && flow_bound)
 	{
-		out.message = "the flow's timeout ended it";
-		out.no_retry = true;
+		out->message = "the flow's timeout ended it";
+		out->no_retry = true;
 	}
-	else if (out.error && out.error->sqlerrcode == ERRCODE_QUERY_CANCELED && limit_ms > 0)
-		out.message = psprintf("timed out after %.1f s", task->timeout_ms / 1000.0);
-	return out;
+	else if (out->error && out->error->sqlerrcode == ERRCODE_QUERY_CANCELED && limit_ms > 0)
+		out->message = psprintf("timed out after %.1f s", a->task->timeout_ms / 1000.0);
 }
 
 /* Is the failed attempt worth another?  Then its state becomes retrying. */
@@ -340,6 +431,8 @@ attempt_record_end(RunWorker *w, TaskDef *task, int attempt, const AttemptOutcom
 static void
 attempt_log_end(TaskDef *task, int attempt, const AttemptOutcome *out, bool retry)
 {
+	if (out->state == ELT_CACHED)
+		return;					/* its line said so, and where from */
 	if (out->error == NULL)
 	{
 		elt_run_logf(INFO, "completed");
@@ -357,44 +450,53 @@ attempt_log_end(TaskDef *task, int attempt, const AttemptOutcome *out, bool retr
 
 /*
  * Runs one attempt of a task and records it (its row in elt.task_runs and
- * its log lines).  Returns ELT_COMPLETED, ELT_RETRYING (failed, and worth
- * another attempt), ELT_FAILED or ELT_CANCELLED.
+ * its log lines).  Returns ELT_COMPLETED, ELT_CACHED (it took a cached
+ * result), ELT_RETRYING (failed, and worth another attempt), ELT_FAILED
+ * or ELT_CANCELLED.
  */
 EltState
 elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int attempt,
 				 MemoryContext cxt, uint64 *rows, char **failure)
 {
-	AttemptOutcome out;
+	Attempt		a;
 	bool		retry;
 	List	   *upstream = elt_flow_upstream(flow, task);
 
+	memset(&a, 0, sizeof(a));
+	a.w = w;
+	a.task = task;
+	a.cxt = cxt;
+	a.params = params;
 	if (task->bound)			/* an instance of a mapped task: its :item */
-		params = elt_jsonb_merge(params, task->bound);
+		a.params = elt_jsonb_merge(a.params, task->bound);
 
 	elt_run_log_set_task(task->name, attempt);
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
-	elt_catalog_attempt_start(w->run_id, task->name, attempt);
 	MemoryContextSwitchTo(cxt);
 	/* upstream results are named like parameters (a clash is refused) */
 	if (upstream != NIL)
-		params = elt_jsonb_merge(params, elt_catalog_results(w->run_id, upstream));
+	{
+		a.upstream = elt_catalog_results(w->run_id, upstream);
+		a.params = elt_jsonb_merge(a.params, a.upstream);
+	}
+	elt_catalog_attempt_start(w->run_id, task->name, attempt);
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	elt_run_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
 	pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
 												   (long long) w->run_id, task->name));
 
-	out = attempt_execute(w, task, params, cxt);
-	retry = attempt_retry(&out, task, attempt);
-	attempt_log_end(task, attempt, &out, retry);
-	attempt_record_end(w, task, attempt, &out);
+	attempt_execute(&a);
+	retry = attempt_retry(&a.out, task, attempt);
+	attempt_log_end(task, attempt, &a.out, retry);
+	attempt_record_end(w, task, attempt, &a.out);
 	elt_run_log_flush();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	*rows = out.rows;
-	*failure = out.error ? pstrdup(out.message ? out.message : out.error->message) : NULL;
-	return out.state;
+	*rows = a.out.rows;
+	*failure = a.out.error ? pstrdup(a.out.message ? a.out.message : a.out.error->message) : NULL;
+	return a.out.state;
 }
 
 /*

@@ -35,6 +35,7 @@
 
 PG_FUNCTION_INFO_V1(elt_substitute_sql);
 PG_FUNCTION_INFO_V1(elt_check_task_templates);
+PG_FUNCTION_INFO_V1(elt_check_template);
 
 /* Characters psql accepts in a variable name. */
 static inline bool
@@ -379,13 +380,27 @@ elt_substitute_sql(PG_FUNCTION_ARGS)
 Datum
 elt_check_task_templates(PG_FUNCTION_ARGS)
 {
-	char	   *what;
 	Jsonb	   *params = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_VOID();
-	what = psprintf("task \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	if (!PG_ARGISNULL(1))
-		(void) elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(1)), params, what);
+	(void) elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(1)), params,
+						  psprintf("task \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	PG_RETURN_VOID();
+}
+
+/*
+ * elt._check_template(what, template, names): the same check for another
+ * template of a task (its cache_key), named in errors by what.
+ */
+Datum
+elt_check_template(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *names = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	(void) elt_substitute(text_to_cstring(PG_GETARG_TEXT_PP(1)), names,
+						  text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }

@@ -22,7 +22,15 @@
 #    another), and runs completed per second with pg_elt.max_workers = 4
 #    (500 runs queued at once).
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map]
+# 5. map: a 200-instance map of SELECT 1 against the same 200 tasks written
+#    as rows; per-instance cost, medians and their ratio.
+# 6. cache: the README's ingest flow with both tasks cached for a day, run
+#    (a) refreshing the cache (the full load and transform: what a run
+#    without caching does, plus writing the entries) and (b) cached (one
+#    conditional request answered 304, nothing loaded), alternating; each
+#    timed around flow_run in the session that calls it; medians, ratio.
+#
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -30,7 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache]"
 runs=5
 rows=1369765
 only=""
@@ -43,7 +51,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs|map) ;;
+    ""|load|insert|citus|runs|map|cache) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -68,7 +76,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs || want map; then
+if want load || want insert || want runs || want map || want cache; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -330,6 +338,51 @@ SQL
     echo "DROP TABLE bench_ia, bench_ib, bench_iq;" | psql_bench
 }
 
+# The ingest flow cached: (a) refreshing, (b) from the cache, alternating.
+bench_cache() {
+    local i a b
+    psql_bench -v url="$url" <<'SQL'
+SET client_min_messages = warning;
+DELETE FROM elt.flows WHERE name = 'bench_cache';
+INSERT INTO elt.flows (name, params) VALUES ('bench_cache', jsonb_build_object('url', :'url', 'table_name', 'bench_cached_trips'));
+INSERT INTO elt.tasks (flow, name, kind, config, cache_expiration) VALUES
+  ('bench_cache', 'extract_data', 'extract', '{"url": ":url", "table": ":table_name", "mode": "replace"}', '1 day');
+INSERT INTO elt.tasks (flow, name, kind, sql, depends_on, cache_expiration) VALUES
+  ('bench_cache', 'transform_data', 'sql', 'DELETE FROM :"table_name" WHERE passenger_count = 0', '{extract_data}', '1 day');
+CREATE TABLE IF NOT EXISTS bench_cache_times (path text, ms float8, state text, loaded bigint);
+TRUNCATE bench_cache_times;
+SQL
+    echo "cache: the ingest flow ($rows rows), (a) refresh_cache => true against (b) a cached run"
+    for i in $(seq "$runs"); do
+        for path in a b; do
+            psql_bench <<SQL
+SET client_min_messages = warning;
+SELECT clock_timestamp() AS t0 \gset
+CREATE TEMP TABLE r AS SELECT * FROM flow_run('bench_cache', refresh_cache => '$path' = 'a');
+INSERT INTO bench_cache_times SELECT '$path', extract(epoch FROM clock_timestamp() - :'t0') * 1000, state, rows_loaded FROM r;
+SQL
+        done
+        psql_bench <<SQL
+SELECT format('run %s: (a) refreshing %s ms (%s, %s rows loaded)   (b) cached %s ms (%s, %s rows loaded, tasks: %s)', $i,
+              round(a.ms::numeric, 1), a.state, a.loaded, round(b.ms::numeric, 1), b.state, b.loaded,
+              (SELECT string_agg(t.state, ', ' ORDER BY t.task) FROM elt.task_runs t
+                WHERE t.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'bench_cache')))
+  FROM (SELECT * FROM bench_cache_times WHERE path = 'a' ORDER BY ctid DESC LIMIT 1) a,
+       (SELECT * FROM bench_cache_times WHERE path = 'b' ORDER BY ctid DESC LIMIT 1) b;
+SQL
+    done
+    psql_bench <<'SQL'
+WITH m AS (SELECT path, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median, count(*) AS n,
+                  bool_and(state = 'completed') AS ok FROM bench_cache_times GROUP BY path)
+SELECT format(E'\nmedian of %s runs: (a) refreshing %s ms   (b) cached %s ms   ratio a/b = %s   (target: (b) < 50 ms)%s',
+              (SELECT n FROM m WHERE path = 'a'),
+              round((SELECT median FROM m WHERE path = 'a')::numeric, 1),
+              round((SELECT median FROM m WHERE path = 'b')::numeric, 1),
+              round(((SELECT median FROM m WHERE path = 'a') / (SELECT median FROM m WHERE path = 'b'))::numeric, 1),
+              CASE WHEN (SELECT bool_and(ok) FROM m) THEN '' ELSE '   (a run did not complete!)' END);
+SQL
+}
+
 citus_base=/tmp/pg_elt_bench_citus
 citus_ports=(5441 5442 5443)
 psql_citus() {
@@ -450,6 +503,11 @@ for part in load insert citus; do
         sep=1
     fi
 done
+if want cache; then
+    [ -z "$sep" ] || echo
+    bench_cache
+    sep=1
+fi
 if want runs; then
     echo
     bench_runs

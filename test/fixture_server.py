@@ -14,16 +14,24 @@ Query parameters (combine freely):
   cut_times=N    cut only the first N requests of key (default: every one)
   nolength=1     no Content-Length (the body ends when the connection closes)
   noranges=1     no Accept-Ranges, ignore Range requests
-  noetag=1       no ETag and no Last-Modified
+  noetag=1       no ETag (and no Last-Modified unless last_modified= is given)
   etag=E         use E as the ETag (a changed file, for If-Range tests)
+  last_modified=D  send Last-Modified: D (an HTTP date)
   encode=gzip    compress on the fly and send Content-Encoding: gzip
   slow=MS        sleep MS milliseconds before every 64 kB chunk
   redirect=PATH  answer 302 with Location: PATH
   auth=TOKEN     require Authorization: Bearer TOKEN (else 401)
 
+Files answer conditional requests: If-None-Match naming the ETag, or
+(without If-None-Match) If-Modified-Since not before Last-Modified, get
+304 Not Modified and no body.
+
 GET /_requests?key=K answers the number of requests seen for K.
+GET /_bytes?key=K answers the number of body bytes sent for K.
 GET /_headers?key=K answers the header names of the last request for K,
 one per line, lower case.
+GET /_bump?key=K changes the file as K's requests see it: its ETag (and a
+Last-Modified given) name a new version; answers the version.
 
 --extra-port P also serves on port P (another origin, for redirects).
 """
@@ -34,10 +42,13 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
 CHUNK = 64 * 1024
 counters = {}
+sent_bytes = {}
+versions = {}
 last_headers = {}
 counters_lock = threading.Lock()
 
@@ -66,6 +77,20 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def not_modified(self, etag, last_modified):
+        """Does the request's condition say the client's copy is current?"""
+        inm = self.headers.get("If-None-Match")
+        if inm is not None:
+            tags = [t.strip() for t in inm.split(",")]
+            return etag is not None and ("*" in tags or etag in tags)
+        ims = self.headers.get("If-Modified-Since")
+        if ims is not None and last_modified is not None:
+            try:
+                return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                return False
+        return False
+
     def do_GET(self):
         url = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -79,6 +104,15 @@ class Handler(BaseHTTPRequestHandler):
             with counters_lock:
                 names = last_headers.get(key, [])
             return self.send_text(200, "".join(n + "\n" for n in names))
+        if url.path == "/_bytes":
+            with counters_lock:
+                n = sent_bytes.get(key, 0)
+            return self.send_text(200, str(n))
+        if url.path == "/_bump":
+            with counters_lock:
+                versions[key] = versions.get(key, 0) + 1
+                n = versions[key]
+            return self.send_text(200, str(n))
 
         n = count_request(key)
         with counters_lock:
@@ -104,7 +138,25 @@ class Handler(BaseHTTPRequestHandler):
             data = f.read()
         if q.get("encode") == "gzip":
             data = gzip.compress(data, mtime=0)
+        with counters_lock:
+            version = versions.get(key, 0)
         etag = q.get("etag", '"%x-%x%s"' % (st.st_size, st.st_mtime_ns, q.get("encode", "")))
+        last_modified = q.get("last_modified")
+        if version:
+            etag = etag[:-1] + '-v%d"' % version if etag.endswith('"') else etag + "-v%d" % version
+            if last_modified:
+                stamp = parsedate_to_datetime(last_modified).timestamp() + version
+                last_modified = formatdate(stamp, usegmt=True)
+        if "noetag" in q:
+            etag = None
+        if self.not_modified(etag, last_modified):
+            self.send_response(304)
+            if etag:
+                self.send_header("ETag", etag)
+            if last_modified:
+                self.send_header("Last-Modified", last_modified)
+            self.end_headers()
+            return
 
         start = 0
         status = 200
@@ -120,8 +172,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/csv")
         if "noranges" not in q:
             self.send_header("Accept-Ranges", "bytes")
-        if "noetag" not in q:
+        if etag:
             self.send_header("ETag", etag)
+        if last_modified:
+            self.send_header("Last-Modified", last_modified)
         if q.get("encode") == "gzip":
             self.send_header("Content-Encoding", "gzip")
         if status == 206:
@@ -141,6 +195,8 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(slow)
                 end = min(limit, pos + CHUNK)
                 self.wfile.write(body[pos:end])
+                with counters_lock:
+                    sent_bytes[key] = sent_bytes.get(key, 0) + (end - pos)
                 pos = end
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
