@@ -920,39 +920,20 @@ $$;
 COMMENT ON FUNCTION elt.clear_cache(text, text) IS
     'remove the cache entries of the caller''s flows (one flow''s, one task''s, or all); returns how many';
 
--- History pruning also drops expired cache entries, a batch at a time.
-CREATE OR REPLACE FUNCTION elt._prune_history(
-    retention interval DEFAULT current_setting('pg_elt.history_retention')::interval,
-    keep_completed_details boolean DEFAULT current_setting('pg_elt.keep_completed_details')::boolean)
-RETURNS integer
+-- Drops expired cache entries, a batch at a time; the scheduler calls it
+-- with elt._prune_history.
+CREATE FUNCTION elt._prune_cache() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    n integer := 0;
-    m integer;
+    n integer;
 BEGIN
-    IF retention > '0' THEN
-        DELETE FROM elt.flow_runs WHERE run_id IN
-            (SELECT run_id FROM elt.flow_runs WHERE ended_at < clock_timestamp() - retention LIMIT 1000);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        DELETE FROM elt.logs WHERE id IN
-            (SELECT id FROM elt.logs WHERE run_id IS NULL AND logged_at < clock_timestamp() - retention LIMIT 1000);
-    END IF;
-    IF NOT keep_completed_details THEN
-        DELETE FROM elt.logs WHERE id IN
-            (SELECT l.id FROM elt.logs l JOIN elt.flow_runs r USING (run_id)
-              WHERE r.state = 'completed' LIMIT 5000);
-        DELETE FROM elt.task_runs WHERE (run_id, task, attempt) IN
-            (SELECT t.run_id, t.task, t.attempt FROM elt.task_runs t JOIN elt.flow_runs r USING (run_id)
-              WHERE r.state = 'completed' LIMIT 5000);
-        GET DIAGNOSTICS m = ROW_COUNT;
-        n := n + m;
-    END IF;
     DELETE FROM elt.task_cache WHERE (owner, key) IN
         (SELECT c.owner, c.key FROM elt.task_cache c WHERE c.expires_at < clock_timestamp() LIMIT 1000);
-    GET DIAGNOSTICS m = ROW_COUNT;
-    RETURN n + m;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION elt._prune_cache() FROM PUBLIC;
 
 -- flow_run and flow_submit take the run option refresh_cache.
 DROP FUNCTION @extschema@.flow_run(text, jsonb);

@@ -522,6 +522,7 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
+	elt_work_commit_lazily();	/* the run's end, and its tasks' ends, wait */
 	MemoryContextSwitchTo(c->cxt);
 	if (w->args.run_id != 0)
 	{

@@ -233,6 +233,7 @@ elt_run_log_flush(void)
 	if (run_log.run_id != 0 && run_log.pending_lines != NIL)
 	{
 		elt_begin_work();
+		elt_work_commit_lazily();	/* lines: the run's end waits for them */
 		elt_catalog_write_logs(run_log.run_id, run_log.pending_lines);
 		elt_commit_work();
 		MemoryContextReset(run_log.cxt);

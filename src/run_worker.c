@@ -85,12 +85,12 @@ elt_run_worker_finish(RunWorker *w, EltState state, const char *message, uint64 
 	RunMessage	msg = {.type = RUN_MSG_RESULT};
 
 	HOLD_CANCEL_INTERRUPTS();
+	elt_run_log_flush();		/* first: the run's end waits for its lines */
 	elt_begin_work();
 	elt_run_log_to_server(w->flow_name, w->run_id, state, message);
 	elt_catalog_run_end(w->run_id, state, message, rows);
 	elt_commit_work();
 	w->ended = true;
-	elt_run_log_flush();
 	RESUME_CANCEL_INTERRUPTS();
 
 	msg.run_id = w->run_id;

@@ -39,6 +39,7 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -207,6 +208,20 @@ elt_commit_work(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(work_home_cxt);
+}
+
+/*
+ * Lets the current unit of work commit without waiting for its WAL to
+ * reach disk.  For a run's bookkeeping (an attempt's start, log lines):
+ * nothing durable depends on it before the next commit that waits, which
+ * flushes it too, as WAL is written in order; a crash before then loses
+ * only such records, and recovery marks the run crashed.
+ */
+void
+elt_work_commit_lazily(void)
+{
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /*

@@ -33,6 +33,7 @@ extern bool elt_start_worker(const char *function, const char *type, const char 
 							 struct BackgroundWorkerHandle **handle);
 extern void elt_begin_work(void);
 extern void elt_commit_work(void);
+extern void elt_work_commit_lazily(void);
 extern void elt_sleep_interruptible(long ms);
 
 /* ---------------------------------------------------------------------

@@ -288,7 +288,8 @@ scheduler_prune(void)
 	bool		isnull;
 
 	scheduler_begin();
-	(void) scheduler_query("SELECT elt._prune_history()", 0, NULL, NULL, &isnull);
+	(void) scheduler_query("SELECT elt._prune_history() + elt._prune_cache()", 0, NULL, NULL,
+						   &isnull);
 	scheduler_commit();
 }
 

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "parser/parser.h"
@@ -283,7 +284,9 @@ run_extract(Attempt *a)
 						source.response.last_modified[0] ? source.response.last_modified : NULL);
 	elt_json_add_int(&result, "size", (int64) source.bytes);
 	/* a fresh load is a new result: tasks downstream of it miss their cache */
-	elt_json_add_string(&result, "loaded_at", timestamptz_to_str(GetCurrentTimestamp()));
+	elt_json_add_string(&result, "loaded_at",
+						JsonEncodeDateTime(NULL, TimestampTzGetDatum(GetCurrentTimestamp()),
+										   TIMESTAMPTZOID, NULL));
 	a->out.result = elt_json_end(&result);
 	MemoryContextSwitchTo(old);
 }
@@ -473,6 +476,7 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	elt_run_log_set_task(task->name, attempt);
 	HOLD_CANCEL_INTERRUPTS();
 	elt_begin_work();
+	elt_work_commit_lazily();	/* the attempt's end waits for its start */
 	MemoryContextSwitchTo(cxt);
 	/* upstream results are named like parameters (a clash is refused) */
 	if (upstream != NIL)
@@ -490,8 +494,8 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	attempt_execute(&a);
 	retry = attempt_retry(&a.out, task, attempt);
 	attempt_log_end(task, attempt, &a.out, retry);
-	attempt_record_end(w, task, attempt, &a.out);
 	elt_run_log_flush();
+	attempt_record_end(w, task, attempt, &a.out);
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	*rows = a.out.rows;

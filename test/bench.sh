@@ -27,8 +27,10 @@
 # 6. cache: the README's ingest flow with both tasks cached for a day, run
 #    (a) refreshing the cache (the full load and transform: what a run
 #    without caching does, plus writing the entries) and (b) cached (one
-#    conditional request answered 304, nothing loaded), alternating; each
-#    timed around flow_run in the session that calls it; medians, ratio.
+#    conditional request answered 304, nothing loaded), and (c) a one-task
+#    SELECT 1 flow, the floor of any flow_run, alternating; each timed
+#    around flow_run in the session that calls it; medians, ratio a/b, and
+#    (b) split into starting the run's worker and the run itself.
 #
 #   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache]
 #
@@ -338,48 +340,62 @@ SQL
     echo "DROP TABLE bench_ia, bench_ib, bench_iq;" | psql_bench
 }
 
-# The ingest flow cached: (a) refreshing, (b) from the cache, alternating.
+# The ingest flow cached: (a) refreshing, (b) from the cache, and (c) a
+# one-task SELECT 1 flow (the floor: starting a run's worker), alternating.
 bench_cache() {
-    local i a b
+    local i path
     psql_bench -v url="$url" <<'SQL'
 SET client_min_messages = warning;
-DELETE FROM elt.flows WHERE name = 'bench_cache';
+DELETE FROM elt.flows WHERE name IN ('bench_cache', 'bench_floor');
 INSERT INTO elt.flows (name, params) VALUES ('bench_cache', jsonb_build_object('url', :'url', 'table_name', 'bench_cached_trips'));
 INSERT INTO elt.tasks (flow, name, kind, config, cache_expiration) VALUES
   ('bench_cache', 'extract_data', 'extract', '{"url": ":url", "table": ":table_name", "mode": "replace"}', '1 day');
 INSERT INTO elt.tasks (flow, name, kind, sql, depends_on, cache_expiration) VALUES
   ('bench_cache', 'transform_data', 'sql', 'DELETE FROM :"table_name" WHERE passenger_count = 0', '{extract_data}', '1 day');
-CREATE TABLE IF NOT EXISTS bench_cache_times (path text, ms float8, state text, loaded bigint);
-TRUNCATE bench_cache_times;
+INSERT INTO elt.flows (name) VALUES ('bench_floor');
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('bench_floor', 'one', 'sql', 'SELECT 1');
+DROP TABLE IF EXISTS bench_cache_times;
+CREATE TABLE bench_cache_times (path text, ms float8, start_ms float8, run_ms float8, state text, loaded bigint);
 SQL
-    echo "cache: the ingest flow ($rows rows), (a) refresh_cache => true against (b) a cached run"
+    echo "cache: the ingest flow ($rows rows), (a) refresh_cache => true against (b) a cached run; (c) a one-task SELECT 1 flow for the floor"
     for i in $(seq "$runs"); do
-        for path in a b; do
+        for path in a b c; do
             psql_bench <<SQL
 SET client_min_messages = warning;
-SELECT clock_timestamp() AS t0 \gset
-CREATE TEMP TABLE r AS SELECT * FROM flow_run('bench_cache', refresh_cache => '$path' = 'a');
-INSERT INTO bench_cache_times SELECT '$path', extract(epoch FROM clock_timestamp() - :'t0') * 1000, state, rows_loaded FROM r;
+SELECT clock_timestamp() AS t0 \\gset
+CREATE TEMP TABLE r AS SELECT * FROM flow_run(CASE '$path' WHEN 'c' THEN 'bench_floor' ELSE 'bench_cache' END,
+                                              refresh_cache => '$path' = 'a');
+INSERT INTO bench_cache_times
+SELECT '$path', extract(epoch FROM clock_timestamp() - :'t0') * 1000,
+       extract(epoch FROM f.started_at - :'t0') * 1000, extract(epoch FROM f.ended_at - f.started_at) * 1000,
+       r.state, r.rows_loaded
+  FROM r JOIN elt.flow_runs f USING (run_id);
 SQL
         done
         psql_bench <<SQL
-SELECT format('run %s: (a) refreshing %s ms (%s, %s rows loaded)   (b) cached %s ms (%s, %s rows loaded, tasks: %s)', $i,
+SELECT format('run %s: (a) refreshing %s ms (%s, %s rows loaded)   (b) cached %s ms (%s, %s rows loaded, tasks %s)   (c) floor %s ms', $i,
               round(a.ms::numeric, 1), a.state, a.loaded, round(b.ms::numeric, 1), b.state, b.loaded,
               (SELECT string_agg(t.state, ', ' ORDER BY t.task) FROM elt.task_runs t
-                WHERE t.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'bench_cache')))
+                WHERE t.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'bench_cache')),
+              round(c.ms::numeric, 1))
   FROM (SELECT * FROM bench_cache_times WHERE path = 'a' ORDER BY ctid DESC LIMIT 1) a,
-       (SELECT * FROM bench_cache_times WHERE path = 'b' ORDER BY ctid DESC LIMIT 1) b;
+       (SELECT * FROM bench_cache_times WHERE path = 'b' ORDER BY ctid DESC LIMIT 1) b,
+       (SELECT * FROM bench_cache_times WHERE path = 'c' ORDER BY ctid DESC LIMIT 1) c;
 SQL
     done
     psql_bench <<'SQL'
-WITH m AS (SELECT path, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median, count(*) AS n,
-                  bool_and(state = 'completed') AS ok FROM bench_cache_times GROUP BY path)
-SELECT format(E'\nmedian of %s runs: (a) refreshing %s ms   (b) cached %s ms   ratio a/b = %s   (target: (b) < 50 ms)%s',
-              (SELECT n FROM m WHERE path = 'a'),
-              round((SELECT median FROM m WHERE path = 'a')::numeric, 1),
-              round((SELECT median FROM m WHERE path = 'b')::numeric, 1),
-              round(((SELECT median FROM m WHERE path = 'a') / (SELECT median FROM m WHERE path = 'b'))::numeric, 1),
-              CASE WHEN (SELECT bool_and(ok) FROM m) THEN '' ELSE '   (a run did not complete!)' END);
+WITH m AS (SELECT path, count(*) AS n, bool_and(state = 'completed') AS ok,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS ms,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY start_ms) AS start_ms,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms) AS run_ms
+             FROM bench_cache_times GROUP BY path),
+     a AS (SELECT * FROM m WHERE path = 'a'), b AS (SELECT * FROM m WHERE path = 'b'), c AS (SELECT * FROM m WHERE path = 'c')
+SELECT format(E'\nmedian of %s runs: (a) refreshing %s ms   (b) cached %s ms   ratio a/b = %s   (target: (b) < 50 ms)%s\n'
+              '(b) split: %s ms until the run''s worker started it, %s ms the run itself; (c) the floor, a one-task SELECT 1 flow: %s ms (%s ms to start)',
+              a.n, round(a.ms::numeric, 1), round(b.ms::numeric, 1), round((a.ms / b.ms)::numeric, 1),
+              CASE WHEN a.ok AND b.ok AND c.ok THEN '' ELSE '   (a run did not complete!)' END,
+              round(b.start_ms::numeric, 1), round(b.run_ms::numeric, 1), round(c.ms::numeric, 1), round(c.start_ms::numeric, 1))
+  FROM a, b, c;
 SQL
 }
 

@@ -134,10 +134,6 @@ class Handler(BaseHTTPRequestHandler):
         if not path.startswith(self.server.dir) or not os.path.isfile(path):
             return self.send_text(404, "no such file")
         st = os.stat(path)
-        with open(path, "rb") as f:
-            data = f.read()
-        if q.get("encode") == "gzip":
-            data = gzip.compress(data, mtime=0)
         with counters_lock:
             version = versions.get(key, 0)
         etag = q.get("etag", '"%x-%x%s"' % (st.st_size, st.st_mtime_ns, q.get("encode", "")))
@@ -157,6 +153,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Last-Modified", last_modified)
             self.end_headers()
             return
+        with open(path, "rb") as f:
+            data = f.read()
+        if q.get("encode") == "gzip":
+            data = gzip.compress(data, mtime=0)
 
         start = 0
         status = 200

@@ -254,13 +254,19 @@ ok($node->poll_query_until('postgres', "SELECT state = 'completed' FROM elt.flow
 is($node->safe_psql('postgres', 'SELECT count(*) FROM trips'), '10005',
 	'every row exactly once: no partial rows from the killed run');
 
-# 6. Queued runs survive a restart.
+# 6. Queued runs survive a restart.  (The scheduler's first round also
+# prunes: expired cache entries go, the others stay.)
 $node->safe_psql('postgres', q{
-    SELECT flow_submit('trivial', '{}', now() + interval '4 seconds') FROM generate_series(1, 3)});
+    SELECT flow_submit('trivial', '{}', now() + interval '4 seconds') FROM generate_series(1, 3);
+    INSERT INTO elt.task_cache (owner, key, flow, task, run_id, expires_at) VALUES
+      (current_user, 'expired', 'trivial', 't', 1, now() - interval '1 minute'),
+      (current_user, 'fresh', 'trivial', 't', 1, now() + interval '1 day')});
 $node->restart;
 ok($node->poll_query_until('postgres',
 		"SELECT count(*) = 3 FROM elt.flow_runs WHERE flow = 'trivial' AND trigger = 'api' AND state = 'completed' AND run_id > $id"),
 	'runs queued before a restart still run');
+ok($node->poll_query_until('postgres', "SELECT string_agg(key, ',') = 'fresh' FROM elt.task_cache"),
+	'the scheduler drops expired cache entries and keeps the others');
 
 # 7. flow_retry queues a re-run of a failed run (flow_wait waits for it)
 # that takes over the completed task's result and runs the failed one.
@@ -278,6 +284,12 @@ is($node->safe_psql('postgres', "SELECT state FROM flow_wait($retry, '60 s')"), 
 	'flow_retry queues a run that completes');
 is($node->safe_psql('postgres', "SELECT string_agg(task, ',' ORDER BY task) FROM mend_log"), '7,first',
 	'the completed task ran once, and its result reached the retried one');
+
+# flow_submit's refresh_cache is the queued run's.
+my $refresh = $node->safe_psql('postgres', "SELECT flow_submit('trivial', refresh_cache => true)");
+is($node->safe_psql('postgres',
+		"SELECT w.state || ',' || r.refresh_cache FROM flow_wait($refresh, '60 s') w JOIN elt.flow_runs r USING (run_id)"),
+	'completed,true', 'a queued run refreshes the cache when flow_submit asks it to');
 
 $node->stop;
 done_testing();
