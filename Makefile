@@ -13,6 +13,7 @@ OBJS = \
 	src/states.o \
 	src/http_fetch.o \
 	src/http_headers.o \
+	src/url_mask.o \
 	src/outbound.o \
 	src/file_source.o \
 	src/gzip_stream.o \
@@ -26,6 +27,7 @@ OBJS = \
 	src/templates.o \
 	src/schedule_expr.o \
 	src/catalog.o \
+	src/credentials.o \
 	src/runtime.o \
 	src/launcher.o \
 	src/scheduler.o \

@@ -1,4 +1,4 @@
-/* pg_elt 0.3 -> 0.4: what a task was given and what it gave back */
+/* pg_elt 0.3 -> 0.4: what a task was given and what it gave back, caching, credentials */
 \echo Use "ALTER EXTENSION pg_elt UPDATE TO '0.4'" to load this file. \quit
 
 /* ------------------------------------------------------------------
@@ -138,7 +138,8 @@ CREATE TRIGGER check_flow_schedule BEFORE INSERT OR UPDATE ON elt.flows
 CREATE FUNCTION elt._notify(run_id bigint, task text, state text) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_notify('pg_elt',
-                     format('{"run_id": %s%s, "state": %s}', run_id,
+                     format('{"run_id": %s, "flow": %s%s, "state": %s}', run_id,
+                            to_json((SELECT r.flow FROM elt.flow_runs r WHERE r.run_id = _notify.run_id))::text,
                             CASE WHEN task IS NOT NULL THEN ', "task": ' || to_json(task)::text ELSE '' END,
                             to_json(state)::text))
 $$;
@@ -280,6 +281,11 @@ BEGIN
          WHERE run_id = r.run_id AND state = 'pending';
         INSERT INTO elt.logs (run_id, flow, logged_at, level, message)
         VALUES (r.run_id, r.flow, clock_timestamp(), 'warning', 'run crashed: ' || r.message);
+        IF current_setting('pg_elt.log_runs', true) IS DISTINCT FROM 'none' THEN
+            -- (its worker, which would have said how it ended, is gone)
+            RAISE LOG 'pg_elt: run % of flow "%" of role "%" in database "%" crashed: %',
+                r.run_id, r.flow, r.owner, current_database(), r.message;
+        END IF;
         PERFORM elt._notify(r.run_id, NULL, 'crashed');
         SELECT f.retries INTO flow_retries FROM elt.flows f WHERE f.name = r.flow AND f.owner = r.owner;
         IF flow_retries IS NOT NULL AND r.attempt <= flow_retries THEN
@@ -478,6 +484,20 @@ BEGIN
     END IF;
     IF NEW.kind = 'flow' THEN
         PERFORM elt._check_subflow(NEW.flow, NEW.owner, NEW.name, NEW.config ->> 'flow');
+    END IF;
+    -- a credential named as written must be one the owner may use (a
+    -- superuser's restore keeps the task: pg_dump leaves credentials out)
+    IF NEW.kind = 'extract' AND jsonb_typeof(NEW.config -> 'credential') = 'string'
+       AND NEW.config ->> 'credential' NOT LIKE '%:%' THEN
+        BEGIN
+            PERFORM elt._check_credential(NEW.owner, NEW.config ->> 'credential');
+        EXCEPTION WHEN undefined_object OR insufficient_privilege OR wrong_object_type THEN
+            IF NOT elt._writer_is_superuser() THEN
+                RAISE;
+            END IF;
+            RAISE WARNING '%', SQLERRM
+                USING HINT = 'pg_dump does not keep credentials: make it with elt.create_credential before the flow runs.';
+        END;
     END IF;
     -- a mapped task also sees :item, and the keys of the objects it maps over
     names := params || coalesce((SELECT jsonb_object_agg(u, true)
@@ -957,6 +977,113 @@ CREATE FUNCTION @extschema@.flow_submit(flow text, params jsonb DEFAULT '{}',
     SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.flow_submit(text, jsonb, timestamptz, boolean) IS
     'queue a run of a flow (it starts after the transaction commits); returns its run_id (refresh_cache: ignore and replace cached results)';
+
+/* ------------------------------------------------------------------
+ * Credentials, as Prefect's blocks: named secrets per owner role that
+ * loads use by name.  Their values are write-only: the table is the
+ * extension owner's alone (no role but a superuser reads it); the
+ * elt.credential_list view shows each role what it may use, without the
+ * values; the functions below write them.  pg_dump leaves the table out
+ * (a superuser copies it, explicitly, to move credentials).
+ * ------------------------------------------------------------------ */
+
+CREATE TABLE elt.credentials (
+    owner       name NOT NULL,
+    name        text NOT NULL,
+    kind        text NOT NULL,
+    settings    jsonb NOT NULL DEFAULT '{}',
+    secret      jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (owner, name)
+);
+REVOKE ALL ON elt.credentials FROM PUBLIC;
+COMMENT ON TABLE elt.credentials IS
+    'pg_elt''s credentials; readable by superusers only (see elt.credential_list), written by elt.create_credential and elt.alter_credential';
+
+-- What each kind holds: settings (shown) and secret (never shown), by key.
+CREATE FUNCTION elt._credential_kinds() RETURNS TABLE (kind text, settings text[], optional_settings text[], secrets text[], optional_secrets text[])
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    VALUES ('http_header', '{header}'::text[], '{}'::text[], '{value}'::text[], '{}'::text[]),
+           ('bearer', '{}', '{}', '{token}', '{}'),
+           ('basic', '{user}', '{}', '{password}', '{}'),
+           ('s3', '{access_key_id}', '{region,endpoint}', '{secret_access_key}', '{session_token}')
+$$;
+
+CREATE FUNCTION elt._check_credential_values(name text, kind text, settings jsonb, secret jsonb) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k record;
+    missing text;
+    extra text;
+BEGIN
+    SELECT * INTO k FROM elt._credential_kinds() c WHERE c.kind = _check_credential_values.kind;
+    IF k.kind IS NULL THEN
+        RAISE EXCEPTION 'unknown kind "%" for credential "%"', kind, name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Credential kinds are http_header, bearer, basic and s3.';
+    END IF;
+    IF jsonb_typeof(settings) IS DISTINCT FROM 'object' OR jsonb_typeof(secret) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the settings and secret of credential "%" must be JSON objects', name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(x, ', ') INTO missing FROM unnest(k.settings) x WHERE NOT settings ? x;
+    IF missing IS NULL THEN
+        SELECT string_agg(x, ', ') INTO missing FROM unnest(k.secrets) x WHERE NOT secret ? x;
+    END IF;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'credential "%" of kind % lacks %', name, kind, missing
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('A %s credential has settings %s and a secret %s.', kind,
+                                coalesce(nullif(array_to_string(k.settings || k.optional_settings, ', '), ''), '(none)'),
+                                array_to_string(k.secrets || k.optional_secrets, ', '));
+    END IF;
+    SELECT string_agg(x, ', ') INTO extra FROM jsonb_object_keys(settings) x
+     WHERE NOT x = ANY (k.settings || k.optional_settings);
+    IF extra IS NULL THEN
+        SELECT string_agg(x, ', ') INTO extra FROM jsonb_object_keys(secret) x
+         WHERE NOT x = ANY (k.secrets || k.optional_secrets);
+    END IF;
+    IF extra IS NOT NULL THEN
+        RAISE EXCEPTION 'credential "%" of kind % has no field %', name, kind, extra
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('A %s credential has settings %s and a secret %s.', kind,
+                                coalesce(nullif(array_to_string(k.settings || k.optional_settings, ', '), ''), '(none)'),
+                                array_to_string(k.secrets || k.optional_secrets, ', '));
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(settings || secret) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+        RAISE EXCEPTION 'the fields of credential "%" must be strings', name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._check_credential_values(text, text, jsonb, jsonb) FROM PUBLIC;
+
+-- What each role may use, without the values.
+CREATE VIEW elt.credential_list WITH (security_barrier) AS
+    SELECT c.owner, c.name, c.kind, c.settings, c.created_at, c.updated_at
+      FROM elt.credentials c WHERE c.owner IN (SELECT elt._member_roles());
+GRANT SELECT ON elt.credential_list TO PUBLIC;
+COMMENT ON VIEW elt.credential_list IS
+    'the credentials of the roles the current user is a member of: names, kinds and settings, never the secret values';
+
+CREATE FUNCTION elt.create_credential(name text, kind text, secret jsonb, settings jsonb DEFAULT '{}',
+                                      owner name DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_create_credential' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION elt.create_credential(text, text, jsonb, jsonb, name) IS
+    'keep a credential (kinds http_header, bearer, basic, s3) under a name; its secret can be used, never read back';
+CREATE FUNCTION elt.alter_credential(name text, secret jsonb DEFAULT NULL, settings jsonb DEFAULT NULL)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_alter_credential' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION elt.alter_credential(text, jsonb, jsonb) IS 'replace a credential''s secret or settings (NULL keeps them)';
+CREATE FUNCTION elt.drop_credential(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_drop_credential' LANGUAGE C VOLATILE
+    SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION elt._check_credential(owner name, name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_check_credential' LANGUAGE C STABLE
+    SET search_path = pg_catalog, pg_temp;
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

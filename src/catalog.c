@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *	  Reading flow definitions and writing run history (elt.flows,
- *	  elt.tasks, elt.flow_runs, elt.task_runs, elt.logs) through SPI.
+ *	  Reading flow definitions and writing run history and the task cache
+ *	  (elt.flows, elt.tasks, elt.flow_runs, elt.task_runs, elt.logs,
+ *	  elt.task_cache) through SPI.
  *
  *	  Run history is pg_elt's record, not the user's: it is written as the
  *	  extension's owner (as pg_cron does), so a flow owner can read the
- *	  history of their runs but cannot forge it.  The callers run each write
- *	  in a transaction of its own, apart from the task's work, so that the
- *	  history of a failed attempt survives the attempt's rollback.
+ *	  history of their runs but cannot forge it; so is the cache, which a
+ *	  forged entry would turn into "skip this task".  The callers run each
+ *	  history write in a transaction of its own, apart from the task's work,
+ *	  so that the history of a failed attempt survives the attempt's
+ *	  rollback; a cache entry is written in the work's own transaction.
  *
  *-------------------------------------------------------------------------
  */
@@ -954,6 +957,103 @@ elt_catalog_cache_store(int64 run_id, const char *task, const char *key, const c
 				 "    inputs = EXCLUDED.inputs, result = EXCLUDED.result, target = EXCLUDED.target,"
 				 "    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
 				 9, types, values, nulls, SPI_OK_INSERT);
+	catalog_leave(&scope);
+}
+
+/*
+ * The credential role who would use under name: its own, else one of a
+ * role it is a member of (by owner name), else another role's, which it
+ * may not use (cred->usable false, and no secret read).
+ */
+bool
+elt_catalog_credential_find(const char *name, Oid who, Credential *cred)
+{
+	CatalogScope scope;
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(who)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	MemoryContext old;
+	bool		isnull;
+
+	memset(cred, 0, sizeof(Credential));
+	catalog_enter(&scope);
+	catalog_exec("SELECT c.owner, c.kind, c.settings,"
+				 "       coalesce(pg_catalog.pg_has_role($2, r.oid, 'MEMBER'), false) AS usable,"
+				 "       c.secret"
+				 "  FROM elt.credentials c LEFT JOIN pg_catalog.pg_roles r ON r.rolname = c.owner"
+				 " WHERE c.name = $1"
+				 " ORDER BY r.oid = $2 DESC NULLS LAST, 4 DESC, c.owner LIMIT 1",
+				 2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		old = MemoryContextSwitchTo(scope.caller_cxt);
+		cred->found = true;
+		cred->owner = catalog_text(tup, desc, 1);
+		cred->kind = catalog_text(tup, desc, 2);
+		cred->settings = catalog_jsonb(tup, desc, 3);
+		cred->usable = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		if (cred->usable)
+			cred->secret = catalog_jsonb(tup, desc, 5);
+		MemoryContextSwitchTo(old);
+	}
+	catalog_leave(&scope);
+	return cred->found;
+}
+
+/*
+ * Creates (create) or replaces a credential, checked first for its kind's
+ * fields.  The values travel as parameters: no statement text holds them,
+ * and no error can print them (the table has no constraint that would
+ * show a failing row).
+ */
+void
+elt_catalog_credential_write(const char *owner, const char *name, const char *kind,
+							 Jsonb *settings, Jsonb *secret, bool create)
+{
+	CatalogScope scope;
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(owner);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = JsonbPGetDatum(settings ? settings :
+							   DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"))));
+	values[4] = JsonbPGetDatum(secret);
+	catalog_enter(&scope);
+	catalog_exec("SELECT elt._check_credential_values($2, $3, $4, $5)", 5, types, values, NULL,
+				 SPI_OK_SELECT);
+	if (create)
+		catalog_exec("INSERT INTO elt.credentials (owner, name, kind, settings, secret)"
+					 " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner, name) DO NOTHING",
+					 5, types, values, NULL, SPI_OK_INSERT);
+	else
+		catalog_exec("UPDATE elt.credentials SET kind = $3, settings = $4, secret = $5,"
+					 "       updated_at = clock_timestamp()"
+					 " WHERE owner = $1 AND name = $2",
+					 5, types, values, NULL, SPI_OK_UPDATE);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(create ? ERRCODE_DUPLICATE_OBJECT : ERRCODE_UNDEFINED_OBJECT),
+				 create ? errmsg("credential \"%s\" of role \"%s\" already exists", name, owner) :
+				 errmsg("credential \"%s\" of role \"%s\" does not exist", name, owner),
+				 create ? errhint("elt.alter_credential changes it.") : 0));
+	catalog_leave(&scope);
+}
+
+void
+elt_catalog_credential_delete(const char *owner, const char *name)
+{
+	CatalogScope scope;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(owner), CStringGetTextDatum(name)};
+
+	catalog_enter(&scope);
+	catalog_exec("DELETE FROM elt.credentials WHERE owner = $1 AND name = $2", 2, types, values,
+				 NULL, SPI_OK_DELETE);
 	catalog_leave(&scope);
 }
 

@@ -149,6 +149,22 @@ typedef struct CacheEntry
 	TimestampTz expires_at;
 } CacheEntry;
 
+/* A row of elt.credentials, as a role asking for it by name finds it. */
+typedef struct Credential
+{
+	bool		found;
+	bool		usable;			/* the role asking may use it (else no secret) */
+	char	   *owner;
+	char	   *kind;
+	Jsonb	   *settings;
+	Jsonb	   *secret;
+} Credential;
+
+extern bool elt_catalog_credential_find(const char *name, Oid who, Credential *cred);
+extern void elt_catalog_credential_write(const char *owner, const char *name, const char *kind,
+										 Jsonb *settings, Jsonb *secret, bool create);
+extern void elt_catalog_credential_delete(const char *owner, const char *name);
+
 extern bool elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry,
 								   bool *refresh);
 extern void elt_catalog_cache_store(int64 run_id, const char *task, const char *key,

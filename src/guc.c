@@ -38,10 +38,12 @@ int			elt_min_schedule_interval_s = 60;
 int			elt_log_runs = ELT_LOG_RUNS_FAILED;
 bool		elt_launch_schedules = true;
 int			elt_max_databases = 64;
+char	   *elt_masked_url_parameters = NULL;
 
 static const struct config_enum_entry log_runs_options[] = {
 	{"none", ELT_LOG_RUNS_NONE, false},
-	{"failed", ELT_LOG_RUNS_FAILED, false},
+	{"failures", ELT_LOG_RUNS_FAILED, false},
+	{"failed", ELT_LOG_RUNS_FAILED, true},	/* 0.3's spelling, still accepted */
 	{"all", ELT_LOG_RUNS_ALL, false},
 	{NULL, 0, false}
 };
@@ -133,6 +135,15 @@ elt_define_gucs(void)
 							   "Comma-separated addresses or CIDR blocks, e.g. '10.1.0.0/16, 127.0.0.1'; loopback, private, link-local and other internal addresses are refused unless listed.",
 							   &elt_allowed_networks, "",
 							   PGC_SUSET, 0, elt_check_network_list, elt_assign_network_list, NULL);
+	DefineCustomStringVariable("pg_elt.masked_url_parameters",
+							   "Query-string parameters whose values are shown as *** wherever pg_elt shows a URL.",
+							   "Comma-separated names, matched without regard to case.",
+							   &elt_masked_url_parameters,
+							   "token,access_token,refresh_token,id_token,api_key,apikey,key,password,"
+							   "passwd,secret,client_secret,signature,sig,code,auth,"
+							   "x-amz-signature,x-amz-credential,x-amz-security-token,"
+							   "x-goog-signature,x-goog-credential",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_elt.allowed_ports",
 							   "Ports that loads by roles other than superusers may connect to.",
 							   "Comma-separated port numbers; empty allows any port.",

@@ -28,6 +28,7 @@ extern int	elt_min_schedule_interval_s;
 extern int	elt_log_runs;
 extern bool elt_launch_schedules;
 extern int	elt_max_databases;
+extern char *elt_masked_url_parameters;
 extern void elt_define_gucs(void);
 
 typedef enum EltLogRuns

@@ -45,6 +45,7 @@
 #include "http_headers.h"
 #include "outbound.h"
 #include "stream.h"
+#include "url_mask.h"
 
 #define HTTP_PAUSE_THRESHOLD	(1024 * 1024)	/* stop receiving above this */
 #define HTTP_POLL_MS			100
@@ -122,7 +123,8 @@ http_close(EltStream *stream)
 }
 
 /*
- * The URL without user name and password.  Unparsable URLs are cut after
+ * The URL without user name and password, and with the values of secret
+ * query parameters masked (url_mask.c).  Unparsable URLs are cut after
  * the scheme so that nothing secret can leak through them either.
  */
 char *
@@ -130,11 +132,21 @@ elt_redact_url(const char *url)
 {
 	CURLU	   *h = curl_url();
 	char	   *clean = NULL;
+	char	   *query = NULL;
 	char	   *result;
+	bool		masked = true;
 
 	if (h == NULL)
 		elog(ERROR, "out of memory");
 	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query)
+	{
+		masked = curl_url_set(h, CURLUPART_QUERY,
+							  elt_mask_query(query, elt_masked_url_parameters ?
+											 elt_masked_url_parameters : ""), 0) == CURLUE_OK;
+		curl_free(query);
+	}
+	if (masked &&
 		curl_url_set(h, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
 		curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
 		curl_url_get(h, CURLUPART_URL, &clean, 0) == CURLUE_OK)
@@ -144,7 +156,8 @@ elt_redact_url(const char *url)
 	}
 	else
 	{
-		result = strchr(url, '@') ? pstrdup("(not shown: it may hold credentials)") : pstrdup(url);
+		result = strchr(url, '@') || strchr(url, '?') ?
+			pstrdup("(not shown: it may hold credentials)") : pstrdup(url);
 	}
 	curl_url_cleanup(h);
 	return result;

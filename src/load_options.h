@@ -47,6 +47,7 @@ typedef struct LoadOptions
 	List	   *force_not_null; /* column names */
 	List	   *types;			/* list of (name, type) pairs as 2-lists */
 	List	   *headers;		/* HTTP headers, "Name: value" */
+	char	   *credential;		/* the name of a credential for the requests, or NULL */
 	int			retries;
 	double		retry_delay;	/* seconds before the first retry */
 	double		timeout;		/* seconds for the whole load, 0 = none */

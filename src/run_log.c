@@ -255,7 +255,8 @@ elt_run_log_to_server(const char *flow, int64 run_id, EltState state, const char
 		(elt_log_runs == ELT_LOG_RUNS_FAILED && state == ELT_COMPLETED))
 		return;
 	ereport(LOG_SERVER_ONLY,
-			(errmsg("pg_elt: run %lld of flow \"%s\" in database \"%s\" %s: %s",
+			(errmsg("pg_elt: run %lld of flow \"%s\" of role \"%s\" in database \"%s\" %s: %s",
 					(long long) run_id, flow ? flow : "?",
+					GetUserNameFromId(GetSessionUserId(), true),
 					get_database_name(MyDatabaseId), elt_state_name(state), message)));
 }

@@ -21,6 +21,10 @@ Query parameters (combine freely):
   slow=MS        sleep MS milliseconds before every 64 kB chunk
   redirect=PATH  answer 302 with Location: PATH
   auth=TOKEN     require Authorization: Bearer TOKEN (else 401)
+  basic=U:P      require Authorization: Basic of user U, password P (else 401)
+  need_header=N:V  require the request header N with value V (else 401)
+  need_sha256=N:H  require a header N whose value's SHA-256 is H, in hex
+                 (else 401): for tests that must not write the secret down
 
 Files answer conditional requests: If-None-Match naming the ETag, or
 (without If-None-Match) If-Modified-Since not before Last-Modified, get
@@ -36,7 +40,9 @@ Last-Modified given) name a new version; answers the version.
 --extra-port P also serves on port P (another origin, for redirects).
 """
 import argparse
+import base64
 import gzip
+import hashlib
 import os
 import sys
 import threading
@@ -120,6 +126,18 @@ class Handler(BaseHTTPRequestHandler):
 
         if "auth" in q and self.headers.get("Authorization") != "Bearer " + q["auth"]:
             return self.send_text(401, "unauthorized")
+        if "basic" in q and self.headers.get("Authorization") != \
+                "Basic " + base64.b64encode(q["basic"].encode()).decode():
+            return self.send_text(401, "unauthorized")
+        if "need_sha256" in q:
+            name, _, digest = q["need_sha256"].partition(":")
+            value = self.headers.get(name)
+            if value is None or hashlib.sha256(value.encode()).hexdigest() != digest:
+                return self.send_text(401, "unauthorized")
+        if "need_header" in q:
+            name, _, value = q["need_header"].partition(":")
+            if self.headers.get(name) != value:
+                return self.send_text(401, "unauthorized")
         if "redirect" in q:
             self.send_response(302)
             self.send_header("Location", q["redirect"])

@@ -8,7 +8,8 @@
 #   bash test/fuzz/run.sh 600        # the long run: 10 min per target
 #
 # Targets: csv (sampler, column names), templates (psql-rule substitution),
-# schedule (cron and interval parser), headers (HTTP response headers).
+# schedule (cron and interval parser), headers (HTTP response headers),
+# url_mask (secret query parameters in URLs shown).
 # A crash leaves its input in the target's directory (crash-*) and fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,10 +28,11 @@ declare -A sources=(
     [templates]=src/templates.c
     [schedule]=src/schedule_expr.c
     [headers]=src/http_headers.c
+    [url_mask]=src/url_mask.c
 )
 
 status=0
-for target in csv templates schedule headers; do
+for target in csv templates schedule headers url_mask; do
     bin=$work/fuzz_$target
     clang "${cflags[@]}" -o "$bin" "$here/fuzz_$target.c" "$here/pg_stubs.c" "$here/never_called.c" \
         "$root/${sources[$target]}" "${libs[@]}"

@@ -208,9 +208,9 @@ $listener->query_safe('LISTEN pg_elt');
 $id = $node->safe_psql('postgres', "SELECT flow_submit('trivial')");
 $node->safe_psql('postgres', "SELECT flow_wait($id)");
 my $heard = $listener->query_safe('SELECT 1');
-like($heard, qr/Asynchronous notification "pg_elt" with payload "\{"run_id": $id, "state": "completed"\}"/,
+like($heard, qr/Asynchronous notification "pg_elt" with payload "\{"run_id": $id, "flow": "trivial", "state": "completed"\}"/,
 	'run state changes are notified on channel pg_elt');
-like($heard, qr/"run_id": $id, "task": "t", "state": "running"/, 'and task state changes');
+like($heard, qr/"run_id": $id, "flow": "trivial", "task": "t", "state": "running"/, 'and task state changes, naming the flow');
 $listener->quit;
 
 # 4. flow_cancel of a running load: interrupted, rolled back.
@@ -244,6 +244,8 @@ ok($node->poll_query_until('postgres', "SELECT state = 'crashed' FROM elt.flow_r
 	'the killed run is marked crashed after the server recovers');
 like($node->safe_psql('postgres', "SELECT message FROM elt.flow_runs WHERE run_id = $id"),
 	qr/worker \(pid $pid\) ended before the run did/, 'with the reason');
+like(slurp_file($node->logfile), qr/pg_elt: run $id of flow "slow" of role "\w+" in database "postgres" crashed: the run's worker \(pid $pid\)/,
+	'and the server log says so (its worker could not)');
 is($node->safe_psql('postgres', "SELECT state FROM elt.task_runs WHERE run_id = $id"), 'crashed',
 	'its running task attempt is crashed too');
 $node->safe_psql('postgres', q{

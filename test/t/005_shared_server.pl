@@ -16,7 +16,7 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_elt'
 max_worker_processes = 20
 pg_elt.min_schedule_interval = 1
-pg_elt.log_runs = 'failed'
+pg_elt.log_runs = 'failures'
 });
 $node->start;
 
@@ -78,7 +78,7 @@ like($err, qr/WARNING:  flow "orphan" is owned by role "doomed", which does not 
 is($node->safe_psql('postgres', "SELECT enabled FROM elt.flows WHERE name = 'orphan'"), 'f',
 	'and keeps it disabled');
 
-# 2. pg_elt.log_runs = failed: a queued run that fails is in the server log;
+# 2. pg_elt.log_runs = failures: a queued run that fails is in the server log;
 # one that completes is not.
 $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name) VALUES ('fails'), ('works');
@@ -94,9 +94,9 @@ sub submit_and_wait
 is(submit_and_wait('fails'), 'failed', 'a queued run fails');
 is(submit_and_wait('works'), 'completed', 'another completes');
 $log = slurp_file($node->logfile);
-like($log, qr/pg_elt: run \d+ of flow "fails" in database "postgres" failed: task "t" failed: division by zero/,
+like($log, qr/pg_elt: run \d+ of flow "fails" of role "\w+" in database "postgres" failed: task "t" failed: division by zero/,
 	'a failed background run is in the server log');
-unlike($log, qr/of flow "works" in database/, 'a completed one is not, with log_runs = failed');
+unlike($log, qr/of flow "works"/, 'a completed one is not, with log_runs = failures');
 
 # 3. pg_elt.launch_schedules = off (as for a restore or a copied database):
 # schedules do not fire, queued runs still start.
