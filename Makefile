@@ -41,7 +41,9 @@ OBJS = \
 	src/tag_limits.o \
 	src/run_log.o \
 	src/flow_run.o \
-	src/run_queue.o
+	src/run_queue.o \
+	src/body_template.o \
+	src/notifier.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

@@ -1,4 +1,4 @@
-/* pg_elt 0.3 -> 0.4: what a task was given and what it gave back, caching, credentials */
+/* pg_elt 0.3 -> 0.4: task inputs and results, caching, subflows, map, pause, retry, the short API, credentials, notifications */
 \echo Use "ALTER EXTENSION pg_elt UPDATE TO '0.4'" to load this file. \quit
 
 /* ------------------------------------------------------------------
@@ -195,6 +195,7 @@ DECLARE
     nxt timestamptz;
     wake timestamptz := 'infinity';
     active integer;
+    skipped text;
 BEGIN
     PERFORM elt._disable_orphaned_flows();
     -- disabled or unscheduled flows start afresh when scheduled again
@@ -216,17 +217,22 @@ BEGIN
             ON CONFLICT (flow, owner) DO UPDATE
                SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
         ELSIF sched.next_slot <= now_ts THEN
+            skipped := NULL;
             SELECT count(*) INTO active FROM elt.flow_runs r
              WHERE r.flow = sched.name AND r.owner = sched.owner AND r.state IN ('pending', 'running');
             IF now_ts - sched.next_slot > interval '1 minute' AND NOT sched.catchup THEN
-                INSERT INTO elt.logs (flow, owner, logged_at, level, message)
-                VALUES (sched.name, sched.owner, now_ts, 'warning',
-                        format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot));
+                skipped := format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot);
             ELSIF active >= sched.max_active_runs THEN
+                skipped := format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
+                                  sched.next_slot, active, sched.max_active_runs);
+            END IF;
+            IF skipped IS NOT NULL THEN
                 INSERT INTO elt.logs (flow, owner, logged_at, level, message)
-                VALUES (sched.name, sched.owner, now_ts, 'warning',
-                        format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
-                               sched.next_slot, active, sched.max_active_runs));
+                VALUES (sched.name, sched.owner, now_ts, 'warning', skipped);
+                PERFORM elt._queue_event('slot_skipped', sched.name, sched.owner, NULL,
+                    jsonb_build_object('event', 'slot_skipped', 'flow', sched.name, 'owner', sched.owner,
+                                       'database', current_database(), 'slot', sched.next_slot,
+                                       'message', skipped));
             ELSE
                 PERFORM elt._create_run(sched.name, sched.owner, sched.params, sched.next_slot,
                                         'schedule', false);
@@ -1084,6 +1090,270 @@ CREATE FUNCTION elt.drop_credential(name text) RETURNS void
 CREATE FUNCTION elt._check_credential(owner name, name text) RETURNS void
     AS 'MODULE_PATHNAME', 'elt_check_credential' LANGUAGE C STABLE
     SET search_path = pg_catalog, pg_temp;
+
+/* ------------------------------------------------------------------
+ * Notifications: rules (per owner) say which events of which flows
+ * notify whom: a webhook (a JSON POST, its body a template, its headers
+ * from a credential), a pg_notify channel, or a function called with the
+ * event, as the rule's owner.  An event is written to the outbox in the
+ * transaction of the state change that makes it; the scheduler's
+ * notifier delivers it after commit, retrying with backoff, and records
+ * every attempt.  Delivery never delays or fails a run.
+ * ------------------------------------------------------------------ */
+
+CREATE TABLE elt.notification_rules (
+    owner        name NOT NULL DEFAULT current_user,
+    name         text NOT NULL,
+    events       text[] NOT NULL DEFAULT '{failed,crashed}',
+    flow         text,
+    tag          text,
+    long_running interval,
+    target       text NOT NULL,
+    url          text,
+    credential   text,
+    body         text,
+    channel      text,
+    function     text,
+    max_attempts integer NOT NULL DEFAULT 8,
+    enabled      boolean NOT NULL DEFAULT true,
+    given_up     bigint NOT NULL DEFAULT 0,
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (owner, name)
+);
+COMMENT ON TABLE elt.notification_rules IS
+    'who is told of which events: of one flow (flow), of flows with a task tagged tag, or of all the owner''s flows';
+COMMENT ON COLUMN elt.notification_rules.events IS
+    'completed, failed, cancelled, crashed, long_running (a run still running after long_running), slot_skipped';
+COMMENT ON COLUMN elt.notification_rules.target IS
+    'webhook (POST url, body a template of {{field}}s, headers from credential), pg_notify (channel) or function (name of a function taking jsonb)';
+COMMENT ON COLUMN elt.notification_rules.given_up IS 'events this rule gave up delivering after max_attempts; last_error says why';
+ALTER TABLE elt.notification_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notification_rules_owner ON elt.notification_rules
+    USING (owner IN (SELECT elt._member_roles()));
+GRANT SELECT, DELETE ON elt.notification_rules TO PUBLIC;
+GRANT INSERT (owner, name, events, flow, tag, long_running, target, url, credential, body, channel,
+              function, max_attempts, enabled),
+      UPDATE (name, events, flow, tag, long_running, target, url, credential, body, channel,
+              function, max_attempts, enabled)
+   ON elt.notification_rules TO PUBLIC;
+
+CREATE TABLE elt.notification_outbox (
+    id              bigserial PRIMARY KEY,
+    owner           name NOT NULL,
+    rule            text NOT NULL,
+    run_id          bigint,
+    event           text NOT NULL,
+    payload         jsonb NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    attempts        integer NOT NULL DEFAULT 0,
+    delivered_at    timestamptz,
+    given_up_at     timestamptz,
+    last_error      text,
+    FOREIGN KEY (owner, rule) REFERENCES elt.notification_rules ON UPDATE CASCADE ON DELETE CASCADE
+);
+CREATE INDEX notification_outbox_due ON elt.notification_outbox (next_attempt_at)
+    WHERE delivered_at IS NULL AND given_up_at IS NULL;
+CREATE TABLE elt.notification_attempts (
+    outbox_id   bigint NOT NULL REFERENCES elt.notification_outbox ON DELETE CASCADE,
+    attempt     integer NOT NULL,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+    ok          boolean NOT NULL,
+    status      integer,
+    error       text,
+    PRIMARY KEY (outbox_id, attempt)
+);
+COMMENT ON TABLE elt.notification_outbox IS
+    'events to deliver, written with the state change that made them; pg_elt''s notifier delivers them after commit';
+ALTER TABLE elt.notification_outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE elt.notification_attempts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notification_outbox_owner ON elt.notification_outbox FOR SELECT
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY notification_attempts_owner ON elt.notification_attempts FOR SELECT
+    USING (EXISTS (SELECT 1 FROM elt.notification_outbox o WHERE o.id = outbox_id));
+GRANT SELECT ON elt.notification_outbox, elt.notification_attempts TO PUBLIC;
+-- pg_dump keeps the rules (as it keeps flows), not the events
+SELECT pg_catalog.pg_extension_config_dump('elt.notification_rules', '');
+
+-- A rule is checked when written: its events, its flow (the owner's), its
+-- target and what the target needs.
+CREATE FUNCTION elt._check_notification_rule() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    known text[] := '{completed,failed,cancelled,crashed,long_running,slot_skipped}';
+    bad text;
+BEGIN
+    IF NEW.name IS NULL OR NEW.name = '' THEN
+        RAISE EXCEPTION 'a notification rule needs a name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(e, ', ') INTO bad FROM unnest(NEW.events) e WHERE e IS NULL OR NOT e = ANY (known);
+    IF bad IS NOT NULL OR cardinality(NEW.events) = 0 THEN
+        RAISE EXCEPTION 'unknown event "%" in notification rule "%"', coalesce(bad, ''), NEW.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Events are completed, failed, cancelled, crashed, long_running and slot_skipped.';
+    END IF;
+    IF 'long_running' = ANY (NEW.events) AND (NEW.long_running IS NULL OR NEW.long_running <= '0') THEN
+        RAISE EXCEPTION 'notification rule "%" has the event long_running but no positive long_running interval', NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Set long_running, e.g. ''30 minutes''.';
+    END IF;
+    IF NEW.max_attempts NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'max_attempts of notification rule "%" must be between 1 and 100', NEW.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.target = 'webhook' THEN
+        IF NEW.url IS NULL OR NEW.url !~* '^https?://' THEN
+            RAISE EXCEPTION 'the webhook URL of notification rule "%" must be an http:// or https:// URL', NEW.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Webhooks are posted over HTTP(S) only.';
+        END IF;
+        PERFORM elt._check_body_template(NEW.name, NEW.body);
+    ELSIF NEW.target = 'pg_notify' THEN
+        IF NEW.channel IS NULL OR NEW.channel = '' OR octet_length(NEW.channel) > 63 THEN
+            RAISE EXCEPTION 'notification rule "%" needs a channel (at most 63 bytes) for pg_notify', NEW.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSIF NEW.target = 'function' THEN
+        NULL;                   -- its function is a reference, below
+    ELSE
+        RAISE EXCEPTION 'unknown target "%" of notification rule "%"', NEW.target, NEW.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Targets are webhook, pg_notify and function.';
+    END IF;
+    -- what the rule names must be there, and its owner's to use; a
+    -- superuser's write (a restore, where the flow, the credential or the
+    -- function may come later) is kept, disabled, with a WARNING
+    BEGIN
+        IF NEW.flow IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM elt.flows f WHERE f.name = NEW.flow AND f.owner = NEW.owner) THEN
+            RAISE EXCEPTION 'notification rule "%" names flow "%", which role "%" does not own', NEW.name, NEW.flow, NEW.owner
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'A rule is for one of its owner''s flows, a tag, or (flow and tag NULL) all of them.';
+        END IF;
+        IF NEW.target = 'webhook' AND NEW.credential IS NOT NULL THEN
+            PERFORM elt._check_credential(NEW.owner, NEW.credential);
+        END IF;
+        IF NEW.target = 'function' AND to_regprocedure(coalesce(NEW.function, '') || '(jsonb)') IS NULL THEN
+            RAISE EXCEPTION 'notification rule "%" names no function %(jsonb)', NEW.name, coalesce(NEW.function, '')
+                USING ERRCODE = 'undefined_function',
+                      HINT = 'Give the (schema-qualified) name of a function that takes the event as jsonb.';
+        END IF;
+        IF NEW.target = 'function'
+           AND NOT has_function_privilege(NEW.owner, to_regprocedure(NEW.function || '(jsonb)'), 'EXECUTE') THEN
+            RAISE EXCEPTION 'role "%" may not execute %(jsonb)', NEW.owner, NEW.function
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    EXCEPTION WHEN undefined_object OR undefined_function OR insufficient_privilege OR wrong_object_type THEN
+        IF NOT elt._writer_is_superuser() THEN
+            RAISE;
+        END IF;
+        RAISE WARNING '%', SQLERRM
+            USING HINT = format('The rule is kept, disabled; mend it, then: UPDATE elt.notification_rules SET enabled = true WHERE name = %L AND owner = %L.',
+                                NEW.name, NEW.owner);
+        NEW.enabled := false;
+    END;
+    IF NOT elt._scheduler_available() AND TG_OP = 'INSERT' THEN
+        RAISE WARNING 'notification rule "%" will not deliver: pg_elt is not in shared_preload_libraries', NEW.name
+            USING HINT = 'Events wait in elt.notification_outbox; the scheduler''s notifier delivers them once pg_elt is preloaded.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER check_notification_rule BEFORE INSERT OR UPDATE ON elt.notification_rules
+    FOR EACH ROW EXECUTE FUNCTION elt._check_notification_rule();
+
+CREATE FUNCTION elt._check_body_template(rule text, body text) RETURNS void
+    AS 'MODULE_PATHNAME', 'elt_check_body_template' LANGUAGE C STABLE
+    SET search_path = pg_catalog, pg_temp;
+
+-- An event of a flow of owner: one outbox row per enabled rule that wants
+-- it; the scheduler's notifier delivers them once this commits.
+CREATE FUNCTION elt._queue_event(event text, flow text, owner name, run_id bigint, payload jsonb)
+    RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    INSERT INTO elt.notification_outbox (owner, rule, run_id, event, payload)
+    SELECT r.owner, r.name, _queue_event.run_id, _queue_event.event, _queue_event.payload
+      FROM elt.notification_rules r
+     WHERE r.enabled AND r.owner = _queue_event.owner AND _queue_event.event = ANY (r.events)
+       AND (r.flow IS NULL OR r.flow = _queue_event.flow)
+       AND (r.tag IS NULL OR EXISTS (SELECT 1 FROM elt.tasks t
+                                      WHERE t.flow = _queue_event.flow AND t.owner = _queue_event.owner
+                                        AND r.tag = ANY (t.tags)));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM elt._wake_scheduler();
+    END IF;
+    RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._queue_event(text, text, name, bigint, jsonb) FROM PUBLIC;
+
+-- What every event of a run says.
+CREATE FUNCTION elt._run_event(event text, r elt.flow_runs) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT jsonb_build_object('event', event, 'run_id', r.run_id, 'flow', r.flow, 'owner', r.owner,
+                              'database', current_database(), 'state', r.state, 'message', r.message,
+                              'trigger', r.trigger, 'started_at', r.started_at, 'ended_at', r.ended_at,
+                              'duration_s', round(extract(epoch FROM coalesce(r.ended_at, clock_timestamp()) - r.started_at)::numeric, 3),
+                              'rows_loaded', r.rows_loaded, 'attempt', r.attempt)
+$$;
+
+-- A run's end is an event, in the transaction that records it.
+CREATE FUNCTION elt._run_ended() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM elt._queue_event(NEW.state, NEW.flow, NEW.owner, NEW.run_id, elt._run_event(NEW.state, NEW));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER run_ended AFTER UPDATE OF state ON elt.flow_runs
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'failed', 'cancelled', 'crashed')
+                       AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION elt._run_ended();
+
+-- Runs running for longer than a rule's long_running: one event per rule
+-- and run.  The scheduler calls this each round.
+CREATE FUNCTION elt._queue_long_runs() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    INSERT INTO elt.notification_outbox (owner, rule, run_id, event, payload)
+    SELECT q.owner, q.name, fr.run_id, 'long_running', elt._run_event('long_running', fr)
+      FROM elt.notification_rules q
+      JOIN elt.flow_runs fr ON fr.owner = q.owner AND fr.state = 'running'
+                           AND fr.started_at < clock_timestamp() - q.long_running
+     WHERE q.enabled AND 'long_running' = ANY (q.events)
+       AND (q.flow IS NULL OR q.flow = fr.flow)
+       AND (q.tag IS NULL OR EXISTS (SELECT 1 FROM elt.tasks t
+                                      WHERE t.flow = fr.flow AND t.owner = fr.owner AND q.tag = ANY (t.tags)))
+       AND NOT EXISTS (SELECT 1 FROM elt.notification_outbox o
+                        WHERE o.owner = q.owner AND o.rule = q.name AND o.run_id = fr.run_id
+                          AND o.event = 'long_running');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._queue_long_runs() FROM PUBLIC;
+
+-- When the scheduler is next wanted for notifications: an event is due,
+-- or a run becomes long-running for a rule (NULL: neither).
+CREATE FUNCTION elt._next_delivery() RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT least(
+        (SELECT min(next_attempt_at) FROM elt.notification_outbox
+          WHERE delivered_at IS NULL AND given_up_at IS NULL),
+        (SELECT min(coalesce(fr.started_at, clock_timestamp()) + q.long_running)
+           FROM elt.notification_rules q
+           JOIN elt.flow_runs fr ON fr.owner = q.owner AND fr.state = 'running'
+          WHERE q.enabled AND 'long_running' = ANY (q.events)
+            AND (q.flow IS NULL OR q.flow = fr.flow)
+            AND NOT EXISTS (SELECT 1 FROM elt.notification_outbox o
+                             WHERE o.owner = q.owner AND o.rule = q.name AND o.run_id = fr.run_id
+                               AND o.event = 'long_running')))
+$$;
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

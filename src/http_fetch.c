@@ -21,6 +21,9 @@
  *	  validators of a copy the caller has) that the server answers with
  *	  304 is a stream with no bytes, and the caller is told.
  *
+ *	  A webhook POST (elt_http_post, for the notifier) shares the outbound
+ *	  policy and the cleanup on error.
+ *
  *	  Credentials in a URL are never printed: every message uses the URL
  *	  with user and password removed.
  *
@@ -804,4 +807,98 @@ elt_open_url(const char *url, const HttpOptions *options)
 				 errmsg("could not create a libcurl handle")));
 	http_start_transfer(hs);
 	return &hs->base;
+}
+
+/* libcurl write callback of a POST: the response body is not wanted. */
+static size_t
+http_discard_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	return size * nmemb;
+}
+
+/*
+ * POSTs body, as JSON, to url with headers (sent only to url's origin:
+ * redirects are not followed), within timeout_ms, under the outbound
+ * policy when restricted.  Returns the response's status, or 0 when none
+ * came, with *error saying why (the URL shown without its secrets).
+ * Interruptible; the curl handles are released on error too.
+ */
+long
+elt_http_post(const char *url, List *headers, const char *body, bool restricted, int timeout_ms,
+			  char **error)
+{
+	HttpStream *hs = palloc0(sizeof(HttpStream));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	ListCell   *lc;
+	long		status = 0;
+	bool		done = false;
+	CURLcode	result = CURLE_OK;
+
+	*error = NULL;
+	elt_check_url_allowed(url, false);
+	hs->base.display_url = elt_redact_url(url);
+	hs->options.restricted = restricted;
+	cb->func = http_release;
+	cb->arg = hs;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	if ((hs->multi = curl_multi_init()) == NULL || (hs->easy = curl_easy_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	(void) http_add_header(hs, "Content-Type", "application/json");
+	foreach(lc, headers)
+	{
+		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
+
+		if (l == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		hs->header_list = l;
+	}
+	http_setopt(hs, CURLOPT_URL, url);
+	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
+	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
+	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);
+	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
+	if (restricted)
+		http_setopt(hs, CURLOPT_PROXY, "");
+	http_setopt(hs, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
+	http_setopt(hs, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
+	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
+	http_setopt(hs, CURLOPT_POSTFIELDS, body);
+	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_discard_cb);
+	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
+	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start a request to \"%s\"", hs->base.display_url)));
+	while (!done)
+	{
+		int			running;
+		int			pending;
+		CURLMsg    *msg;
+
+		CHECK_FOR_INTERRUPTS();
+		if (curl_multi_perform(hs->multi, &running) != CURLM_OK)
+			break;
+		while ((msg = curl_multi_info_read(hs->multi, &pending)) != NULL)
+			if (msg->msg == CURLMSG_DONE)
+			{
+				done = true;
+				result = msg->data.result;
+			}
+		if (!done && curl_multi_poll(hs->multi, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK)
+			break;
+	}
+	if (done && result == CURLE_OK)
+		curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &status);
+	else if (hs->refused[0])
+		*error = psprintf("permission denied to connect to %s for \"%s\": %s", hs->refused,
+						  hs->base.display_url, hs->refused_why);
+	else
+		*error = psprintf("could not post to \"%s\": %s", hs->base.display_url,
+						  hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(result));
+	http_release(hs);
+	return status;
 }

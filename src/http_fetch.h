@@ -31,5 +31,7 @@ typedef struct HttpOptions
 extern EltStream *elt_open_url(const char *url, const HttpOptions *options);
 extern char *elt_redact_url(const char *url);
 extern void elt_check_url_allowed(const char *url, bool allow_file);
+extern long elt_http_post(const char *url, List *headers, const char *body, bool restricted,
+						  int timeout_ms, char **error);
 
 #endif							/* PG_ELT_HTTP_FETCH_H */

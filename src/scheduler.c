@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "notifier.h"
 #include "run_worker.h"
 #include "runtime.h"
 #include "scheduler.h"
@@ -50,6 +51,7 @@ typedef struct Dispatched
 } Dispatched;
 
 static List *dispatched = NIL;	/* runs this scheduler started */
+static BackgroundWorkerHandle *notifier = NULL;	/* the database's, once started */
 static MemoryContext dispatched_cxt = NULL; /* holds dispatched and its handles */
 static bool logged_worker_limit = false;
 
@@ -205,6 +207,42 @@ scheduler_start_run(int64 run_id, Oid owner)
  * Starts queued runs whose time has come, as many as pg_elt.max_workers
  * allows.  Returns when the next queued run is due (or 0 if none is).
  */
+/*
+ * Notifications: queues the events of runs that have been running too
+ * long, and starts the notifier when events are due and it is not running
+ * (its exit wakes this scheduler).  Returns when the next event is due, or
+ * 0 when none waits.
+ */
+static TimestampTz
+scheduler_notify(void)
+{
+	bool		isnull;
+	Datum		next;
+	TimestampTz result;
+	pid_t		pid;
+
+	scheduler_begin();
+	(void) scheduler_query("SELECT elt._queue_long_runs()", 0, NULL, NULL, &isnull);
+	next = scheduler_query("SELECT elt._next_delivery()", 0, NULL, NULL, &isnull);
+	result = isnull ? 0 : DatumGetTimestampTz(next);
+	scheduler_commit();
+	if (result != 0 && result <= GetCurrentTimestamp() &&
+		(notifier == NULL || GetBackgroundWorkerPid(notifier, &pid) == BGWH_STOPPED))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (notifier)
+			pfree(notifier);
+		notifier = NULL;
+		if (!elt_notifier_start(MyDatabaseId, &notifier))
+			notifier = NULL;	/* no worker slot: next round */
+		MemoryContextSwitchTo(old);
+	}
+	if (result != 0 && result <= GetCurrentTimestamp())
+		result = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+	return result;
+}
+
 static TimestampTz
 scheduler_dispatch(void)
 {
@@ -338,6 +376,10 @@ scheduler_idle(void *arg)
 	idle = DatumGetBool(scheduler_query("SELECT NOT EXISTS (SELECT 1 FROM elt.flows"
 										"                    WHERE enabled AND schedule IS NOT NULL)"
 										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs WHERE state = 'pending')"
+										"   AND NOT EXISTS (SELECT 1 FROM elt.notification_outbox"
+										"                    WHERE delivered_at IS NULL AND given_up_at IS NULL)"
+										"   AND NOT EXISTS (SELECT 1 FROM elt.notification_rules"
+										"                    WHERE enabled AND 'long_running' = ANY (events))"
 										"   AND NOT EXISTS (SELECT 1 FROM elt.flow_runs r WHERE r.state = 'running'"
 										"                      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
 										"                                       WHERE a.pid = r.worker_pid))",
@@ -390,6 +432,9 @@ scheduler_step(void *arg)
 	if (next != 0 && next < round->wake)
 		round->wake = next;
 	next = scheduler_dispatch();
+	if (next != 0 && next < round->wake)
+		round->wake = next;
+	next = scheduler_notify();
 	if (next != 0 && next < round->wake)
 		round->wake = next;
 }

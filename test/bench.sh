@@ -32,7 +32,11 @@
 #    around flow_run in the session that calls it; medians, ratio a/b, and
 #    (b) split into starting the run's worker and the run itself.
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache]
+# 7. notify: the latency from a run's end (ended_at of a failed queued
+#    run) to its webhook's arrival at the fixture server (its receive
+#    time), over 20 runs one after another; median, p90, max.
+#
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -40,7 +44,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify]"
 runs=5
 rows=1369765
 only=""
@@ -53,7 +57,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs|map|cache) ;;
+    ""|load|insert|citus|runs|map|cache|notify) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -78,7 +82,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs || want map || want cache; then
+if want load || want insert || want runs || want map || want cache || want notify; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -161,6 +165,57 @@ SELECT format('map of 200 SELECT 1 instances: median %s ms per instance; the sam
               round(((SELECT median FROM m WHERE path = 'bench_map') / (SELECT median FROM m WHERE path = 'bench_rows'))::numeric, 2));
 SQL
 }
+
+# 20 failed queued runs, each notifying a webhook: run end -> webhook received.
+bench_notify() {
+    local key
+    key="bench_notify_$(date +%s)"
+    mkdir -p /var/tmp/pg_elt-bench
+    pg_elt_start_fixture_server 8767 /var/tmp/pg_elt-bench
+    psql_bench -v key="$key" <<'SQL'
+SET client_min_messages = warning;
+DELETE FROM elt.notification_rules WHERE name = 'bench_hook';
+DELETE FROM elt.flows WHERE name = 'bench_fails';
+INSERT INTO elt.flows (name, max_active_runs) VALUES ('bench_fails', 100);
+INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('bench_fails', 't', 'sql', 'SELECT 1/0');
+INSERT INTO elt.notification_rules (name, flow, events, target, url)
+VALUES ('bench_hook', 'bench_fails', '{failed}', 'webhook', 'http://127.0.0.1:8767/hook?key=' || :'key');
+SQL
+    {
+        echo "SET client_min_messages = warning;"
+        for _ in $(seq 20); do
+            echo "SELECT flow_submit('bench_fails') AS id \gset"
+            echo "SELECT state FROM flow_wait(:id) \g /dev/null"
+        done
+    } | psql_bench
+    psql_bench -v key="$key" <<'SQL'
+SET client_min_messages = warning;
+SET bench.key = :'key';
+DROP TABLE IF EXISTS bench_posts;
+DO $$
+BEGIN
+    FOR i IN 1..60 LOOP
+        PERFORM load_csv('http://127.0.0.1:8767/_posts?key=' || current_setting('bench.key'), 'bench_posts',
+                         '{"header": false, "mode": "replace", "columns": ["at", "body"]}');
+        EXIT WHEN (SELECT count(*) FROM bench_posts) >= 20;
+        PERFORM pg_sleep(1);
+    END LOOP;
+END $$;
+SQL
+    psql_bench <<'SQL'
+WITH l AS (SELECT (p.at::float8 - extract(epoch FROM r.ended_at)) * 1000 AS ms
+             FROM bench_posts p JOIN elt.flow_runs r ON r.run_id = (p.body::jsonb ->> 'run_id')::bigint)
+SELECT format('notify: %s of 20 failed runs posted their webhook; latency run end -> webhook received: median %s ms, p90 %s ms, max %s ms (target: median <= 1000 ms)',
+              count(*), round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+              round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1))
+  FROM l;
+SQL
+}
+
+if [ "$only" = notify ]; then
+    bench_notify
+    exit 0
+fi
 
 if [ "$only" = map ]; then
     bench_map

@@ -26,6 +26,11 @@ Query parameters (combine freely):
   need_sha256=N:H  require a header N whose value's SHA-256 is H, in hex
                  (else 401): for tests that must not write the secret down
 
+POST (webhooks) answers 200 "ok", or the status= fault, after the same
+auth=, basic=, need_header= and need_sha256= checks; it is counted like a
+GET and its body kept.  GET /_posts?key=K answers the POSTs seen for K as
+CSV rows: the time received (Unix epoch, seconds) and the body.
+
 Files answer conditional requests: If-None-Match naming the ETag, or
 (without If-None-Match) If-Modified-Since not before Last-Modified, get
 304 Not Modified and no body.
@@ -41,6 +46,8 @@ Last-Modified given) name a new version; answers the version.
 """
 import argparse
 import base64
+import csv
+import io
 import gzip
 import hashlib
 import os
@@ -53,6 +60,7 @@ from urllib.parse import parse_qs, urlsplit
 
 CHUNK = 64 * 1024
 counters = {}
+posts = {}
 sent_bytes = {}
 versions = {}
 last_headers = {}
@@ -97,6 +105,42 @@ class Handler(BaseHTTPRequestHandler):
                 return False
         return False
 
+    def refused(self, q):
+        """Does the request lack the credentials the query asks for?"""
+        if "auth" in q and self.headers.get("Authorization") != "Bearer " + q["auth"]:
+            return True
+        if "basic" in q and self.headers.get("Authorization") != \
+                "Basic " + base64.b64encode(q["basic"].encode()).decode():
+            return True
+        if "need_sha256" in q:
+            name, _, digest = q["need_sha256"].partition(":")
+            value = self.headers.get(name)
+            if value is None or hashlib.sha256(value.encode()).hexdigest() != digest:
+                return True
+        if "need_header" in q:
+            name, _, value = q["need_header"].partition(":")
+            if self.headers.get(name) != value:
+                return True
+        return False
+
+    def do_POST(self):
+        url = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        key = q.get("key", url.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        n = count_request(key)
+        with counters_lock:
+            last_headers[key] = sorted(k.lower() for k in self.headers.keys())
+        if self.refused(q):
+            return self.send_text(401, "unauthorized")
+        if "slow" in q:
+            time.sleep(int(q["slow"]) / 1000.0)
+        if "status" in q and ("fail" not in q or n <= int(q["fail"])):
+            return self.send_text(int(q["status"]), "fault injected")
+        with counters_lock:
+            posts.setdefault(key, []).append(("%.6f" % time.time(), body.decode("utf-8", "replace")))
+        return self.send_text(200, "ok")
+
     def do_GET(self):
         url = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -120,24 +164,17 @@ class Handler(BaseHTTPRequestHandler):
                 n = versions[key]
             return self.send_text(200, str(n))
 
+        if url.path == "/_posts":
+            out = io.StringIO()
+            with counters_lock:
+                csv.writer(out).writerows(posts.get(key, []))
+            return self.send_text(200, out.getvalue())
+
         n = count_request(key)
         with counters_lock:
             last_headers[key] = sorted(k.lower() for k in self.headers.keys())
-
-        if "auth" in q and self.headers.get("Authorization") != "Bearer " + q["auth"]:
+        if self.refused(q):
             return self.send_text(401, "unauthorized")
-        if "basic" in q and self.headers.get("Authorization") != \
-                "Basic " + base64.b64encode(q["basic"].encode()).decode():
-            return self.send_text(401, "unauthorized")
-        if "need_sha256" in q:
-            name, _, digest = q["need_sha256"].partition(":")
-            value = self.headers.get(name)
-            if value is None or hashlib.sha256(value.encode()).hexdigest() != digest:
-                return self.send_text(401, "unauthorized")
-        if "need_header" in q:
-            name, _, value = q["need_header"].partition(":")
-            if self.headers.get(name) != value:
-                return self.send_text(401, "unauthorized")
         if "redirect" in q:
             self.send_response(302)
             self.send_header("Location", q["redirect"])

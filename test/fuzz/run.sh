@@ -9,7 +9,8 @@
 #
 # Targets: csv (sampler, column names), templates (psql-rule substitution),
 # schedule (cron and interval parser), headers (HTTP response headers),
-# url_mask (secret query parameters in URLs shown).
+# url_mask (secret query parameters in URLs shown), body_template (webhook
+# bodies).
 # A crash leaves its input in the target's directory (crash-*) and fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,10 +30,11 @@ declare -A sources=(
     [schedule]=src/schedule_expr.c
     [headers]=src/http_headers.c
     [url_mask]=src/url_mask.c
+    [body_template]=src/body_template.c
 )
 
 status=0
-for target in csv templates schedule headers url_mask; do
+for target in csv templates schedule headers url_mask body_template; do
     bin=$work/fuzz_$target
     clang "${cflags[@]}" -o "$bin" "$here/fuzz_$target.c" "$here/pg_stubs.c" "$here/never_called.c" \
         "$root/${sources[$target]}" "${libs[@]}"

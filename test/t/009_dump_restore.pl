@@ -27,6 +27,9 @@ $source->safe_psql('etl', q{
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('ingest', 'a', 'sql', 'INSERT INTO hits VALUES (:''who'')');
     INSERT INTO elt.tasks (flow, name, kind, sql, depends_on, tags)
         VALUES ('ingest', 'b', 'sql', 'SELECT 1', '{a}', '{db}');
+    SELECT elt.create_credential('hook_token', 'bearer', '{"token": "t"}');
+    INSERT INTO elt.notification_rules (name, flow, target, url, credential)
+        VALUES ('alerts', 'ingest', 'webhook', 'https://hooks.example.com/x', 'hook_token');
     SET ROLE bob;
     -- the same name, another owner: a flow of its own
     INSERT INTO elt.flows (name, params) VALUES ('ingest', '{"who": "bob"}');
@@ -63,6 +66,8 @@ is(join("\n", @errors), '', 'and fails nothing but the grants to the missing rol
 is($target->safe_psql('etl', 'SELECT string_agg(owner || \':\' || name || \':\' || enabled, \',\' ORDER BY owner) FROM elt.flows'),
 	'alice:ingest:true,bob:ingest:false', 'every flow is restored, the missing role\'s disabled');
 is($target->safe_psql('etl', 'SELECT count(*) FROM elt.tasks'), '3', 'every task is restored');
+is($target->safe_psql('etl', q{SELECT owner || ':' || name || ':' || enabled FROM elt.notification_rules}),
+	'alice:alerts:false', 'a notification rule is restored, disabled: the credential it names is not dumped');
 is($target->safe_psql('etl', 'SELECT tag || max_running FROM elt.concurrency_limits'), 'db2',
 	'concurrency limits are restored');
 is($target->safe_psql('etl', "SELECT state || ' ' || owner FROM elt.flow_runs WHERE run_id = $queued"),
