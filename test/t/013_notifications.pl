@@ -1,4 +1,4 @@
-# Notifications, delivered by the scheduler's notifier: a failed queued
+# Notifications, delivered by the scheduler's notifier: a failed scheduled
 # run posts one webhook with the documented JSON; an endpoint that fails
 # first is retried with backoff until it takes it, each attempt recorded;
 # a restart between the failure and the delivery still delivers once; an
@@ -55,21 +55,34 @@ sub posts_of
 	return $node->safe_psql('postgres', "SELECT count(*) FROM posts('$key')");
 }
 
-# 1. One failed run, one delivery, with the documented JSON (a Slack-style
-# body from a template here).
-my $id = failing_flow('hooked', 'key=n1',
-	[", body", q{, '{"text": "run {{run_id}} of {{flow}} {{state}}: {{message}}", "event": {{json}}}'}]);
-ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM posts('n1')"), 'the webhook gets the event');
+# 1. A scheduled run that fails: one delivery, with the documented JSON (a
+# Slack-style body from a template here).
+$node->safe_psql('postgres', qq{
+    INSERT INTO elt.flows (name, schedule) VALUES ('hooked', 'every 2 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('hooked', 't', 'sql', 'SELECT 1/0');
+    INSERT INTO elt.notification_rules (name, flow, events, target, url, body)
+    VALUES ('hooked-hook', 'hooked', '{failed}', 'webhook', '$base/hook?key=n1',
+            '{"text": "run {{run_id}} of {{flow}} {{state}}: {{message}}", "event": {{json}}}');});
+ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM elt.flow_runs WHERE flow = 'hooked' AND state = 'failed'"),
+	'the scheduled run fails');
+$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name = 'hooked'");
+ok($node->poll_query_until('postgres', q{
+    SELECT count(*) = 0 FROM elt.flow_runs WHERE flow = 'hooked' AND state IN ('pending', 'running')}),
+	'and no run of it is left');
+my $failed_runs = $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'hooked'");
+ok($node->poll_query_until('postgres', "SELECT count(*) = $failed_runs FROM posts('n1')"), 'the webhook gets the event');
 sleep 2;
-is(posts_of('n1'), '1', 'exactly once');
-is($node->safe_psql('postgres', q{
+is(posts_of('n1'), $failed_runs, 'exactly once per failed run');
+my $id = $node->safe_psql('postgres', "SELECT min(run_id) FROM elt.flow_runs WHERE flow = 'hooked'");
+is($node->safe_psql('postgres', qq{
     SELECT (b ->> 'text') || ' | ' || (b -> 'event' ->> 'event') || ',' || (b -> 'event' ->> 'flow') || ','
            || (b -> 'event' ->> 'owner') || ',' || (b -> 'event' ->> 'trigger') || ',' || (b -> 'event' ->> 'database')
-      FROM (SELECT body::jsonb AS b FROM posts('n1')) p}),
-	qq{run $id of hooked failed: task "t" failed: division by zero | failed,hooked,} . $node->safe_psql('postgres', 'SELECT current_user') . ',api,postgres',
+      FROM (SELECT body::jsonb AS b FROM posts('n1')) p WHERE (b -> 'event' ->> 'run_id')::bigint = $id}),
+	qq{run $id of hooked failed: task "t" failed: division by zero | failed,hooked,} . $node->safe_psql('postgres', 'SELECT current_user') . ',schedule,postgres',
 	'its body is the template filled in, the event in it');
-is($node->safe_psql('postgres', q{
-    SELECT attempts || ',' || (delivered_at IS NOT NULL) FROM elt.notification_outbox WHERE rule = 'hooked-hook'}),
+is($node->safe_psql('postgres', qq{
+    SELECT attempts || ',' || (delivered_at IS NOT NULL) FROM elt.notification_outbox
+     WHERE rule = 'hooked-hook' AND run_id = $id}),
 	'1,true', 'the outbox records the delivery');
 
 # 2. An endpoint down for two attempts: retried with backoff, delivered on the third.
