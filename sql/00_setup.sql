@@ -23,6 +23,18 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- fixture_count(what, key): what the fixture HTTP server counted for a
+-- key: 'requests', body 'bytes' sent, or (as it answers) a 'bump' of the
+-- file's version.  Loaded with load_csv, as postgres.
+CREATE FUNCTION public.fixture_count(what text, k text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE seen bigint;
+BEGIN
+    PERFORM load_csv('http://127.0.0.1:18766/_' || what || '?key=' || k, 'fixture_counts',
+                     '{"header": false, "mode": "replace", "columns": ["n"]}');
+    SELECT min(n::bigint) INTO seen FROM fixture_counts;
+    RETURN seen;
+END $$;
+
 CREATE ROLE elt_alice LOGIN;
 CREATE ROLE elt_bob LOGIN;
 CREATE ROLE elt_team NOLOGIN;

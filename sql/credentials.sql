@@ -3,15 +3,6 @@
 -- credential is refused before any request is made.
 \set SHOW_CONTEXT never
 \set base 'http://127.0.0.1:18766'
-CREATE FUNCTION fixture_requests(k text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE seen bigint;
-BEGIN
-    PERFORM load_csv('http://127.0.0.1:18766/_requests?key=' || k, 'fixture_counts',
-                     '{"header": false, "mode": "replace", "columns": ["n"]}');
-    SELECT min(n::bigint) INTO seen FROM fixture_counts;
-    RETURN seen;
-END $$;
-GRANT EXECUTE ON FUNCTION fixture_requests(text) TO PUBLIC;
 
 SET ROLE elt_alice;
 SELECT elt.create_credential('nyc_token', 'bearer', '{"token": "t0k3n-of-alice"}');
@@ -48,7 +39,6 @@ RESET ROLE;
 SET ROLE elt_bob;
 SELECT count(*) FROM elt.credential_list;
 SELECT error_of($$SELECT load_csv('http://127.0.0.1:18766/types.csv?key=bob_cred', 'bob_t', '{"credential": "nyc_token"}')$$);
-SELECT fixture_requests('bob_cred') AS requests_made;
 SELECT error_of($$SELECT elt.alter_credential('nyc_token', '{"token": "mine"}')$$);
 SELECT error_of($$SELECT elt.drop_credential('nyc_token')$$);
 SELECT error_of($$SELECT elt.create_credential('x', 'bearer', '{"token": "t"}', owner => 'elt_alice')$$);
@@ -58,6 +48,7 @@ SELECT error_of($$INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('bob_
 SELECT error_of($$INSERT INTO elt.tasks (flow, name, kind, config) VALUES ('bob_flow', 'e', 'extract', '{"url": "http://x/y.csv", "table": "t", "credential": "nope"}')$$);
 DELETE FROM elt.flows WHERE name = 'bob_flow';
 RESET ROLE;
+SELECT fixture_count('requests', 'bob_cred') AS requests_made;
 -- carol, a member of alice, may use them
 SET ROLE elt_carol;
 SELECT load_csv(:'base' || '/types.csv?auth=n3w', 'cred_carol', '{"credential": "nyc_token"}');
@@ -93,5 +84,3 @@ SELECT elt.drop_credential(name) FROM elt.credential_list WHERE owner = 'elt_ali
 SELECT count(*) FROM elt.credential_list;
 DROP TABLE cred_bearer, cred_basic, cred_header;
 RESET ROLE;
-DROP TABLE fixture_counts;
-DROP FUNCTION fixture_requests(text);

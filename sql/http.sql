@@ -2,14 +2,7 @@
 \set base 'http://127.0.0.1:18766'
 \set taxi '/yellow_tripdata_2021-01.csv.gz'
 -- How many requests the fixture server saw for a key (loaded with load_csv).
-CREATE FUNCTION requests(k text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE seen bigint;
-BEGIN
-    PERFORM load_csv('http://127.0.0.1:18766/_requests?key=' || k, 'fixture_requests',
-                     '{"header": false, "mode": "replace", "columns": ["n"]}');
-    SELECT min(n::bigint) INTO seen FROM fixture_requests;
-    RETURN seen;
-END $$;
+CREATE FUNCTION requests(k text) RETURNS bigint LANGUAGE sql AS $$ SELECT fixture_count('requests', k) $$;
 
 -- 503 twice, then the file: loaded after three attempts.
 SELECT load_csv(:'base' || :'taxi' || '?status=503&fail=2&key=a503', 'retried', '{"retry_delay": 0.1}');

@@ -4,15 +4,6 @@
 -- conditional request with 304.  Entries are per owner.
 \set SHOW_CONTEXT never
 \set base 'http://127.0.0.1:18766'
--- What the fixture server counted for a key: requests, or body bytes sent.
-CREATE FUNCTION fixture_count(what text, k text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE seen bigint;
-BEGIN
-    PERFORM load_csv('http://127.0.0.1:18766/_' || what || '?key=' || k, 'fixture_counts',
-                     '{"header": false, "mode": "replace", "columns": ["n"]}');
-    SELECT min(n::bigint) INTO seen FROM fixture_counts;
-    RETURN seen;
-END $$;
 -- The header names of the last request for a key, lower case.
 CREATE FUNCTION fixture_headers(k text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE seen text;
@@ -182,8 +173,7 @@ SET ROLE elt_alice;
 DELETE FROM elt.flows WHERE name = 'daily';
 RESET ROLE;
 DELETE FROM elt.flows WHERE name IN ('cached_ingest', 'daily', 'mapped_cache', 'cache_parent');
-DROP TABLE cached_trips, cache_key_runs, fixture_counts, fixture_seen;
-DROP FUNCTION fixture_count(text, text);
+DROP TABLE cached_trips, cache_key_runs, fixture_seen;
 DROP FUNCTION fixture_headers(text);
 DROP FUNCTION cache_log(bigint);
 DROP FUNCTION newest_run();

@@ -888,8 +888,7 @@ elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry, bool *r
 
 	memset(entry, 0, sizeof(CacheEntry));
 	catalog_enter(&scope);
-	catalog_exec("SELECT r.refresh_cache, c.run_id, c.rows_loaded, c.bytes, c.result, c.target,"
-				 "       c.expires_at"
+	catalog_exec("SELECT r.refresh_cache, c.run_id, c.result, c.target, c.expires_at"
 				 "  FROM elt.flow_runs r LEFT JOIN elt.task_cache c"
 				 "    ON c.owner = r.owner AND c.key = $2 AND c.expires_at > clock_timestamp()"
 				 " WHERE r.run_id = $1",
@@ -904,16 +903,12 @@ elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry, bool *r
 	if (found)
 	{
 		entry->run_id = DatumGetInt64(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		entry->rows = isnull ? 0 : (uint64) DatumGetInt64(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		entry->bytes = isnull ? 0 : (uint64) DatumGetInt64(d);
 		old = MemoryContextSwitchTo(scope.caller_cxt);
-		entry->result = catalog_jsonb(tup, desc, 5);
+		entry->result = catalog_jsonb(tup, desc, 3);
 		MemoryContextSwitchTo(old);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
 		entry->target = isnull ? InvalidOid : DatumGetObjectId(d);
-		entry->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		entry->expires_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
 	}
 	catalog_leave(&scope);
 	return found;

@@ -142,8 +142,6 @@ extern void elt_catalog_tag_limits(Datum tags, List **limits, MemoryContext cxt)
 typedef struct CacheEntry
 {
 	int64		run_id;			/* that made it */
-	uint64		rows;
-	uint64		bytes;
 	Jsonb	   *result;
 	Oid			target;			/* an extract's table, else InvalidOid */
 	TimestampTz expires_at;
