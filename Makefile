@@ -43,7 +43,8 @@ OBJS = \
 	src/flow_run.o \
 	src/run_queue.o \
 	src/body_template.o \
-	src/notifier.o
+	src/notifier.o \
+	src/worker_pool.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

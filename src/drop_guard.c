@@ -24,6 +24,12 @@
  *	  Only the extension's owner gets this far; anyone else's DROP would
  *	  fail, and must not stop anything on its way.
  *
+ *	  The same hook retires the pool's idle workers (worker_pool.c), before
+ *	  and after any statement that changes what a new session would get:
+ *	  a role's or a database's attributes and settings, their drops and
+ *	  renames (DROP DATABASE would wait for idle workers), and pg_elt's own
+ *	  CREATE, ALTER and DROP EXTENSION.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -48,6 +54,7 @@
 #include "drop_guard.h"
 #include "guc.h"
 #include "runtime.h"
+#include "worker_pool.h"
 
 PG_FUNCTION_INFO_V1(elt_before_drop);
 
@@ -56,6 +63,33 @@ PG_FUNCTION_INFO_V1(elt_before_drop);
 
 static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
+/* Would a session started after the statement differ from one started before? */
+static bool
+changes_new_sessions(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterRoleStmt:
+		case T_AlterRoleSetStmt:
+		case T_DropRoleStmt:
+		case T_AlterDatabaseStmt:
+		case T_AlterDatabaseSetStmt:
+		case T_AlterDatabaseRefreshCollStmt:
+		case T_DropdbStmt:
+		case T_CreateExtensionStmt:
+		case T_AlterExtensionStmt:
+		case T_AlterExtensionContentsStmt:
+			return true;
+		case T_RenameStmt:
+			return ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE ||
+				((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE;
+		case T_DropStmt:
+			return ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION;
+		default:
+			return false;
+	}
+}
+
 static void
 drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					ProcessUtilityContext context, ParamListInfo params,
@@ -63,6 +97,10 @@ drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	Oid			database = InvalidOid;
+	bool		retire = changes_new_sessions(parsetree);
+
+	if (retire)
+		elt_pool_retire_idle(InvalidOid);
 
 	/* only for the database's owner: anyone else's DROP fails anyway */
 	if (IsA(parsetree, DropdbStmt))
@@ -76,6 +114,8 @@ drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
+	if (retire)
+		elt_pool_retire_idle(InvalidOid);	/* those that went idle meanwhile */
 }
 
 /* From _PG_init under shared_preload_libraries. */

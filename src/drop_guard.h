@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * drop_guard.h
- *	  DROP EXTENSION and DROP DATABASE made clean (drop_guard.c).
+ *	  DROP EXTENSION and DROP DATABASE made clean, and the pool's idle
+ *	  workers retired when new sessions would differ (drop_guard.c).
  *
  *-------------------------------------------------------------------------
  */

@@ -48,25 +48,22 @@ PG_FUNCTION_INFO_V1(elt_flow_run);
 PG_FUNCTION_INFO_V1(elt_flow_plan);
 
 #define RUN_WORKER_WAIT_MS	100
+#define RUN_WORKER_POLL_MS	1000	/* its messages and its end set our latch */
 #define SUBFLOW_MAX_DEPTH	8
 
 typedef struct RunCaller
 {
 	RunChannel *channel;
-	BackgroundWorkerHandle *handle;
+	PoolJob		job;			/* the worker's */
 	bool		have_result;
 	RunMessage	result;			/* RUN_MSG_RESULT, or run_id of RUN_MSG_STARTED */
 } RunCaller;
 
-/* Cancels the run, signalling its worker only while the handle says it lives. */
+/* Cancels the run, signalling its worker only while it does the run. */
 static void
 run_request_cancel(RunCaller *rc)
 {
-	pid_t		pid = 0;
-
-	if (GetBackgroundWorkerPid(rc->handle, &pid) != BGWH_STARTED)
-		pid = 0;
-	elt_run_channel_cancel(rc->channel->shared, pid);
+	elt_run_channel_cancel(rc->channel->shared, &rc->job);
 }
 
 /* Detach callback: a caller that goes away, by error or by exit, cancels. */
@@ -76,7 +73,7 @@ run_cancel_on_detach(dsm_segment *seg, Datum arg)
 	RunChannelShared *shared = (RunChannelShared *) DatumGetPointer(arg);
 
 	if (pg_atomic_read_u32(&shared->finished) == 0)
-		elt_run_channel_cancel(shared, shared->worker_pid);
+		elt_run_channel_cancel(shared, &shared->worker);
 }
 
 /* Waits, uninterruptibly but bounded, for a cancelled worker to finish. */
@@ -90,13 +87,12 @@ run_wait_for_cancel(RunCaller *rc)
 	while (pg_atomic_read_u32(&rc->channel->shared->finished) == 0 &&
 		   GetCurrentTimestamp() < end)
 	{
-		pid_t		pid;
 		RunMessage	msg;
 
-		if (GetBackgroundWorkerPid(rc->handle, &pid) == BGWH_STOPPED)
+		if (elt_pool_job_state(&rc->job, NULL) == POOL_JOB_DONE)
 			break;
 		/* keep the queue drained, or a worker relaying its last lines would block */
-		while (elt_run_channel_receive(rc->channel, true, &msg))
+		while (elt_run_channel_receive(rc->channel, &msg) == SHM_MQ_SUCCESS)
 			;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 20, PG_WAIT_EXTENSION);
@@ -120,24 +116,41 @@ run_relay_log(const RunMessage *msg)
 			 msg->hint ? errhint("%s", msg->hint) : 0));
 }
 
-/* Reads the worker's messages until its result arrives or it goes away. */
+/*
+ * Reads the worker's messages until its result arrives, or until it lets
+ * go of the queue or its job is done (then what it sent before is read).
+ */
 static void
 run_receive(RunCaller *rc)
 {
-	RunMessage	msg;
+	bool		done = false;
 
-	while (elt_run_channel_receive(rc->channel, false, &msg))
+	for (;;)
 	{
-		if (msg.type == RUN_MSG_STARTED)
+		RunMessage	msg;
+		shm_mq_result res = elt_run_channel_receive(rc->channel, &msg);
+
+		if (res == SHM_MQ_SUCCESS && msg.type == RUN_MSG_STARTED)
 			rc->result.run_id = msg.run_id;
-		else if (msg.type == RUN_MSG_LOG)
+		else if (res == SHM_MQ_SUCCESS && msg.type == RUN_MSG_LOG)
 			run_relay_log(&msg);
-		else
+		else if (res == SHM_MQ_SUCCESS)
 		{
 			rc->result = msg;
 			rc->have_result = true;
 			return;
 		}
+		if (res == SHM_MQ_SUCCESS)
+			continue;
+		if (res == SHM_MQ_DETACHED || done)
+			return;
+		done = elt_pool_job_state(&rc->job, NULL) == POOL_JOB_DONE;
+		if (done)
+			continue;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 RUN_WORKER_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -222,9 +235,10 @@ elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
 }
 
 /*
- * Creates the run's channel and starts its worker.  Every background
- * worker slot may be taken (max_worker_processes): wait for one, as a lock
- * would be waited for; statement_timeout and a cancel end the wait.
+ * Creates the run's channel and gives the run to a worker, pooled or new.
+ * Every background worker slot may be taken (max_worker_processes): wait
+ * for one, as a lock would be waited for; statement_timeout and a cancel
+ * end the wait.
  */
 static void
 run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const RunLink *link)
@@ -236,7 +250,7 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const Ru
 	args.database = MyDatabaseId;
 	args.owner = flow->owner;
 	args.caller_segment = dsm_segment_handle(rc->channel->seg);
-	for (bool told = false; !elt_run_worker_start(&args, &rc->handle); told = true)
+	for (bool told = false; !elt_run_worker_start(&args, &rc->job); told = true)
 	{
 		if (!told)
 			ereport(NOTICE,
@@ -248,7 +262,8 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const Ru
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	shm_mq_set_handle(rc->channel->queue, rc->handle);
+	rc->channel->shared->worker = rc->job;
+	rc->channel->shared->worker.handle = NULL;	/* a pointer of this process */
 	on_dsm_detach(rc->channel->seg, run_cancel_on_detach, PointerGetDatum(rc->channel->shared));
 }
 

@@ -27,6 +27,8 @@ int			elt_progress_interval_s = 5;
 int			elt_cancel_wait_s = 10;
 int			elt_max_workers = 4;
 int			elt_max_parallel_tasks = 4;
+int			elt_worker_idle_timeout_s = 10;
+int			elt_max_idle_workers = 2;
 char	   *elt_timezone = NULL;
 int			elt_history_retention_min = 30 * 24 * 60;
 bool		elt_keep_completed_details = true;
@@ -109,6 +111,16 @@ elt_define_gucs(void)
 							"Independent tasks of a flow run in parallel workers up to this; 1 runs them one after another.",
 							&elt_max_parallel_tasks, elt_max_parallel_tasks, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.worker_idle_timeout",
+							"Time a run's worker or helper waits, connected, for the next job.",
+							"A job of the same database, role and kind goes to a waiting worker instead of a new one; 0 starts a new worker for every job.  Needs pg_elt in shared_preload_libraries.",
+							&elt_worker_idle_timeout_s, elt_worker_idle_timeout_s, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.max_idle_workers",
+							"Largest number of pg_elt workers waiting for a job at a time.",
+							"Each holds a background worker slot (max_worker_processes), which parallel query also uses; 0 keeps none.",
+							&elt_max_idle_workers, elt_max_idle_workers, 0, 64,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_elt.timezone",
 							   "Time zone of cron schedules of flows without a timezone.",
 							   NULL,

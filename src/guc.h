@@ -17,6 +17,8 @@ extern int	elt_progress_interval_s;
 extern int	elt_cancel_wait_s;
 extern int	elt_max_workers;
 extern int	elt_max_parallel_tasks;
+extern int	elt_worker_idle_timeout_s;
+extern int	elt_max_idle_workers;
 extern char *elt_timezone;
 extern int	elt_history_retention_min;
 extern bool elt_keep_completed_details;

@@ -200,7 +200,7 @@ launcher_start_scheduler(LauncherChild *child, LauncherDb *db)
 		pfree(child->handle);
 	child->handle = NULL;
 	started = elt_start_worker("elt_scheduler_main", "pg_elt scheduler", name,
-							   &db->database, sizeof(Oid), &child->handle);
+							   &db->database, sizeof(Oid), (Datum) 0, &child->handle);
 	MemoryContextSwitchTo(old);
 	if (!started)
 	{

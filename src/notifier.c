@@ -423,5 +423,5 @@ bool
 elt_notifier_start(Oid database, BackgroundWorkerHandle **handle)
 {
 	return elt_start_worker("elt_notifier_main", "pg_elt notifier", "pg_elt notifier",
-							&database, sizeof(Oid), handle);
+							&database, sizeof(Oid), (Datum) 0, handle);
 }

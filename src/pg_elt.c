@@ -21,6 +21,7 @@
 #include "launcher.h"
 #include "runtime.h"
 #include "tag_limits.h"
+#include "worker_pool.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,6 +44,7 @@ _PG_init(void)
 	{
 		elt_runtime_preload();
 		elt_tag_limits_preload();
+		elt_pool_preload();
 		elt_launcher_register();
 		elt_drop_guard_preload();
 	}

@@ -65,6 +65,7 @@ elt_run_channel_create(const char *flow, const char *params, const RunLink *link
 	toc = shm_toc_create(RUN_CHANNEL_MAGIC, dsm_segment_address(channel->seg), size);
 	channel->shared = shm_toc_allocate(toc, sizeof(RunChannelShared));
 	channel->shared->worker_pid = 0;
+	channel->shared->worker.slot = -1;
 	channel->shared->link = *link;
 	pg_atomic_init_u32(&channel->shared->cancel_requested, 0);
 	pg_atomic_init_u32(&channel->shared->finished, 0);
@@ -81,14 +82,20 @@ elt_run_channel_create(const char *flow, const char *params, const RunLink *link
 
 /*
  * Asks the worker to stop: the flag makes it record "cancelled", the
- * signal (when pid is known to be the worker's) interrupts what it does.
+ * signal (sent only while it still does this job) interrupts what it does.
+ * A worker known by neither slot nor handle is signalled by its pid,
+ * which it clears as its job ends.
  */
 void
-elt_run_channel_cancel(RunChannelShared *shared, pid_t pid)
+elt_run_channel_cancel(RunChannelShared *shared, const PoolJob *worker)
 {
+	pid_t		pid = shared->worker_pid;
+
 	pg_atomic_write_u32(&shared->cancel_requested, 1);
-	if (pid != 0)
-		kill(pid, SIGINT);
+	if (worker->slot >= 0 || worker->handle != NULL)
+		(void) elt_pool_signal(worker, SIGINT);
+	else if (pid != 0)
+		(void) kill(pid, SIGINT);
 }
 
 /*
@@ -171,18 +178,19 @@ elt_run_message_encode(const RunMessage *msg)
 }
 
 /*
- * The next message from the worker; false when the worker has detached
- * (or, with nowait, when none is there).
+ * The next message from the worker, if one is there: SHM_MQ_SUCCESS, else
+ * SHM_MQ_WOULD_BLOCK, or SHM_MQ_DETACHED once the worker has let go.
  */
-bool
-elt_run_channel_receive(RunChannel *channel, bool nowait, RunMessage *msg)
+shm_mq_result
+elt_run_channel_receive(RunChannel *channel, RunMessage *msg)
 {
 	Size		nbytes;
 	void	   *data;
 	StringInfoData buf;
+	shm_mq_result res = shm_mq_receive(channel->queue, &nbytes, &data, true);
 
-	if (shm_mq_receive(channel->queue, &nbytes, &data, nowait) != SHM_MQ_SUCCESS)
-		return false;
+	if (res != SHM_MQ_SUCCESS)
+		return res;
 	buf.data = data;
 	buf.len = nbytes;
 	buf.maxlen = nbytes;
@@ -212,5 +220,5 @@ elt_run_channel_receive(RunChannel *channel, bool nowait, RunMessage *msg)
 		default:
 			elog(ERROR, "unexpected message from pg_elt run worker");
 	}
-	return true;
+	return SHM_MQ_SUCCESS;
 }

@@ -18,11 +18,13 @@
 #include "storage/shm_mq.h"
 
 #include "catalog.h"
+#include "worker_pool.h"
 
 /* The fixed part both sides read and write. */
 typedef struct RunChannelShared
 {
-	pid_t		worker_pid;		/* cleared by the worker as it exits */
+	pid_t		worker_pid;		/* cleared by the worker as its job ends */
+	PoolJob		worker;			/* the caller's hold on the worker (no handle) */
 	RunLink		link;			/* parent_task points into the segment */
 	pg_atomic_uint32 cancel_requested;
 	pg_atomic_uint32 finished;	/* the worker has sent its result */
@@ -64,8 +66,8 @@ typedef struct RunMessage
 /* the caller's side */
 extern RunChannel *elt_run_channel_create(const char *flow, const char *params,
 										  const RunLink *link);
-extern void elt_run_channel_cancel(RunChannelShared *shared, pid_t pid);
-extern bool elt_run_channel_receive(RunChannel *channel, bool nowait, RunMessage *msg);
+extern void elt_run_channel_cancel(RunChannelShared *shared, const PoolJob *worker);
+extern shm_mq_result elt_run_channel_receive(RunChannel *channel, RunMessage *msg);
 
 /* the worker's side */
 extern RunChannel *elt_run_channel_attach(dsm_handle handle, bool sender);

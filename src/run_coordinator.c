@@ -49,7 +49,7 @@ typedef struct TaskProgress
 	int			attempt;		/* the last one started */
 	double		delay_s;		/* before the next retry */
 	TimestampTz not_before;		/* of the next attempt */
-	BackgroundWorkerHandle *helper;
+	PoolJob		helper;			/* the helper's job */
 	List	   *permits;		/* of tag limits, held while an attempt runs */
 	bool		told_waiting;
 	uint64		rows;
@@ -168,7 +168,7 @@ helper_start(Coordinator *c, TaskProgress *p)
 	args.run_id = c->w->run_id;
 	args.attempt = p->attempt;
 	strlcpy(args.task, p->task->name, sizeof(args.task));
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	old = MemoryContextSwitchTo(c->cxt);
 	started = elt_run_worker_start(&args, &p->helper);
 	MemoryContextSwitchTo(old);
 	if (!started)
@@ -223,16 +223,11 @@ static void
 helpers_signal(Coordinator *c)
 {
 	for (int i = 0; i < c->ntasks; i++)
-	{
-		pid_t		pid;
-
-		if (c->tasks[i].state == ELT_RUNNING &&
-			GetBackgroundWorkerPid(c->tasks[i].helper, &pid) == BGWH_STARTED)
-			kill(pid, SIGINT);
-	}
+		if (c->tasks[i].state == ELT_RUNNING)
+			(void) elt_pool_signal(&c->tasks[i].helper, SIGINT);
 }
 
-/* Settles the attempts of helpers that have exited; counts the others. */
+/* Settles the attempts of helpers that are done; counts the others. */
 static void
 helpers_collect(Coordinator *c)
 {
@@ -240,12 +235,11 @@ helpers_collect(Coordinator *c)
 	for (int i = 0; i < c->ntasks; i++)
 	{
 		TaskProgress *p = &c->tasks[i];
-		pid_t		pid;
 		EltState	outcome;
 
 		if (p->state != ELT_RUNNING)
 			continue;
-		if (GetBackgroundWorkerPid(p->helper, &pid) != BGWH_STOPPED)
+		if (elt_pool_job_state(&p->helper, NULL) != POOL_JOB_DONE)
 		{
 			c->running++;
 			continue;
@@ -536,7 +530,7 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 		w->run_id = w->args.run_id;
 	}
 	c->flow = elt_catalog_load_run_flow(flow_name, c->cxt);
-	w->flow_name = MemoryContextStrdup(TopMemoryContext, c->flow->name);
+	w->flow_name = MemoryContextStrdup(w->cxt, c->flow->name);
 	if (w->args.run_id == 0)
 	{
 		c->params = elt_jsonb_merge(c->flow->params, run_params);
@@ -643,7 +637,7 @@ elt_run_coordinate(RunWorker *w, const char *flow_name, Jsonb *run_params)
 	Coordinator c = {.w = w};
 	TimestampTz started = GetCurrentTimestamp();
 
-	c.cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run", ALLOCSET_DEFAULT_SIZES);
+	c.cxt = AllocSetContextCreate(w->cxt, "pg_elt run", ALLOCSET_DEFAULT_SIZES);
 	if (!run_begin(&c, flow_name, run_params))
 		return;					/* cancelled before it started */
 	MemoryContextSwitchTo(c.cxt);

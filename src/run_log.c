@@ -173,20 +173,41 @@ run_log_hook(ErrorData *edata)
 }
 
 /*
- * Starts collecting the worker's messages, relaying them over relay (NULL:
- * no caller listens).  NOTICE and INFO must reach the hook, which keeps
- * them out of the server log.
+ * Starts collecting a job's messages, relaying them over relay (NULL: no
+ * caller listens).  NOTICE and INFO must reach the hook, which keeps them
+ * out of the server log.  The hook is installed once per process; every
+ * job (a pooled worker does several) starts with nothing collected.
  */
 void
 elt_run_log_start(shm_mq_handle *relay_to)
 {
+	MemoryContext cxt = run_log.cxt;
+
+	if (cxt == NULL)
+	{
+		cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log", ALLOCSET_DEFAULT_SIZES);
+		SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
+		prev_emit_log_hook = emit_log_hook;
+		emit_log_hook = run_log_hook;
+	}
+	else
+		MemoryContextReset(cxt);
 	memset(&run_log, 0, sizeof(run_log));
+	run_log.cxt = cxt;
 	run_log.relay = relay_to;
-	run_log.cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt log", ALLOCSET_DEFAULT_SIZES);
-	SetConfigOption("log_min_messages", "info", PGC_SUSET, PGC_S_OVERRIDE);
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = run_log_hook;
 	run_log.capturing = true;
+}
+
+/* The job is over: nothing more is collected until the next one starts. */
+void
+elt_run_log_stop(void)
+{
+	MemoryContext cxt = run_log.cxt;
+
+	if (cxt)
+		MemoryContextReset(cxt);
+	memset(&run_log, 0, sizeof(run_log));
+	run_log.cxt = cxt;
 }
 
 void

@@ -17,6 +17,7 @@
 #include "states.h"
 
 extern void elt_run_log_start(shm_mq_handle *relay);
+extern void elt_run_log_stop(void);
 extern void elt_run_log_set_run(int64 run_id);
 extern void elt_run_log_set_task(const char *task, int attempt);
 extern bool elt_run_log_current(int64 *run_id, const char **task);

@@ -23,12 +23,13 @@
 StaticAssertDecl(sizeof(RunWorkerArgs) <= BGW_EXTRALEN, "run worker args too long");
 
 /*
- * Starts a worker for args: a helper when args names a task, else the
- * run's worker.  The handle is allocated in the current memory context,
- * and nothing else is (the scheduler keeps handles in a long-lived one).
+ * Gives args to a worker, pooled (worker_pool.c) or new: a helper when
+ * args names a task, else the run's worker.  A new worker's handle is
+ * allocated in the current memory context, and nothing else is (the
+ * scheduler keeps jobs in a long-lived one).
  */
 bool
-elt_run_worker_start(const RunWorkerArgs *args, BackgroundWorkerHandle **handle)
+elt_run_worker_start(const RunWorkerArgs *args, PoolJob *job)
 {
 	char		name[BGW_MAXLEN];
 
@@ -36,15 +37,15 @@ elt_run_worker_start(const RunWorkerArgs *args, BackgroundWorkerHandle **handle)
 	{
 		snprintf(name, sizeof(name), "pg_elt run %lld task %s", (long long) args->run_id,
 				 args->task);
-		return elt_start_worker("elt_task_worker_main", "pg_elt task", name,
-								args, sizeof(RunWorkerArgs), handle);
+		return elt_pool_start("elt_task_worker_main", "pg_elt task", name, args->database,
+							  args->owner, args, sizeof(RunWorkerArgs), job);
 	}
 	if (args->run_id != 0)
 		snprintf(name, sizeof(name), "pg_elt run %lld", (long long) args->run_id);
 	else
 		strlcpy(name, "pg_elt run for flow_run", sizeof(name));
-	return elt_start_worker("elt_flow_worker_main", "pg_elt flow run", name,
-							args, sizeof(RunWorkerArgs), handle);
+	return elt_pool_start("elt_flow_worker_main", "pg_elt flow run", name, args->database,
+						  args->owner, args, sizeof(RunWorkerArgs), job);
 }
 
 bool

@@ -20,6 +20,7 @@
 #include "run_channel.h"
 #include "runtime.h"
 #include "states.h"
+#include "worker_pool.h"
 
 /*
  * What every worker of a run gets in bgw_extra, however it was started:
@@ -37,21 +38,22 @@ typedef struct RunWorkerArgs
 	char		task[BGW_EXTRALEN - 28];	/* a helper's task; empty for a run */
 } RunWorkerArgs;
 
-/* The run a worker works for. */
+/* The job a worker does: the run it works for. */
 typedef struct RunWorker
 {
 	RunWorkerArgs args;
+	MemoryContext cxt;			/* the job's: deleted as it ends */
 	int64		run_id;
 	RunChannel *channel;		/* flow_run's, or NULL */
 	RunEntry   *entry;			/* the run's shared-memory entry (run worker, preloaded) */
-	char	   *flow_name;		/* in TopMemoryContext, for the server log */
+	char	   *flow_name;		/* for the server log */
 	bool		is_helper;
 	bool		ended;			/* the run's end is recorded */
 	int			helpers;		/* helpers counted in shared memory */
 	TimestampTz deadline;		/* of the flow's timeout, or 0 */
 } RunWorker;
 
-extern bool elt_run_worker_start(const RunWorkerArgs *args, BackgroundWorkerHandle **handle);
+extern bool elt_run_worker_start(const RunWorkerArgs *args, PoolJob *job);
 extern bool elt_run_worker_cancelled(const RunWorker *w);
 extern void elt_run_worker_cancel(RunWorker *w);
 extern void elt_run_worker_started(RunWorker *w);

@@ -13,7 +13,8 @@
  *	  A run's end is recorded by its worker, also when it fails outside any
  *	  task; a worker that exits without recording it (terminated, say)
  *	  leaves the run "running", and asks for the database's scheduler,
- *	  which marks it crashed.
+ *	  which marks it crashed.  With pg_elt preloaded a worker whose job is
+ *	  done waits for the next one of its kind (worker_pool.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +22,7 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -33,18 +35,23 @@
 #include "run_log.h"
 #include "run_worker.h"
 #include "run_worker_main.h"
+#include "tag_limits.h"
 #include "task_attempt.h"
+#include "worker_pool.h"
 
-/* This process's run: a worker works for one run in its life. */
+/*
+ * This process's job: the run it coordinates, or the attempt it runs
+ * beside one.  A pooled worker (worker_pool.c) does one job after another.
+ */
 static RunWorker this_run;
 
 /*
- * As the worker exits.  A run that did not record its end is left
- * "running": ask for the database's scheduler, which marks it crashed
- * (and queues its re-run).
+ * As a job ends, or the worker exits mid-job.  A run that did not record
+ * its end is left "running": ask for the database's scheduler, which
+ * marks it crashed (and queues its re-run).
  */
 static void
-worker_exit(int code, Datum arg)
+job_release(void)
 {
 	if (this_run.run_id != 0 && !this_run.ended && !this_run.is_helper)
 		elt_request_scheduler(MyDatabaseId);
@@ -57,33 +64,74 @@ worker_exit(int code, Datum arg)
 	this_run.entry = NULL;
 }
 
+static void
+worker_exit(int code, Datum arg)
+{
+	job_release();
+}
+
 /*
- * Sets up this_run from bgw_extra, attaches to flow_run's channel (the
- * run's worker also to its queue) and connects as the flow's owner.
+ * Sets up the process: its first job's args (from its pool slot, or
+ * bgw_extra), and a connection as the flow's owner.
  */
 static void
-worker_setup(bool is_helper, const char *resowner_name)
+worker_setup(Datum main_arg, const char *resowner_name, RunWorkerArgs *args)
 {
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	memset(&this_run, 0, sizeof(this_run));
-	memcpy(&this_run.args, MyBgworkerEntry->bgw_extra, sizeof(RunWorkerArgs));
-	this_run.is_helper = is_helper;
-	this_run.run_id = this_run.args.run_id;
+	elt_pool_attach(main_arg, args, sizeof(RunWorkerArgs));
 	CurrentResourceOwner = ResourceOwnerCreate(NULL, resowner_name);
-	if (this_run.args.caller_segment != 0)
+	before_shmem_exit(worker_exit, (Datum) 0);
+	BackgroundWorkerInitializeConnectionByOid(args->database, args->owner, 0);
+}
+
+/*
+ * Starts a job in cxt: this_run from args, attached to flow_run's channel
+ * (the run's worker also to its queue), its log collected afresh.
+ */
+static void
+job_begin(const RunWorkerArgs *args, bool is_helper, MemoryContext cxt)
+{
+	MemoryContextSwitchTo(cxt);
+	memset(&this_run, 0, sizeof(this_run));
+	this_run.args = *args;
+	this_run.cxt = cxt;
+	this_run.is_helper = is_helper;
+	this_run.run_id = args->run_id;
+	if (args->caller_segment != 0)
 	{
-		this_run.channel = elt_run_channel_attach(this_run.args.caller_segment, !is_helper);
+		this_run.channel = elt_run_channel_attach(args->caller_segment, !is_helper);
 		if (this_run.channel == NULL && !is_helper)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("pg_elt run worker could not attach to its shared memory")));
 	}
-	before_shmem_exit(worker_exit, (Datum) 0);
-	BackgroundWorkerInitializeConnectionByOid(this_run.args.database, this_run.args.owner, 0);
 	elt_run_log_start(this_run.channel && !is_helper ? this_run.channel->queue : NULL);
 	if (is_helper)
+	{
 		elt_run_log_set_run(this_run.run_id);
+		pgstat_report_appname(psprintf("pg_elt run %lld task %s", (long long) args->run_id,
+									   args->task));
+	}
+	else
+		pgstat_report_appname("pg_elt run");
+}
+
+/* Ends the job: what it held is released, and its requester is told. */
+static void
+job_end(void)
+{
+	MemoryContext cxt = this_run.cxt;
+
+	job_release();
+	elt_tag_permits_release_all();
+	elt_run_log_stop();
+	if (this_run.channel)
+		dsm_detach(this_run.channel->seg);
+	memset(&this_run, 0, sizeof(this_run));
+	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextDelete(cxt);
+	elt_pool_job_done();
 }
 
 /*
@@ -113,29 +161,40 @@ worker_fail_run(MemoryContext cxt)
 	RESUME_INTERRUPTS();
 }
 
-/* Entry point of a run's worker. */
+/*
+ * Entry point of a run's worker.  A run that failed outside its tasks
+ * leaves the worker unpooled: it exits.
+ */
 void
 elt_flow_worker_main(Datum main_arg)
 {
-	MemoryContext cxt;
-	const char *params_text;
+	RunWorkerArgs args;
+	volatile bool failed = false;
 
-	worker_setup(false, "pg_elt flow run");
-	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run worker", ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	params_text = this_run.channel ? this_run.channel->params : "{}";
-	PG_TRY();
+	worker_setup(main_arg, "pg_elt flow run", &args);
+	do
 	{
-		Jsonb	   *params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																CStringGetDatum(params_text)));
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt run worker",
+												  ALLOCSET_DEFAULT_SIZES);
 
-		elt_run_coordinate(&this_run, this_run.channel ? this_run.channel->flow : NULL, params);
-	}
-	PG_CATCH();
-	{
-		worker_fail_run(cxt);
-	}
-	PG_END_TRY();
+		job_begin(&args, false, cxt);
+		PG_TRY();
+		{
+			const char *params_text = this_run.channel ? this_run.channel->params : "{}";
+			Jsonb	   *params = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																	CStringGetDatum(params_text)));
+
+			elt_run_coordinate(&this_run, this_run.channel ? this_run.channel->flow : NULL,
+							   params);
+		}
+		PG_CATCH();
+		{
+			worker_fail_run(cxt);
+			failed = true;
+		}
+		PG_END_TRY();
+		job_end();
+	} while (!failed && elt_pool_next_job(&args, sizeof(args)));
 	proc_exit(0);
 }
 
@@ -165,19 +224,16 @@ helper_task(MemoryContext cxt, FlowDef **flow_out, Jsonb **params)
 	return NULL;				/* keep the compiler quiet */
 }
 
-/* Entry point of a helper worker: one attempt of one task of a run. */
-void
-elt_task_worker_main(Datum main_arg)
+/* A helper's job: one attempt of one task of a run. */
+static void
+helper_attempt(MemoryContext cxt)
 {
-	MemoryContext cxt;
 	FlowDef    *flow;
 	TaskDef    *task;
 	Jsonb	   *params = NULL;
 	uint64		rows;
 	char	   *failure;
 
-	worker_setup(true, "pg_elt task");
-	cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task", ALLOCSET_DEFAULT_SIZES);
 	task = helper_task(cxt, &flow, &params);
 	MemoryContextSwitchTo(cxt);
 	if (elt_run_worker_cancelled(&this_run))
@@ -190,9 +246,30 @@ elt_task_worker_main(Datum main_arg)
 		elt_begin_work();
 		elt_catalog_attempt_end(this_run.run_id, task->name, this_run.args.attempt, &out);
 		elt_commit_work();
-		proc_exit(0);
+		return;
 	}
 	(void) elt_task_attempt(&this_run, flow, task, params, this_run.args.attempt, cxt,
 							&rows, &failure);
+}
+
+/*
+ * Entry point of a helper worker.  An error outside the attempt (its task
+ * is gone) ends the process, as an uncaught error ends any worker.
+ */
+void
+elt_task_worker_main(Datum main_arg)
+{
+	RunWorkerArgs args;
+
+	worker_setup(main_arg, "pg_elt task", &args);
+	do
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt task",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		job_begin(&args, true, cxt);
+		helper_attempt(cxt);
+		job_end();
+	} while (elt_pool_next_job(&args, sizeof(args)));
 	proc_exit(0);
 }

@@ -11,8 +11,8 @@
  *	  the entries of idle and dropped databases), an entry per running run
  *	  (one per worker process, which every run has), the count of helper
  *	  workers, and a condition variable that flow_wait sleeps on.  One
- *	  LWLock of a named tranche guards the entries; latches are set and
- *	  signals sent only after it is released.
+ *	  LWLock of a named tranche guards the entries; latches are set only
+ *	  after it is released (a cancel's signal is sent under it).
  *
  *	  A commit that adds work for a scheduler (a schedule, a queued run,
  *	  CREATE or ALTER EXTENSION) bumps its database's request counter and
@@ -161,12 +161,13 @@ elt_runtime_preloaded(void)
 
 /*
  * Registers a dynamic background worker of this library that connects to a
- * database; its exit sets the caller's latch.  The handle is allocated in
+ * database, with main_arg; its exit sets the caller's latch.  The handle is allocated in
  * the current memory context.  False when no worker slot is free.
  */
 bool
 elt_start_worker(const char *function, const char *type, const char *name,
-				 const void *extra, Size extra_len, BackgroundWorkerHandle **handle)
+				 const void *extra, Size extra_len, Datum main_arg,
+				 BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker worker;
 
@@ -181,6 +182,7 @@ elt_start_worker(const char *function, const char *type, const char *name,
 	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
 	if (extra_len > 0)
 		memcpy(worker.bgw_extra, extra, extra_len);
+	worker.bgw_main_arg = main_arg;
 	worker.bgw_notify_pid = MyProcPid;
 	return RegisterDynamicBackgroundWorker(&worker, handle);
 }
@@ -222,6 +224,32 @@ elt_work_commit_lazily(void)
 {
 	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * Runs work (units of work of a worker's own); an error in it is logged
+ * and rolled back, and the worker goes on.  False after an error.
+ */
+bool
+elt_try_work(void (*work) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		work(arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
 }
 
 /*
@@ -344,12 +372,15 @@ elt_run_entry_cancel(RunEntry *entry)
 		pg_atomic_write_u32(&entry->cancel_requested, 1);
 }
 
-/* Asks the worker of a running run to cancel it; false if none runs it. */
+/*
+ * Asks the worker of a running run to cancel it; false if none runs it.
+ * The signal goes under the lock the worker takes to release the entry:
+ * a pooled worker (worker_pool.c) gets it before it can take another run.
+ */
 bool
 elt_run_cancel(int64 run_id)
 {
 	RunEntry   *entry;
-	pid_t		pid = 0;
 
 	if (runtime == NULL)
 		return false;
@@ -358,11 +389,10 @@ elt_run_cancel(int64 run_id)
 	if (entry)
 	{
 		pg_atomic_write_u32(&entry->cancel_requested, 1);
-		pid = entry->pid;
+		if (entry->pid != 0)	/* 0: not started yet; it will see the flag */
+			kill(entry->pid, SIGINT);
 	}
 	LWLockRelease(runtime->lock);
-	if (pid != 0)				/* 0: not started yet; it will see the flag */
-		kill(pid, SIGINT);
 	return entry != NULL;
 }
 

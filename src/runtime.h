@@ -29,12 +29,13 @@ extern void elt_runtime_preload(void);
  * ---------------------------------------------------------------------
  */
 extern bool elt_start_worker(const char *function, const char *type, const char *name,
-							 const void *extra, Size extra_len,
+							 const void *extra, Size extra_len, Datum main_arg,
 							 struct BackgroundWorkerHandle **handle);
 extern void elt_begin_work(void);
 extern void elt_commit_work(void);
 extern void elt_work_commit_lazily(void);
 extern void elt_sleep_interruptible(long ms);
+extern bool elt_try_work(void (*work) (void *arg), void *arg);
 
 /* ---------------------------------------------------------------------
  * Runs with a worker.  A run's entry is reserved by the scheduler as it

@@ -47,12 +47,12 @@
 typedef struct Dispatched
 {
 	int64		run_id;
-	BackgroundWorkerHandle *handle;
+	PoolJob		job;			/* of the run's worker */
 } Dispatched;
 
 static List *dispatched = NIL;	/* runs this scheduler started */
 static BackgroundWorkerHandle *notifier = NULL;	/* the database's, once started */
-static MemoryContext dispatched_cxt = NULL; /* holds dispatched and its handles */
+static MemoryContext dispatched_cxt = NULL; /* holds dispatched and its jobs */
 static bool logged_worker_limit = false;
 
 /* Runs a query of the scheduler's own; returns the first column, if any. */
@@ -140,9 +140,8 @@ scheduler_recover(bool at_start)
 	foreach(lc, dispatched)
 	{
 		Dispatched *d = lfirst(lc);
-		pid_t		pid;
 
-		if (GetBackgroundWorkerPid(d->handle, &pid) == BGWH_STOPPED)
+		if (elt_pool_job_state(&d->job, NULL) == POOL_JOB_DONE)
 			gone = lappend(gone, d);
 	}
 	elems = palloc(sizeof(Datum) * (list_length(gone) + 1));
@@ -161,7 +160,8 @@ scheduler_recover(bool at_start)
 
 		elt_run_entry_release_unadopted(d->run_id);
 		dispatched = list_delete_ptr(dispatched, d);
-		pfree(d->handle);
+		if (d->job.handle)
+			pfree(d->job.handle);
 		pfree(d);
 	}
 }
@@ -170,7 +170,7 @@ scheduler_recover(bool at_start)
 static bool
 scheduler_start_run(int64 run_id, Oid owner)
 {
-	BackgroundWorkerHandle *handle;
+	PoolJob		job;
 	RunEntry   *reserved;
 	RunWorkerArgs args;
 	MemoryContext old;
@@ -181,8 +181,8 @@ scheduler_start_run(int64 run_id, Oid owner)
 	args.owner = owner;
 	args.run_id = run_id;
 	reserved = elt_run_entry_reserve(run_id);
-	old = MemoryContextSwitchTo(dispatched_cxt);	/* the handle lives as long as d */
-	if (reserved == NULL || !elt_run_worker_start(&args, &handle))
+	old = MemoryContextSwitchTo(dispatched_cxt);	/* the job lives as long as d */
+	if (reserved == NULL || !elt_run_worker_start(&args, &job))
 	{
 		MemoryContextSwitchTo(old);
 		elt_run_entry_release(reserved);
@@ -197,7 +197,7 @@ scheduler_start_run(int64 run_id, Oid owner)
 	logged_worker_limit = false;
 	d = palloc(sizeof(Dispatched));
 	d->run_id = run_id;
-	d->handle = handle;
+	d->job = job;
 	dispatched = lappend(dispatched, d);
 	MemoryContextSwitchTo(old);
 	return true;
@@ -329,32 +329,6 @@ scheduler_prune(void)
 	(void) scheduler_query("SELECT elt._prune_history() + elt._prune_cache()", 0, NULL, NULL,
 						   &isnull);
 	scheduler_commit();
-}
-
-/*
- * Runs one part of the scheduler's round; an error in it is logged and
- * rolled back, and the loop goes on.  False after an error.
- */
-static bool
-scheduler_try(void (*part) (void *arg), void *arg)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	PG_TRY();
-	{
-		part(arg);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
 }
 
 /*
@@ -509,11 +483,11 @@ elt_scheduler_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!scheduler_try(scheduler_step, &round))
+		if (!elt_try_work(scheduler_step, &round))
 			round.wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SCHEDULER_ERROR_NAP_MS);
 		else if (round.wake == 0)
 			break;				/* DROP EXTENSION */
-		if (scheduler_try(scheduler_idle, &idle) && idle &&
+		if (elt_try_work(scheduler_idle, &idle) && idle &&
 			elt_scheduler_leave_unless_requested(seen))
 			break;				/* nothing to do: the launcher starts one when there is */
 

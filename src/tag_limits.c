@@ -113,9 +113,12 @@ tag_permit_matches(const TagPermit *permit, uint32 hash, const char *tag)
 		strncmp(permit->tag, tag, TAG_KEY_LEN - 1) == 0;
 }
 
-/* Gives back the permits this process holds, as it exits. */
-static void
-tag_permits_release_all(int code, Datum arg)
+/*
+ * Gives back the permits this process holds: as it exits, or as its job
+ * ends (a pooled worker, whose next job holds none yet).
+ */
+void
+elt_tag_permits_release_all(void)
 {
 	if (tag_permits == NULL)
 		return;
@@ -124,6 +127,12 @@ tag_permits_release_all(int code, Datum arg)
 		if (tag_permits->permits[i].holder == MyProcPid)
 			tag_permits->permits[i].holder = 0;
 	LWLockRelease(tag_permits->lock);
+}
+
+static void
+tag_permits_release_at_exit(int code, Datum arg)
+{
+	elt_tag_permits_release_all();
 }
 
 /*
@@ -153,7 +162,7 @@ tag_permits_take(List *limits, List **held)
 				 errhint("Add pg_elt to shared_preload_libraries and restart the server, or delete the limit.")));
 	if (!exit_callback_registered)
 	{
-		before_shmem_exit(tag_permits_release_all, (Datum) 0);
+		before_shmem_exit(tag_permits_release_at_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
 

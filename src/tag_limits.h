@@ -16,6 +16,7 @@
 
 extern void elt_tag_limits_preload(void);
 extern void elt_tag_permits_release(List *held);
+extern void elt_tag_permits_release_all(void);
 extern TagLimit *elt_tag_limits_acquire(List *tags, List **held, MemoryContext cxt);
 
 #endif							/* PG_ELT_TAG_LIMITS_H */

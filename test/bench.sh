@@ -395,8 +395,21 @@ SQL
     echo "DROP TABLE bench_ia, bench_ib, bench_iq;" | psql_bench
 }
 
-# The ingest flow cached: (a) refreshing, (b) from the cache, and (c) a
-# one-task SELECT 1 flow (the floor: starting a run's worker), alternating.
+# The ingest flow cached: (a) refreshing, (b) from the cache, (c) a
+# one-task SELECT 1 flow (the floor: a run's worker from the pool), and
+# (d) that flow with the pool off (a new worker), alternating.
+# Sets pg_elt.worker_idle_timeout server-wide (DEFAULT: back to the config
+# file's) and waits for the reload to reach new sessions.
+pool_setting() {
+    if [ "$1" = DEFAULT ]; then
+        psql_bench <<<"ALTER SYSTEM RESET pg_elt.worker_idle_timeout" >/dev/null
+    else
+        psql_bench <<<"ALTER SYSTEM SET pg_elt.worker_idle_timeout = $1" >/dev/null
+    fi
+    psql_bench <<<"SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+}
+
 bench_cache() {
     local i path
     psql_bench -v url="$url" <<'SQL'
@@ -412,13 +425,15 @@ INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('bench_floor', 'one', 'sql
 DROP TABLE IF EXISTS bench_cache_times;
 CREATE TABLE bench_cache_times (path text, ms float8, start_ms float8, run_ms float8, state text, loaded bigint);
 SQL
-    echo "cache: the ingest flow ($rows rows), (a) refresh_cache => true against (b) a cached run; (c) a one-task SELECT 1 flow for the floor"
+    echo "cache: the ingest flow ($rows rows), (a) refresh_cache => true against (b) a cached run; (c) a one-task SELECT 1 flow for the floor, (d) the same with pg_elt.worker_idle_timeout = 0"
     for i in $(seq "$runs"); do
-        for path in a b c; do
+        for path in a b c d; do
+            if [ "$path" = d ]; then pool_setting 0; fi
             psql_bench <<SQL
 SET client_min_messages = warning;
+SELECT 'the pool is still on!' WHERE '$path' = 'd' AND current_setting('pg_elt.worker_idle_timeout') <> '0';
 SELECT clock_timestamp() AS t0 \\gset
-CREATE TEMP TABLE r AS SELECT * FROM flow_run(CASE '$path' WHEN 'c' THEN 'bench_floor' ELSE 'bench_cache' END,
+CREATE TEMP TABLE r AS SELECT * FROM flow_run(CASE WHEN '$path' IN ('c', 'd') THEN 'bench_floor' ELSE 'bench_cache' END,
                                               refresh_cache => '$path' = 'a');
 INSERT INTO bench_cache_times
 SELECT '$path', extract(epoch FROM clock_timestamp() - :'t0') * 1000,
@@ -426,16 +441,18 @@ SELECT '$path', extract(epoch FROM clock_timestamp() - :'t0') * 1000,
        r.state, r.rows_loaded
   FROM r JOIN elt.flow_runs f USING (run_id);
 SQL
+            if [ "$path" = d ]; then pool_setting DEFAULT; fi
         done
         psql_bench <<SQL
-SELECT format('run %s: (a) refreshing %s ms (%s, %s rows loaded)   (b) cached %s ms (%s, %s rows loaded, tasks %s)   (c) floor %s ms', $i,
+SELECT format('run %s: (a) refreshing %s ms (%s, %s rows loaded)   (b) cached %s ms (%s, %s rows loaded, tasks %s)   (c) floor %s ms   (d) unpooled floor %s ms', $i,
               round(a.ms::numeric, 1), a.state, a.loaded, round(b.ms::numeric, 1), b.state, b.loaded,
               (SELECT string_agg(t.state, ', ' ORDER BY t.task) FROM elt.task_runs t
                 WHERE t.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'bench_cache')),
-              round(c.ms::numeric, 1))
+              round(c.ms::numeric, 1), round(d.ms::numeric, 1))
   FROM (SELECT * FROM bench_cache_times WHERE path = 'a' ORDER BY ctid DESC LIMIT 1) a,
        (SELECT * FROM bench_cache_times WHERE path = 'b' ORDER BY ctid DESC LIMIT 1) b,
-       (SELECT * FROM bench_cache_times WHERE path = 'c' ORDER BY ctid DESC LIMIT 1) c;
+       (SELECT * FROM bench_cache_times WHERE path = 'c' ORDER BY ctid DESC LIMIT 1) c,
+       (SELECT * FROM bench_cache_times WHERE path = 'd' ORDER BY ctid DESC LIMIT 1) d;
 SQL
     done
     psql_bench <<'SQL'
@@ -444,13 +461,16 @@ WITH m AS (SELECT path, count(*) AS n, bool_and(state = 'completed') AS ok,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY start_ms) AS start_ms,
                   percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms) AS run_ms
              FROM bench_cache_times GROUP BY path),
-     a AS (SELECT * FROM m WHERE path = 'a'), b AS (SELECT * FROM m WHERE path = 'b'), c AS (SELECT * FROM m WHERE path = 'c')
+     a AS (SELECT * FROM m WHERE path = 'a'), b AS (SELECT * FROM m WHERE path = 'b'), c AS (SELECT * FROM m WHERE path = 'c'),
+     d AS (SELECT * FROM m WHERE path = 'd')
 SELECT format(E'\nmedian of %s runs: (a) refreshing %s ms   (b) cached %s ms   ratio a/b = %s   (target: (b) < 50 ms)%s\n'
-              '(b) split: %s ms until the run''s worker started it, %s ms the run itself; (c) the floor, a one-task SELECT 1 flow: %s ms (%s ms to start)',
+              '(b) split: %s ms until the run''s worker started it, %s ms the run itself; (c) the floor, a one-task SELECT 1 flow: %s ms (%s ms to start)\n'
+              '(d) the floor with the pool off: %s ms (%s ms to start): the pool makes a run %s times as fast',
               a.n, round(a.ms::numeric, 1), round(b.ms::numeric, 1), round((a.ms / b.ms)::numeric, 1),
-              CASE WHEN a.ok AND b.ok AND c.ok THEN '' ELSE '   (a run did not complete!)' END,
-              round(b.start_ms::numeric, 1), round(b.run_ms::numeric, 1), round(c.ms::numeric, 1), round(c.start_ms::numeric, 1))
-  FROM a, b, c;
+              CASE WHEN a.ok AND b.ok AND c.ok AND d.ok THEN '' ELSE '   (a run did not complete!)' END,
+              round(b.start_ms::numeric, 1), round(b.run_ms::numeric, 1), round(c.ms::numeric, 1), round(c.start_ms::numeric, 1),
+              round(d.ms::numeric, 1), round(d.start_ms::numeric, 1), round((d.ms / c.ms)::numeric, 1))
+  FROM a, b, c, d;
 SQL
 }
 
