@@ -24,11 +24,12 @@
  *	  Only the extension's owner gets this far; anyone else's DROP would
  *	  fail, and must not stop anything on its way.
  *
- *	  The same hook retires the pool's idle workers (worker_pool.c), before
- *	  and after any statement that changes what a new session would get:
- *	  a role's or a database's attributes and settings, their drops and
- *	  renames (DROP DATABASE would wait for idle workers), and pg_elt's own
- *	  CREATE, ALTER and DROP EXTENSION.
+ *	  The same hook tells the pool (worker_pool.c) about any statement that
+ *	  changes what a new session would get: a role's or a database's
+ *	  attributes and settings, their drops, renames and grants, and
+ *	  pg_elt's own CREATE, ALTER and DROP EXTENSION.  Its idle workers leave
+ *	  at once (DROP DATABASE would wait for them), and, once the statement
+ *	  commits, no worker connected before takes another job.
  *
  *-------------------------------------------------------------------------
  */
@@ -63,6 +64,8 @@ PG_FUNCTION_INFO_V1(elt_before_drop);
 
 static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
+static bool drop_names_pg_elt(Node *parsetree);
+
 /* Would a session started after the statement differ from one started before? */
 static bool
 changes_new_sessions(Node *parsetree)
@@ -76,15 +79,20 @@ changes_new_sessions(Node *parsetree)
 		case T_AlterDatabaseSetStmt:
 		case T_AlterDatabaseRefreshCollStmt:
 		case T_DropdbStmt:
-		case T_CreateExtensionStmt:
-		case T_AlterExtensionStmt:
-		case T_AlterExtensionContentsStmt:
 			return true;
+		case T_CreateExtensionStmt:
+			return strcmp(((CreateExtensionStmt *) parsetree)->extname, "pg_elt") == 0;
+		case T_AlterExtensionStmt:
+			return strcmp(((AlterExtensionStmt *) parsetree)->extname, "pg_elt") == 0;
+		case T_AlterExtensionContentsStmt:
+			return strcmp(((AlterExtensionContentsStmt *) parsetree)->extname, "pg_elt") == 0;
 		case T_RenameStmt:
 			return ((RenameStmt *) parsetree)->renameType == OBJECT_ROLE ||
 				((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE;
+		case T_GrantStmt:
+			return ((GrantStmt *) parsetree)->objtype == OBJECT_DATABASE;
 		case T_DropStmt:
-			return ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION;
+			return drop_names_pg_elt(parsetree);
 		default:
 			return false;
 	}
@@ -100,7 +108,10 @@ drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	bool		retire = changes_new_sessions(parsetree);
 
 	if (retire)
+	{
 		elt_pool_retire_idle(InvalidOid);
+		elt_pool_invalidate_at_commit();
+	}
 
 	/* only for the database's owner: anyone else's DROP fails anyway */
 	if (IsA(parsetree, DropdbStmt))
@@ -114,8 +125,6 @@ drop_database_guard(PlannedStmt *pstmt, const char *queryString, bool readOnlyTr
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
-	if (retire)
-		elt_pool_retire_idle(InvalidOid);	/* those that went idle meanwhile */
 }
 
 /* From _PG_init under shared_preload_libraries. */

@@ -117,7 +117,10 @@ job_begin(const RunWorkerArgs *args, bool is_helper, MemoryContext cxt)
 		pgstat_report_appname("pg_elt run");
 }
 
-/* Ends the job: what it held is released, and its requester is told. */
+/*
+ * Ends the job: what it held is released, the session is reset, and then
+ * its requester is told (letting go of flow_run's channel last).
+ */
 static void
 job_end(void)
 {
@@ -126,12 +129,12 @@ job_end(void)
 	job_release();
 	elt_tag_permits_release_all();
 	elt_run_log_stop();
+	MemoryContextSwitchTo(TopMemoryContext);
+	elt_pool_job_done();
 	if (this_run.channel)
 		dsm_detach(this_run.channel->seg);
 	memset(&this_run, 0, sizeof(this_run));
-	MemoryContextSwitchTo(TopMemoryContext);
 	MemoryContextDelete(cxt);
-	elt_pool_job_done();
 }
 
 /*

@@ -14,12 +14,16 @@
  *	  DISCARD ALL does (portals, settings, session authorization, prepared
  *	  statements, LISTEN, session advisory locks, temporary tables,
  *	  sequence caches), keeping only cached plans, which invalidation keeps
- *	  right.  A worker takes a job only while its role may still log in.
- *	  Statements that change what a new session would get (ALTER ROLE and
- *	  ALTER DATABASE with their SETs, DROP, RENAME, pg_elt's own DDL)
- *	  retire the idle workers (drop_guard.c's hook), and so does a start
- *	  that finds every background worker slot taken.  A worker that ended
- *	  its job in an error is not reused.
+ *	  right; the reset is done before the requester hears the job is done.
+ *	  A worker takes a job only while its role may still log in.  When a
+ *	  statement that changes what a new session would get commits (ALTER
+ *	  ROLE and ALTER DATABASE with their SETs, DROP, RENAME and GRANT on
+ *	  them, pg_elt's own DDL: drop_guard.c's hook), the pool's generation
+ *	  moves on: idle workers leave, and busy ones leave after their job,
+ *	  as every worker connected before is of an older generation.  A start
+ *	  that finds every background worker slot taken retires an idle
+ *	  worker too.  A worker that ended its job in an error is not reused,
+ *	  and none serves more than POOL_MAX_JOBS jobs.
  *
  *	  Shared memory has a slot per worker process.  A requester holds a
  *	  PoolJob, the slot and the job's number there: it asks whether its
@@ -61,6 +65,10 @@
 
 /* A slot reserved for a worker that never came is reclaimed after this. */
 #define POOL_START_LOST_MS	60000
+/* a bound on what a long-lived worker's caches and allocator hold */
+#define POOL_MAX_JOBS		1000
+/* bgw_main_arg: the slot + 1 in the low bits, the job's number above */
+#define POOL_SLOT_BITS		16
 
 typedef enum SlotState
 {
@@ -82,6 +90,7 @@ typedef struct PoolSlot
 	char		function[BGW_MAXLEN];	/* the kind of worker */
 	uint64		job;			/* the job it does, or did last */
 	bool		job_done;
+	uint64		generation;		/* the pool's, as the worker connected */
 	TimestampTz since;			/* of the state */
 	char		args[BGW_EXTRALEN];
 } PoolSlot;
@@ -90,6 +99,7 @@ typedef struct PoolShared
 {
 	LWLock	   *lock;
 	uint64		jobs;			/* numbers given so far */
+	pg_atomic_uint64 generation;	/* moves on when new sessions would differ */
 	int			nslots;
 	PoolSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } PoolShared;
@@ -100,6 +110,11 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* This worker's slot, for the life of the process; -1 when unpooled. */
 static int	my_slot = -1;
+static int	my_jobs = 0;
+static bool my_session_reset = false;	/* after the last job */
+
+/* Whether the current transaction moves the generation on as it commits. */
+static bool invalidate_at_commit = false;
 
 static Size
 pool_shmem_size(void)
@@ -130,6 +145,7 @@ pool_shmem_startup(void)
 		memset(pool, 0, pool_shmem_size());
 		pool->lock = &(GetNamedLWLockTranche("pg_elt pool"))->lock;
 		pool->nslots = max_worker_processes;
+		pg_atomic_init_u64(&pool->generation, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -197,7 +213,8 @@ elt_pool_start(const char *function, const char *type, const char *name,
 		PoolSlot   *s = &pool->slots[i];
 
 		if (s->state == SLOT_IDLE && s->database == database && s->role == role &&
-			strcmp(s->function, function) == 0)
+			strcmp(s->function, function) == 0 &&
+			s->generation == pg_atomic_read_u64(&pool->generation))
 			slot = s, reused = true;
 	}
 	for (int i = 0; i < pool->nslots && slot == NULL; i++)
@@ -239,7 +256,8 @@ elt_pool_start(const char *function, const char *type, const char *name,
 	}
 	if (slot == NULL)			/* cannot be: a slot per worker process */
 		return elt_start_worker(function, type, name, args, args_len, (Datum) 0, &job->handle);
-	if (elt_start_worker(function, type, name, args, args_len, Int32GetDatum(job->slot + 1),
+	if (elt_start_worker(function, type, name, args, args_len,
+						 UInt64GetDatum((job->job << POOL_SLOT_BITS) | (uint64) (job->slot + 1)),
 						 &job->handle))
 		return true;
 
@@ -330,9 +348,41 @@ elt_pool_signal(const PoolJob *job, int signo)
 	return sent;
 }
 
+static void
+invalidate_on_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && invalidate_at_commit && pool != NULL)
+	{
+		pg_atomic_fetch_add_u64(&pool->generation, 1);
+		elt_pool_retire_idle(InvalidOid);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		invalidate_at_commit = false;
+}
+
+/*
+ * The current transaction changes what new sessions get: when it commits,
+ * no worker connected before takes another job.
+ */
+void
+elt_pool_invalidate_at_commit(void)
+{
+	static bool registered = false;
+
+	if (pool == NULL)
+		return;
+	if (!registered)
+	{
+		RegisterXactCallback(invalidate_on_commit, NULL);
+		registered = true;
+	}
+	invalidate_at_commit = true;
+}
+
 /*
  * Makes the idle workers of database (InvalidOid: of every database)
- * leave: what a new session would get has changed.
+ * leave.
  */
 void
 elt_pool_retire_idle(Oid database)
@@ -394,7 +444,9 @@ pool_worker_exit(int code, Datum arg)
 void
 elt_pool_attach(Datum main_arg, void *args, Size args_len)
 {
-	int			i = DatumGetInt32(main_arg) - 1;
+	uint64		packed = DatumGetUInt64(main_arg);
+	int			i = (int) (packed & ((1 << POOL_SLOT_BITS) - 1)) - 1;
+	uint64		job = packed >> POOL_SLOT_BITS;
 	PoolSlot   *slot;
 	bool		mine;
 
@@ -405,12 +457,15 @@ elt_pool_attach(Datum main_arg, void *args, Size args_len)
 	}
 	slot = &pool->slots[i];
 	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-	mine = slot->state == SLOT_STARTING && slot->pid == 0;
+	/* its job, not one given to the slot after it was given up for lost */
+	mine = slot->state == SLOT_STARTING && slot->pid == 0 && slot->job == job &&
+		strcmp(slot->function, MyBgworkerEntry->bgw_function_name) == 0;
 	if (mine)
 	{
 		slot->pid = MyProcPid;
 		slot->latch = MyLatch;
 		slot->state = SLOT_BUSY;
+		slot->generation = pg_atomic_read_u64(&pool->generation);	/* before connecting */
 		memcpy(args, slot->args, args_len);
 	}
 	LWLockRelease(pool->lock);
@@ -425,7 +480,13 @@ elt_pool_attach(Datum main_arg, void *args, Size args_len)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 }
 
-/* The job is done: its requester may go on (and no longer signal us). */
+static void pool_reset_session(void *arg);
+
+/*
+ * The job is done: a pooled worker resets its session first (what the job
+ * held, session locks say, is let go), then its requester may go on (and
+ * no longer signal us).
+ */
 void
 elt_pool_job_done(void)
 {
@@ -434,6 +495,9 @@ elt_pool_job_done(void)
 
 	if (my_slot < 0)
 		return;
+	my_jobs++;
+	my_session_reset = pooling() && my_jobs < POOL_MAX_JOBS &&
+		elt_try_work(pool_reset_session, NULL);
 	slot = &pool->slots[my_slot];
 	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
 	slot->job_done = true;
@@ -481,12 +545,13 @@ pool_check_role(void)
 }
 
 /*
- * After a job (and elt_pool_job_done): resets the session and waits, idle,
- * for the next job, whose args it copies.  When pg_elt.max_idle_workers
+ * After a job (and elt_pool_job_done): waits, idle, for the next job,
+ * whose args it copies.  When pg_elt.max_idle_workers
  * wait already, the one that waited longest makes room: a worker just
  * done is the likelier to be wanted (the run's worker, after its
  * helpers).  False when the worker is to exit instead: unpooled, its idle
- * time is up, it was retired, or its session could not be reset.
+ * time is up, it was retired or is of an older generation, it served
+ * POOL_MAX_JOBS jobs, or its session could not be reset.
  */
 bool
 elt_pool_next_job(void *args, Size args_len)
@@ -496,9 +561,11 @@ elt_pool_next_job(void *args, Size args_len)
 	struct Latch *retired = NULL;
 	TimestampTz deadline;
 
-	if (my_slot < 0 || !pooling() || !elt_try_work(pool_reset_session, NULL))
+	if (my_slot < 0 || !my_session_reset || !pooling())
 		return false;
 	slot = &pool->slots[my_slot];
+	if (slot->generation != pg_atomic_read_u64(&pool->generation))
+		return false;
 	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < pool->nslots; i++)
 		nidle += pool->slots[i].state == SLOT_IDLE;
@@ -537,6 +604,7 @@ elt_pool_next_job(void *args, Size args_len)
 		if (assigned)
 			memcpy(args, slot->args, args_len);
 		else if (slot->state == SLOT_RETIRED || !pooling() ||
+				 slot->generation != pg_atomic_read_u64(&pool->generation) ||
 				 GetCurrentTimestamp() >= deadline)
 			slot->state = SLOT_RETIRED;
 		LWLockRelease(pool->lock);

@@ -38,6 +38,7 @@ extern bool elt_pool_start(const char *function, const char *type, const char *n
 extern PoolJobState elt_pool_job_state(PoolJob *job, pid_t *pid);
 extern bool elt_pool_signal(const PoolJob *job, int signo);
 extern void elt_pool_retire_idle(Oid database);
+extern void elt_pool_invalidate_at_commit(void);
 
 /* the worker's side */
 extern void elt_pool_attach(Datum main_arg, void *args, Size args_len);

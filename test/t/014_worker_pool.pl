@@ -44,7 +44,7 @@ for my $role (qw(alice bob carol dave))
 }
 $node->safe_psql('postgres', q{
     SET ROLE alice;
-    INSERT INTO elt.flows (name) VALUES ('dirty'), ('fan'), ('sleepy');
+    INSERT INTO elt.flows (name) VALUES ('dirty'), ('fan'), ('sleepy'), ('nap');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES
       ('dirty', 'leave_state', 'sql', $$CREATE TEMP TABLE scratch (x int);
                                         SELECT pg_advisory_lock(42);
@@ -54,7 +54,8 @@ $node->safe_psql('postgres', q{
       ('fan', 'a', 'sql', $$SELECT pg_sleep(0.3), probe('fan')$$),
       ('fan', 'b', 'sql', $$SELECT pg_sleep(0.3), probe('fan')$$),
       ('fan', 'c', 'sql', $$SELECT pg_sleep(0.3), probe('fan')$$),
-      ('sleepy', 'nap', 'sql', 'SELECT pg_sleep(30)');});
+      ('sleepy', 'nap', 'sql', 'SELECT pg_sleep(30)'),
+      ('nap', 'nap', 'sql', 'SELECT pg_sleep(2)');});
 
 sub run_as
 {
@@ -136,6 +137,24 @@ $node->safe_psql('postgres', "DELETE FROM seen WHERE flow = 'alice_check'");
 is(run_as('alice', 'alice_check'), 'completed', 'the next run completes');
 is($node->safe_psql('postgres', "SELECT work_mem FROM seen WHERE flow = 'alice_check'"),
 	'7MB', 'with the role setting a new session gets');
+
+# A worker busy as such a statement commits takes no job after its run.
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/sent/, "\\echo sent\nSET ROLE alice;\nSELECT state FROM flow_run('nap');\n");
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM elt.flow_runs WHERE flow = 'nap' AND state = 'running' AND worker_pid IS NOT NULL"),
+	'a run is busy');
+my $busy = worker_of_last('nap');
+$node->safe_psql('postgres', "ALTER ROLE alice SET work_mem = '9MB'");
+$bg->query_until(qr/done/, "\\echo done\n");
+$bg->quit;
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $busy"),
+	'its worker leaves after the run instead of waiting for the next');
+$node->safe_psql('postgres', "DELETE FROM seen WHERE flow = 'alice_check'");
+is(run_as('alice', 'alice_check'), 'completed', 'the next run completes');
+isnt(worker_of_last('alice_check'), $busy, 'in another worker');
+is($node->safe_psql('postgres', "SELECT work_mem FROM seen WHERE flow = 'alice_check'"),
+	'9MB', 'with the setting committed meanwhile');
 
 # 6. A role that may no longer log in: its idle workers leave, and its
 # flows do not run.
