@@ -44,7 +44,8 @@ OBJS = \
 	src/run_queue.o \
 	src/body_template.o \
 	src/notifier.o \
-	src/worker_pool.o
+	src/worker_pool.o \
+	src/object_store.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

@@ -496,7 +496,7 @@ BEGIN
     IF NEW.kind = 'extract' AND jsonb_typeof(NEW.config -> 'credential') = 'string'
        AND NEW.config ->> 'credential' NOT LIKE '%:%' THEN
         BEGIN
-            PERFORM elt._check_credential(NEW.owner, NEW.config ->> 'credential');
+            PERFORM elt._check_credential(NEW.owner, NEW.config ->> 'credential', coalesce(NEW.config ->> 'url', ''));
         EXCEPTION WHEN undefined_object OR insufficient_privilege OR wrong_object_type THEN
             IF NOT elt._writer_is_superuser() THEN
                 RAISE;
@@ -1087,7 +1087,10 @@ COMMENT ON FUNCTION elt.alter_credential(text, jsonb, jsonb) IS 'replace a crede
 CREATE FUNCTION elt.drop_credential(name text) RETURNS void
     AS 'MODULE_PATHNAME', 'elt_drop_credential' LANGUAGE C VOLATILE
     SET search_path = pg_catalog, pg_temp;
-CREATE FUNCTION elt._check_credential(owner name, name text) RETURNS void
+-- url: the extract's, for which the credential's kind must do (s3 for
+-- s3:// and gs://, an HTTP kind for http(s), either for a template); NULL
+-- for a webhook (an HTTP kind).
+CREATE FUNCTION elt._check_credential(owner name, name text, url text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'elt_check_credential' LANGUAGE C STABLE
     SET search_path = pg_catalog, pg_temp;
 
@@ -1354,6 +1357,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                              WHERE o.owner = q.owner AND o.rule = q.name AND o.run_id = fr.run_id
                                AND o.event = 'long_running')))
 $$;
+
+-- The objects an s3:// or gs:// URL names (a glob or a prefix ending in /),
+-- as load_csv would load them; options credential, region, endpoint.
+CREATE FUNCTION elt.list_files(url text, options jsonb DEFAULT '{}')
+RETURNS TABLE (url text, key text, size bigint, etag text, last_modified timestamptz)
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'elt_list_files';
+COMMENT ON FUNCTION elt.list_files(text, jsonb) IS
+    'the objects an s3:// or gs:// URL (glob, or prefix ending in /) names: url, key, size, etag, last_modified';
 
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

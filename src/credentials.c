@@ -30,6 +30,7 @@
 #include "catalog.h"
 #include "credentials.h"
 #include "jsonb_util.h"
+#include "object_store.h"
 
 PG_FUNCTION_INFO_V1(elt_create_credential);
 PG_FUNCTION_INFO_V1(elt_alter_credential);
@@ -65,7 +66,7 @@ credential_resolve(const char *name, Credential *cred)
 						   cred->owner)));
 }
 
-/* Only the kinds a request over HTTP can use. */
+/* Only the kinds a request over HTTP can use: s3 signs s3:// and gs:// URLs. */
 static void
 credential_check_http_kind(const char *name, const char *kind)
 {
@@ -74,7 +75,35 @@ credential_check_http_kind(const char *name, const char *kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("credential \"%s\" is of kind %s, which a load over HTTP cannot use", name, kind),
-				 errhint("Loads over HTTP use credentials of kind http_header, bearer or basic.")));
+				 errhint("Loads over HTTP use credentials of kind http_header, bearer or basic; s3 credentials sign s3:// and gs:// URLs.")));
+}
+
+static void
+credential_check_store_kind(const char *name, const char *kind)
+{
+	if (strcmp(kind, "s3") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("credential \"%s\" is of kind %s, which s3:// and gs:// URLs cannot use", name, kind),
+				 errhint("Object stores are signed with a credential of kind s3 (an access key id and secret; HMAC keys for gs://).")));
+}
+
+/*
+ * The keys of the current user's s3 credential name, and its region and
+ * endpoint settings (NULL when not set).
+ */
+void
+elt_credential_s3(const char *name, S3Keys *keys)
+{
+	Credential	cred;
+
+	credential_resolve(name, &cred);
+	credential_check_store_kind(name, cred.kind);
+	keys->access_key_id = credential_field(cred.settings, "access_key_id");
+	keys->secret_access_key = credential_field(cred.secret, "secret_access_key");
+	keys->session_token = credential_field(cred.secret, "session_token");
+	keys->region = credential_field(cred.settings, "region");
+	keys->endpoint = credential_field(cred.settings, "endpoint");
 }
 
 /*
@@ -203,6 +232,17 @@ elt_check_credential(PG_FUNCTION_ARGS)
 				 errmsg("credential \"%s\" does not exist for role \"%s\"", name,
 						NameStr(*PG_GETARG_NAME(0))),
 				 errhint("A task uses the credentials of its flow's owner: elt.create_credential makes one.")));
-	credential_check_http_kind(name, cred.kind);
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		const char *url = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+		if (elt_store_url(url))
+			credential_check_store_kind(name, cred.kind);
+		else if (pg_strncasecmp(url, "http", 4) == 0 || strcmp(cred.kind, "s3") != 0)
+			credential_check_http_kind(name, cred.kind);
+		/* else a template: what it becomes is checked as it loads */
+	}
+	else
+		credential_check_http_kind(name, cred.kind);
 	PG_RETURN_VOID();
 }

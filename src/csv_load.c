@@ -22,6 +22,7 @@
  *-------------------------------------------------------------------------
  */
 #include "load_insert.h"
+#include "object_store.h"
 
 #include "access/relation.h"
 #include "access/table.h"
@@ -588,8 +589,13 @@ load_error_is_transient(int sqlerrcode)
 	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
 }
 
-uint64
-elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, LoadSource *source)
+/*
+ * Loads one file, url: an http(s) or file URL, or (store set) the https
+ * URL of an object-store object, shown as display.
+ */
+static uint64
+load_url(const char *url, const StoreLocation *store, const char *display,
+		 const char *table_name, const LoadOptions *opts, LoadSource *source)
 {
 	RangeVar   *rv;
 	HttpOptions hopts;
@@ -597,12 +603,12 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, L
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	ResourceOwner caller_owner = CurrentResourceOwner;
 
-	if (url == NULL || table_name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("load_csv needs a URL and a table name")));
-
-	elt_http_options_for_caller(opts, &hopts);
+	elt_http_options_for_caller(opts, &hopts, store == NULL);
+	if (store)
+	{
+		elt_store_http_options(store, &hopts);
+		hopts.display_url = display;
+	}
 	hopts.retry_after_ms = &retry_after_ms;
 	source->not_modified = false;
 	source->bytes = 0;
@@ -668,6 +674,69 @@ elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, L
 		FreeErrorData(edata);
 		elt_sleep_interruptible(delay_ms);
 	}
+}
+
+/*
+ * Loads what an s3:// or gs:// URL names: its object, or each object of
+ * its listing in key order, the first as opts->mode says and the others
+ * appended, all in the caller's transaction (so all or none).
+ */
+static uint64
+load_from_store(const char *url, const char *table_name, const LoadOptions *opts,
+				LoadSource *source)
+{
+	StoreLocation loc;
+	HttpOptions hopts;
+	List	   *objects;
+	ListCell   *lc;
+	LoadOptions each = *opts;
+	uint64		rows = 0;
+
+	elt_store_locate(url, opts->credential, opts->region, opts->endpoint, &loc);
+	if (!elt_store_is_listing(&loc))
+		return load_url(elt_store_http_url(&loc, loc.key), &loc, url, table_name, opts, source);
+
+	elt_http_options_for_caller(opts, &hopts, false);
+	objects = elt_store_list(&loc, &hopts);
+	source->not_modified = false;
+	source->bytes = 0;
+	source->table = InvalidOid;
+	elt_http_headers_reset(&source->response);
+	if (objects == NIL)
+	{
+		ereport(opts->require_match ? ERROR : NOTICE,
+				(errcode(opts->require_match ? ERRCODE_UNDEFINED_FILE : ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("no object matches \"%s\"%s", url, opts->require_match ? "" : ": nothing loaded"),
+				 errhint("elt.list_files shows what the bucket holds.")));
+		return 0;
+	}
+	foreach(lc, objects)
+	{
+		StoreObject *obj = lfirst(lc);
+		LoadSource	one = {0};
+
+		rows += load_url(elt_store_http_url(&loc, obj->key), &loc, obj->url, table_name, &each,
+						 &one);
+		source->bytes += one.bytes;
+		source->table = one.table;
+		each.mode = LOAD_APPEND;
+	}
+	ereport(NOTICE,
+			(errmsg("loaded %d objects of \"%s\": " UINT64_FORMAT " rows", list_length(objects),
+					url, rows)));
+	return rows;
+}
+
+uint64
+elt_load_csv(const char *url, const char *table_name, const LoadOptions *opts, LoadSource *source)
+{
+	if (url == NULL || table_name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("load_csv needs a URL and a table name")));
+	if (elt_store_url(url))
+		return load_from_store(url, table_name, opts, source);
+	return load_url(url, NULL, url, table_name, opts, source);
 }
 
 /*

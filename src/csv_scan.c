@@ -273,7 +273,7 @@ scan_open_url(CsvScanState *state, Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" has no \"url\" option", RelationGetRelationName(rel))));
-	elt_http_options_for_caller(&opts, &hopts);
+	elt_http_options_for_caller(&opts, &hopts, true);
 	hopts.allow_file &= superuser_arg(owner) || has_privs_of_role(owner, ROLE_PG_READ_SERVER_FILES);
 	hopts.restricted |= !superuser_arg(owner);
 	elt_check_url_allowed(url, hopts.allow_file);

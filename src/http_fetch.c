@@ -84,6 +84,9 @@ typedef struct HttpStream
 	bool		over_download_cap;
 	bool		resume_refused;
 	HttpResponseHeaders response;
+	bool		reading_error;	/* an object store's error document: kept here */
+	char		error_doc[4096];
+	size_t		error_doc_len;
 
 	/* validators of the first response, which resumes must match */
 	bool		resumable;
@@ -214,7 +217,7 @@ elt_check_url_allowed(const char *url, bool allow_file)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("URL scheme \"%s\" is not supported", scheme),
 			 errdetail("URL: %s", elt_redact_url(url)),
-			 errhint("pg_elt loads from http:// and https:// URLs.")));
+			 errhint("pg_elt loads from http://, https://, s3:// and gs:// URLs (foreign tables: http and https).")));
 }
 
 /* A value that can go into a request header as it is: no control characters. */
@@ -254,10 +257,23 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	HttpStream *hs = (HttpStream *) arg;
 	size_t		len = size * nmemb;
 
+	if (hs->reading_error)
+	{
+		size_t		n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
+
+		memcpy(hs->error_doc + hs->error_doc_len, data, n);
+		hs->error_doc_len += n;
+		return len;
+	}
 	if (!hs->status_seen)
 	{
 		hs->status_seen = true;
 		curl_easy_getinfo(hs->easy, CURLINFO_RESPONSE_CODE, &hs->status);
+		if (!http_status_is_data(hs->status) && hs->options.store && hs->status >= 400)
+		{
+			hs->reading_error = true;
+			return http_write_cb(data, size, nmemb, arg);
+		}
 		if (!http_status_is_data(hs->status))
 			return 0;
 		if (hs->base.received > 0 && hs->status != 206)
@@ -493,6 +509,11 @@ http_start_transfer(HttpStream *hs)
 	}
 
 	http_setopt(hs, CURLOPT_URL, hs->url);
+	if (hs->at_origin && hs->options.aws_sigv4)
+	{
+		http_setopt(hs, CURLOPT_AWS_SIGV4, hs->options.aws_sigv4);
+		http_setopt(hs, CURLOPT_USERPWD, hs->options.userpwd);
+	}
 	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
 	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
 	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);	/* http_follow_redirect */
@@ -522,6 +543,8 @@ http_start_transfer(HttpStream *hs)
 	hs->status_seen = false;
 	hs->resume_refused = false;
 	hs->paused = false;
+	hs->reading_error = false;
+	hs->error_doc_len = 0;
 	elt_http_headers_reset(&hs->response);
 
 	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
@@ -551,11 +574,58 @@ http_set_retry_after(HttpStream *hs, int ms)
 		*hs->options.retry_after_ms = ms;
 }
 
+/* The hint for an object store's error code, or NULL. */
+static const char *
+http_store_hint(const char *code)
+{
+	if (strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "InvalidAccessKeyId") == 0)
+		return "Check the access_key_id and secret_access_key of the credential (elt.alter_credential).";
+	if (strcmp(code, "AuthorizationHeaderMalformed") == 0)
+		return "The bucket is in another region: set the credential's region setting, or the region option.";
+	if (strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidToken") == 0 ||
+		strcmp(code, "TokenRefreshRequired") == 0)
+		return "Give the credential a new session_token (elt.alter_credential).";
+	if (strcmp(code, "RequestTimeTooSkewed") == 0)
+		return "The database server's clock and the store's differ by more than 15 minutes: set the server's clock right.";
+	if (strcmp(code, "AccessDenied") == 0)
+		return "The keys may not read this bucket or object; a public bucket needs no credential.";
+	if (strcmp(code, "NoSuchBucket") == 0 || strcmp(code, "NoSuchKey") == 0)
+		return "Check the bucket and key; elt.list_files shows what a bucket holds.";
+	return NULL;
+}
+
+/* An object store's refusal: its error code and message in the report. */
+static void
+http_report_store_error(HttpStream *hs)
+{
+	char		code[64];
+	char		message[256];
+	const char *hint;
+	bool		auth;
+
+	if (!elt_store_error_field(hs->error_doc, hs->error_doc_len, "Code", code, sizeof(code)))
+		return;
+	(void) elt_store_error_field(hs->error_doc, hs->error_doc_len, "Message", message, sizeof(message));
+	hint = http_store_hint(code);
+	auth = strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "InvalidAccessKeyId") == 0 ||
+		strcmp(code, "AuthorizationHeaderMalformed") == 0 || strcmp(code, "ExpiredToken") == 0 ||
+		strcmp(code, "InvalidToken") == 0 || strcmp(code, "RequestTimeTooSkewed") == 0;
+	ereport(ERROR,
+			(errcode(auth ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
+					 http_status_errcode(hs->status)),
+			 errmsg("the object store refused \"%s\": %s (HTTP status %ld)", hs->base.display_url,
+					code, hs->status),
+			 message[0] ? errdetail("The store said: %s", message) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
 static void
 http_report_status(HttpStream *hs)
 {
 	http_set_retry_after(hs, hs->response.retry_after_s > 0 ?
 						 Min(hs->response.retry_after_s, 300) * 1000 : 0);
+	if (hs->options.store && hs->error_doc_len > 0 && hs->status < 500 && hs->status != 429)
+		http_report_store_error(hs);
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
@@ -789,7 +859,7 @@ elt_open_url(const char *url, const HttpOptions *options)
 	hs = palloc0(sizeof(HttpStream));
 	hs->base.read = http_read;
 	hs->base.close = http_close;
-	hs->base.display_url = elt_redact_url(url);
+	hs->base.display_url = elt_redact_url(options->display_url ? options->display_url : url);
 	hs->url = pstrdup(url);
 	hs->options = *options;
 	hs->at_origin = true;

@@ -26,6 +26,11 @@ typedef struct HttpOptions
 	const char *if_none_match;
 	const char *if_modified_since;
 	bool	   *not_modified;	/* out: the server answered 304 (the stream is empty) */
+	/* an object store's request (object_store.c) */
+	const char *display_url;	/* shown instead of the URL (s3://bucket/key) */
+	const char *aws_sigv4;		/* CURLOPT_AWS_SIGV4, with userpwd the keys */
+	const char *userpwd;
+	bool		store;			/* errors are S3 error documents */
 } HttpOptions;
 
 extern EltStream *elt_open_url(const char *url, const HttpOptions *options);

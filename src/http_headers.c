@@ -7,6 +7,9 @@
  *	  buffers.  A validator is sent back to the server in If-Range, so one
  *	  with control characters is dropped rather than echoed into a request.
  *
+ *	  Also what an object store's error document (S3's <Error><Code>...)
+ *	  says, for the message of a refused request.
+ *
  *	  Pure code (no palloc, no ereport): it runs inside libcurl's header
  *	  callback, and test/fuzz drives it directly.
  *
@@ -89,4 +92,38 @@ elt_http_header_line(HttpResponseHeaders *h, const char *line, size_t len)
 			strspn(tmp, "0123456789") == strlen(tmp))
 			h->retry_after_s = strlen(tmp) > 6 ? 999999 : atoi(tmp);
 	}
+}
+
+/*
+ * The text of the first <field>...</field> element of an S3 error document
+ * (body, len bytes, not terminated) into out: printable ASCII only (an
+ * entity or any other byte becomes '?'), cut to outlen - 1.  False, with
+ * out empty, when there is no such element.
+ */
+bool
+elt_store_error_field(const char *body, size_t len, const char *field, char *out, size_t outlen)
+{
+	size_t		flen = strlen(field);
+	size_t		n = 0;
+
+	if (outlen == 0)
+		return false;
+	out[0] = '\0';
+	for (size_t i = 0; i + flen + 2 <= len; i++)
+	{
+		size_t		start = i + flen + 2;
+
+		if (body[i] != '<' || memcmp(body + i + 1, field, flen) != 0 || body[i + flen + 1] != '>')
+			continue;
+		for (size_t j = start; j < len && body[j] != '<'; j++)
+		{
+			unsigned char c = (unsigned char) body[j];
+
+			if (n + 1 < outlen)
+				out[n++] = (c >= 0x20 && c < 0x7f && c != '&') ? (char) c : '?';
+		}
+		out[n] = '\0';
+		return true;
+	}
+	return false;
 }

@@ -28,7 +28,8 @@ static const char *const load_option_names[] = {
 	"mode", "header", "delimiter", "quote", "escape", "null", "encoding",
 	"columns", "force_null", "force_not_null", "types", "headers", "credential",
 	"retries", "retry_delay", "timeout", "sample_rows", "path",
-	"distribute_by", "shard_count", "colocate_with", "reference", NULL
+	"distribute_by", "shard_count", "colocate_with", "reference", "region", "endpoint",
+	"require_match", NULL
 };
 
 static void
@@ -184,6 +185,12 @@ load_apply_option(LoadOptions *opts, const char *key, JsonbValue *v)
 	}
 	else if (strcmp(key, "credential") == 0)
 		opts->credential = load_option_string(v, key);
+	else if (strcmp(key, "region") == 0)
+		opts->region = load_option_string(v, key);
+	else if (strcmp(key, "endpoint") == 0)
+		opts->endpoint = load_option_string(v, key);
+	else if (strcmp(key, "require_match") == 0)
+		opts->require_match = load_option_bool(v, key);
 	else if (strcmp(key, "retries") == 0)
 		opts->retries = (int) load_option_number(v, key, 0);
 	else if (strcmp(key, "retry_delay") == 0)
@@ -252,7 +259,7 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown load option \"%s\"", key),
-						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with and reference%s.",
+						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with, reference, region, endpoint and require_match%s.",
 								 task_config ? ", plus url and table" : "")));
 		}
 		else if (tok == WJB_VALUE && strcmp(key, "url") != 0 && strcmp(key, "table") != 0)
@@ -337,17 +344,18 @@ elt_copy_options(const LoadOptions *opts)
 }
 
 /*
- * The HTTP options of a load by the current user: its headers (and its
- * credential's, which must be one the user may use) and timeout, file://
- * only for roles that may read server files (as COPY FROM a file), and
- * the outbound policy for all but superusers.
+ * The HTTP options of a load by the current user: its headers (and, with
+ * credential_headers, its credential's, which must be one the user may
+ * use; an object store's signs instead) and timeout, file:// only for
+ * roles that may read server files (as COPY FROM a file), and the
+ * outbound policy for all but superusers.
  */
 void
-elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts)
+elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts, bool credential_headers)
 {
 	memset(hopts, 0, sizeof(HttpOptions));
 	hopts->headers = opts->headers;
-	if (opts->credential)
+	if (opts->credential && credential_headers)
 		elt_credential_http_headers(opts->credential, &hopts->headers);
 	hopts->allow_file = superuser() || has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES);
 	hopts->restricted = !superuser();

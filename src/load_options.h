@@ -48,6 +48,9 @@ typedef struct LoadOptions
 	List	   *types;			/* list of (name, type) pairs as 2-lists */
 	List	   *headers;		/* HTTP headers, "Name: value" */
 	char	   *credential;		/* the name of a credential for the requests, or NULL */
+	char	   *region;			/* of an object store: over the credential's */
+	char	   *endpoint;
+	bool		require_match;	/* a listing that matches nothing is an error */
 	int			retries;
 	double		retry_delay;	/* seconds before the first retry */
 	double		timeout;		/* seconds for the whole load, 0 = none */
@@ -62,6 +65,7 @@ typedef struct LoadOptions
 extern void elt_parse_load_options(Jsonb *options, LoadOptions *opts,
 								   bool task_config, bool skip_placeholders);
 extern List *elt_copy_options(const LoadOptions *opts);
-extern void elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts);
+extern void elt_http_options_for_caller(const LoadOptions *opts, HttpOptions *hopts,
+										bool credential_headers);
 
 #endif							/* PG_ELT_LOAD_OPTIONS_H */

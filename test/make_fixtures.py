@@ -21,6 +21,12 @@ def write(d, name, data):
         f.write(data)
 
 
+def store(d, bucket, key, data):
+    path = os.path.join(d, "s3", bucket, *key.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write(os.path.dirname(path), os.path.basename(path), data)
+
+
 def gz(data):
     if isinstance(data, str):
         data = data.encode()
@@ -93,6 +99,22 @@ def main():
     # More than 1 MiB of plain CSV (libcurl's file:// could not pause).
     body = taxi[taxi.index(b"\n") + 1:]
     write(d, "taxi_x3.csv", taxi + body + body)
+
+    # The object store (s3_fixture.py serves <dir>/s3/<bucket>/<key>):
+    # three months of trips, 1,200 small objects (more than one listing
+    # page), a key with a space and a non-ASCII letter, and a public bucket.
+    head, rows = taxi.split(b"\n", 1)[0], taxi.split(b"\n")[1:-1]
+    months = [rows[:3000], rows[3000:6000], rows[6000:]]
+    for m, part in enumerate(months, 1):
+        data = gz(head + b"\n" + b"\n".join(part) + b"\n")
+        store(d, "lake", "yellow/yellow_tripdata_2021-%02d.csv.gz" % m, data)
+    store(d, "lake", "yellow/README.txt", b"not a month\n")
+    for i in range(1200):
+        store(d, "lake", "many/part-%04d.csv" % i, "n\n%d\n" % i)
+    store(d, "lake", "odd names/trips \u00fc 1.csv", "n\n1\n2\n")
+    store(d, "public-lake", "trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
+    store(d, "lake", "flaky/trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
+    store(d, "skewed-lake", "trips.csv", "n\n1\n")
 
     # Header names that differ only after the 63 bytes of an identifier.
     stem = "a_very_long_column_name_that_goes_on_and_on_past_the_identifier_"

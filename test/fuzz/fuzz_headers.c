@@ -1,8 +1,10 @@
 /*
  * fuzz_headers.c: HTTP response header lines from a hostile server,
- * split at newlines as libcurl delivers them.  Checked: no memory error,
- * and the validators kept (sent back in If-Range) are terminated and hold
- * no control characters.
+ * split at newlines as libcurl delivers them, and the same bytes as an
+ * object store's error document.  Checked: no memory error, and the
+ * validators kept (sent back in If-Range) and the error's code and
+ * message (shown in messages) are terminated and hold no control
+ * characters.
  */
 #include "fuzz.h"
 
@@ -39,6 +41,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	check_value(h.etag, sizeof(h.etag));
 	check_value(h.last_modified, sizeof(h.last_modified));
+	{
+		char	   *body = malloc(size + 1);
+		char		code[64];
+		char		message[256];
+
+		memcpy(body, data, size);
+		(void) elt_store_error_field(body, size, "Code", code, sizeof(code));
+		(void) elt_store_error_field(body, size, "Message", message, sizeof(message));
+		free(body);
+		check_value(code, sizeof(code));
+		check_value(message, sizeof(message));
+	}
 	if (h.retry_after_s < -1)
 		abort();
 	return 0;

@@ -1,0 +1,117 @@
+-- (Named to run last: its flow run must not move the run ids the other
+-- files expect.)
+-- Object stores: s3:// and gs:// URLs against the S3-compatible fixture
+-- (test/s3_fixture.py on 127.0.0.1:18768), which checks every request's
+-- AWS Signature V4 as S3 does and answers with S3's error documents.
+\set SHOW_CONTEXT never
+\set store 'http://127.0.0.1:18768'
+
+-- s3_requests(k): the requests the store saw whose path contained k.
+CREATE FUNCTION s3_requests(k text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE seen bigint;
+BEGIN
+    PERFORM load_csv('http://127.0.0.1:18768/_requests?key=' || k, 'fixture_counts',
+                     '{"mode": "replace"}');
+    SELECT min(n::bigint) INTO seen FROM fixture_counts;
+    RETURN seen;
+END $$;
+
+SET ROLE elt_alice;
+SELECT elt.create_credential('lake', 's3', '{"secret_access_key": "test-secret"}',
+                             jsonb_build_object('access_key_id', 'AKIDTEST', 'endpoint', :'store'));
+
+-- 1. One object, streamed and inflated as over https.
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-01.csv.gz', 's3_trips',
+                '{"credential": "lake", "mode": "replace"}');
+SELECT count(*), min(tpep_pickup_datetime) IS NOT NULL AS typed FROM s3_trips;
+
+-- 2. A glob: the three months in key order, into one table (README.txt
+-- does not match); a prefix lists everything under it.
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-0?.csv.gz', 's3_trips',
+                '{"credential": "lake", "mode": "replace"}');
+SELECT count(*) FROM s3_trips;
+SELECT url, key, size, etag FROM elt.list_files('s3://lake/yellow/', '{"credential": "lake"}');
+SELECT key FROM elt.list_files('s3://lake/yellow/yellow_tripdata_2021-0[13].csv.gz', '{"credential": "lake"}');
+-- an object's own URL lists just it
+SELECT key FROM elt.list_files('s3://lake/yellow/README.txt', '{"credential": "lake"}');
+
+-- 3. More than 1,000 objects: the listing follows continuation tokens.
+RESET ROLE;
+SELECT s3_requests('list-type') AS listings_before \gset
+SET ROLE elt_alice;
+SELECT count(*), count(DISTINCT key), min(key), max(key)
+  FROM elt.list_files('s3://lake/many/', '{"credential": "lake"}');
+RESET ROLE;
+SELECT s3_requests('list-type') - :listings_before AS listing_pages;
+SET ROLE elt_alice;
+SELECT load_csv('s3://lake/many/part-00*.csv', 's3_parts', '{"credential": "lake", "mode": "replace"}');
+SELECT count(*), sum(n) FROM s3_parts;
+
+-- 4. A key with a space and a non-ASCII letter, encoded as the signature
+-- requires; gs:// goes through the same API (HMAC keys).
+SELECT load_csv('s3://lake/odd names/trips ü 1.csv', 's3_odd', '{"credential": "lake", "mode": "replace"}');
+SELECT load_csv('gs://lake/odd names/trips ü 1.csv', 's3_odd',
+                '{"credential": "lake", "region": "us-east-1", "mode": "append"}');
+SELECT sum(n) FROM s3_odd;
+
+-- 5. A session token; a public bucket needs no credential.
+SELECT elt.create_credential('lake_session', 's3',
+                             '{"secret_access_key": "token-secret", "session_token": "good-token"}',
+                             jsonb_build_object('access_key_id', 'AKIDTOKEN', 'endpoint', :'store'));
+SELECT load_csv('s3://lake/odd names/trips ü 1.csv', 's3_odd', '{"credential": "lake_session", "mode": "replace"}');
+SELECT load_csv('s3://public-lake/trips.csv.gz', 's3_public',
+                jsonb_build_object('endpoint', :'store', 'mode', 'replace'));
+
+-- 6. A transfer cut halfway resumes with a signed Range request.
+SELECT load_csv('s3://lake/flaky/trips.csv.gz', 's3_flaky', '{"credential": "lake", "mode": "replace"}');
+SELECT count(*) FROM s3_flaky;
+
+-- 7. An extract task reads the store too, with its owner's credential.
+INSERT INTO elt.flows (name, params) VALUES ('lake_months', '{"months": "0[12]"}');
+INSERT INTO elt.tasks (flow, name, kind, config) VALUES
+  ('lake_months', 'extract', 'extract',
+   '{"url": "s3://lake/yellow/yellow_tripdata_2021-:months.csv.gz", "table": "s3_flow_trips", "mode": "replace", "credential": "lake"}');
+SELECT state, rows_loaded FROM flow_run('lake_months');
+SELECT count(*) FROM s3_flow_trips;
+
+-- 8. Bad input: a clear error each, with the store's code, and the target
+-- as it was.  Wrong keys, a wrong region, an expired token, no signature
+-- for a private bucket, clock skew:
+SELECT elt.create_credential('lake_wrong', 's3', '{"secret_access_key": "not-it"}',
+                             jsonb_build_object('access_key_id', 'AKIDTEST', 'endpoint', :'store'));
+SELECT elt.create_credential('lake_nobody', 's3', '{"secret_access_key": "test-secret"}',
+                             jsonb_build_object('access_key_id', 'AKIDNOBODY', 'endpoint', :'store'));
+\set VERBOSITY default
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-01.csv.gz', 's3_trips', '{"credential": "lake_wrong"}');
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-01.csv.gz', 's3_trips', '{"credential": "lake_nobody"}');
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-01.csv.gz', 's3_trips',
+                '{"credential": "lake", "region": "eu-west-1"}');
+SELECT elt.alter_credential('lake_session', '{"secret_access_key": "token-secret", "session_token": "expired"}');
+SELECT load_csv('s3://lake/odd names/trips ü 1.csv', 's3_odd', '{"credential": "lake_session"}');
+SELECT load_csv('s3://lake/yellow/yellow_tripdata_2021-01.csv.gz', 's3_trips', jsonb_build_object('endpoint', :'store'));
+SELECT load_csv('s3://skewed-lake/trips.csv', 's3_trips', '{"credential": "lake"}');
+-- a missing key or bucket: 58P01
+SELECT error_of($$SELECT load_csv('s3://lake/yellow/nope.csv', 's3_trips', '{"credential": "lake"}')$$);
+SELECT error_of($$SELECT load_csv('s3://no-such-bucket/x.csv', 's3_trips', '{"credential": "lake"}')$$);
+-- a listing that matches nothing: a notice and nothing loaded, or, when
+-- asked, an error
+SELECT load_csv('s3://lake/yellow/*.parquet', 's3_trips', '{"credential": "lake"}');
+SELECT error_of($$SELECT load_csv('s3://lake/yellow/*.parquet', 's3_trips', '{"credential": "lake", "require_match": true}')$$);
+-- globs and URLs that cannot be meant, a credential of another kind
+SELECT error_of($$SELECT load_csv('s3://lake/yellow/[0-9.csv', 's3_trips', '{"credential": "lake"}')$$);
+SELECT error_of($$SELECT load_csv('s3://lake/yellow/a\b*.csv', 's3_trips', '{"credential": "lake"}')$$);
+SELECT error_of($$SELECT load_csv('s3:///x.csv', 's3_trips', '{"credential": "lake"}')$$);
+SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "lake", "endpoint": "ftp://127.0.0.1"}')$$);
+SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "lake", "region": "us east"}')$$);
+SELECT elt.create_credential('not_s3', 'bearer', '{"token": "t"}');
+SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "not_s3"}')$$);
+SELECT error_of($$SELECT load_csv('http://127.0.0.1:18766/types.csv', 's3_trips', '{"credential": "lake"}')$$);
+-- a listing whose first object is no month (README.txt sorts first): the
+-- whole load fails, and the table keeps the three months
+SELECT error_of($$SELECT load_csv('s3://lake/yellow/*', 's3_trips', '{"credential": "lake", "mode": "replace"}')$$);
+SELECT count(*) FROM s3_trips;
+-- another role's credential is not bob's to use
+SET ROLE elt_bob;
+SELECT error_of($$SELECT load_csv('s3://lake/odd names/trips ü 1.csv', 'bob_odd', '{"credential": "lake"}')$$);
+SELECT error_of($$SELECT * FROM elt.list_files('s3://lake/many/', '{"credential": "lake"}')$$);
+RESET ROLE;
