@@ -1358,6 +1358,36 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                                AND o.event = 'long_running')))
 $$;
 
+-- The ledger of incremental loads: the objects each role loaded into each
+-- table (by name: a ledger outlives a re-created table, as a pipeline's
+-- state would), written in the transaction of the rows, so an object is
+-- loaded exactly once whatever crashes.  Users see and delete their own.
+CREATE TABLE elt.loaded_files (
+    owner       name NOT NULL,
+    target      text NOT NULL,
+    url         text NOT NULL,
+    etag        text,
+    size        bigint,
+    rows_loaded bigint NOT NULL,
+    target_oid  oid NOT NULL,
+    run_id      bigint,
+    loaded_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (owner, target, url)
+);
+COMMENT ON TABLE elt.loaded_files IS
+    'the objects incremental loads ("incremental": true) have loaded, per role and table; delete a row to load its object again';
+COMMENT ON COLUMN elt.loaded_files.target IS 'the table, schema-qualified, as it was named when the object was loaded';
+COMMENT ON COLUMN elt.loaded_files.etag IS 'the object''s ETag when loaded: a new one means the object changed ("reload_changed" loads it again)';
+COMMENT ON COLUMN elt.loaded_files.target_oid IS 'the table loaded into: another OID now means the table was re-created since';
+COMMENT ON COLUMN elt.loaded_files.run_id IS 'the run whose task loaded it; NULL for a load_csv outside a run';
+ALTER TABLE elt.loaded_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY loaded_files_owner ON elt.loaded_files FOR SELECT
+    USING (owner IN (SELECT elt._member_roles()));
+CREATE POLICY loaded_files_owner_forget ON elt.loaded_files FOR DELETE
+    USING (owner IN (SELECT elt._member_roles()));
+GRANT SELECT, DELETE ON elt.loaded_files TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('elt.loaded_files', '');
+
 -- The objects an s3:// or gs:// URL names (a glob or a prefix ending in /),
 -- as load_csv would load them; options credential, region, endpoint.
 CREATE FUNCTION elt.list_files(url text, options jsonb DEFAULT '{}')

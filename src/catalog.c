@@ -1320,3 +1320,98 @@ elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name)
 	}
 	return NULL;
 }
+
+/*
+ * What the ledger of role owner's incremental loads into target knows of
+ * url: false when it has no row; else *etag (NULL if none was recorded)
+ * and *target_oid, the table it was loaded into.
+ */
+bool
+elt_catalog_ledger_find(const char *owner, const char *target, const char *url, char **etag,
+						Oid *target_oid)
+{
+	CatalogScope scope;
+	Oid			types[3] = {NAMEOID, TEXTOID, TEXTOID};
+	Datum		values[3] = {CStringGetDatum(owner), CStringGetTextDatum(target),
+	CStringGetTextDatum(url)};
+	bool		found;
+
+	catalog_enter(&scope);
+	catalog_exec("SELECT etag, target_oid FROM elt.loaded_files"
+				 " WHERE owner = $1 AND target = $2 AND url = $3",
+				 3, types, values, NULL, SPI_OK_SELECT);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		char	   *e = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+
+		*etag = e ? MemoryContextStrdup(scope.caller_cxt, e) : NULL;
+		*target_oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	catalog_leave(&scope);
+	return found;
+}
+
+/*
+ * Claims url (etag, size) for owner's load into target, in the current
+ * transaction: false when the ledger has it already (with another ETag
+ * and changed, it is claimed again).  The row's unique key makes a
+ * concurrent load of the same object wait for this transaction, and then
+ * find it claimed: so two runs never both load it.
+ */
+bool
+elt_catalog_ledger_claim(const char *owner, const char *target, const char *url,
+						 const char *etag, int64 size, bool changed)
+{
+	CatalogScope scope;
+	Oid			types[6] = {NAMEOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+	bool		claimed;
+
+	values[0] = CStringGetDatum(owner);
+	values[1] = CStringGetTextDatum(target);
+	values[2] = CStringGetTextDatum(url);
+	values[3] = etag ? CStringGetTextDatum(etag) : (Datum) 0;
+	nulls[3] = etag ? ' ' : 'n';
+	values[4] = Int64GetDatum(size);
+	nulls[4] = size >= 0 ? ' ' : 'n';
+	values[5] = BoolGetDatum(changed);
+	catalog_enter(&scope);
+	catalog_exec("INSERT INTO elt.loaded_files AS f (owner, target, url, etag, size, rows_loaded, target_oid)"
+				 " VALUES ($1, $2, $3, $4, $5, 0, 0)"
+				 " ON CONFLICT (owner, target, url) DO UPDATE SET etag = EXCLUDED.etag, size = EXCLUDED.size"
+				 " WHERE $6 AND f.etag IS DISTINCT FROM EXCLUDED.etag"
+				 " RETURNING 1",
+				 6, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	claimed = SPI_processed == 1;
+	catalog_leave(&scope);
+	return claimed;
+}
+
+/* Completes the claimed row of url: the rows loaded, into which table, by which run. */
+void
+elt_catalog_ledger_record(const char *owner, const char *target, const char *url, Oid target_oid,
+						  int64 rows, int64 run_id)
+{
+	CatalogScope scope;
+	Oid			types[6] = {NAMEOID, TEXTOID, TEXTOID, OIDOID, INT8OID, INT8OID};
+	Datum		values[6];
+	char		nulls[6] = "      ";
+
+	values[0] = CStringGetDatum(owner);
+	values[1] = CStringGetTextDatum(target);
+	values[2] = CStringGetTextDatum(url);
+	values[3] = ObjectIdGetDatum(target_oid);
+	values[4] = Int64GetDatum(rows);
+	values[5] = Int64GetDatum(run_id);
+	nulls[5] = run_id != 0 ? ' ' : 'n';
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.loaded_files SET target_oid = $4, rows_loaded = $5, run_id = $6,"
+				 "       loaded_at = clock_timestamp()"
+				 " WHERE owner = $1 AND target = $2 AND url = $3",
+				 6, types, values, nulls, SPI_OK_UPDATE);
+	catalog_leave(&scope);
+}

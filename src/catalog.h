@@ -163,6 +163,12 @@ extern void elt_catalog_credential_write(const char *owner, const char *name, co
 										 Jsonb *settings, Jsonb *secret, bool create);
 extern void elt_catalog_credential_delete(const char *owner, const char *name);
 
+extern bool elt_catalog_ledger_find(const char *owner, const char *target, const char *url,
+									char **etag, Oid *target_oid);
+extern bool elt_catalog_ledger_claim(const char *owner, const char *target, const char *url,
+									 const char *etag, int64 size, bool changed);
+extern void elt_catalog_ledger_record(const char *owner, const char *target, const char *url,
+									  Oid target_oid, int64 rows, int64 run_id);
 extern bool elt_catalog_cache_find(int64 run_id, const char *key, CacheEntry *entry,
 								   bool *refresh);
 extern void elt_catalog_cache_store(int64 run_id, const char *task, const char *key,

@@ -55,6 +55,7 @@
 #include "gzip_stream.h"
 #include "http_fetch.h"
 #include "jsonb_util.h"
+#include "run_log.h"
 #include "runtime.h"
 #include "stream.h"
 
@@ -676,6 +677,68 @@ load_url(const char *url, const StoreLocation *store, const char *display,
 	}
 }
 
+/* The ledger's name for table_name: schema-qualified, as it resolves now. */
+static char *
+load_ledger_target(const char *table_name)
+{
+	RangeVar   *rv = load_parse_table_name(table_name);
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (OidIsValid(relid))
+		return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										  get_rel_name(relid));
+	return quote_qualified_identifier(rv->schemaname ? rv->schemaname :
+									  get_namespace_name(RangeVarGetCreationNamespace(rv)),
+									  rv->relname);
+}
+
+/*
+ * Should an incremental load take obj: not in the ledger of the current
+ * role's loads into table_name, or there with another ETag and
+ * reload_changed?  Says why not; claims it when so.
+ */
+static bool
+load_ledger_wants(const StoreObject *obj, const char *table_name, bool reload_changed)
+{
+	char	   *owner = GetUserNameFromId(GetUserId(), false);
+	char	   *target = load_ledger_target(table_name);
+	char	   *etag = NULL;
+	Oid			target_oid = InvalidOid;
+	Oid			now_oid;
+
+	if (!elt_catalog_ledger_find(owner, target, obj->url, &etag, &target_oid))
+		return elt_catalog_ledger_claim(owner, target, obj->url, obj->etag, obj->size, false);
+	now_oid = RangeVarGetRelid(load_parse_table_name(table_name), NoLock, true);
+	if (etag && obj->etag && strcmp(etag, obj->etag) != 0)
+	{
+		if (reload_changed)
+			return elt_catalog_ledger_claim(owner, target, obj->url, obj->etag, obj->size, true);
+		ereport(NOTICE,
+				(errmsg("\"%s\" changed since it was loaded into %s; not loaded again", obj->url,
+						target),
+				 errdetail("Its ETag was %s and is %s.", etag, obj->etag),
+				 errhint("The option \"reload_changed\": true loads a changed object again.")));
+	}
+	else if (target_oid != now_oid)
+		ereport(NOTICE,
+				(errmsg("\"%s\" was loaded into an earlier table %s; not loaded again", obj->url,
+						target),
+				 errhint("Delete its row from elt.loaded_files to load it into this one.")));
+	return false;
+}
+
+/* Completes obj's claim: loaded into table (table_name), by which run. */
+static void
+load_ledger_record(const StoreObject *obj, const char *table_name, Oid table, uint64 rows)
+{
+	int64		run_id = 0;
+
+	(void) elt_run_log_current(&run_id, NULL);
+	elt_catalog_ledger_record(GetUserNameFromId(GetUserId(), false),
+							  load_ledger_target(table_name), obj->url, table, (int64) rows,
+							  run_id);
+}
+
 /*
  * Loads what an s3:// or gs:// URL names: its object, or each object of
  * its listing in key order, the first as opts->mode says and the others
@@ -691,9 +754,11 @@ load_from_store(const char *url, const char *table_name, const LoadOptions *opts
 	ListCell   *lc;
 	LoadOptions each = *opts;
 	uint64		rows = 0;
+	int			loaded = 0;
+	int			skipped = 0;
 
 	elt_store_locate(url, opts->credential, opts->region, opts->endpoint, &loc);
-	if (!elt_store_is_listing(&loc))
+	if (!elt_store_is_listing(&loc) && !opts->incremental)
 		return load_url(elt_store_http_url(&loc, loc.key), &loc, url, table_name, opts, source);
 
 	elt_http_options_for_caller(opts, &hopts, false);
@@ -714,16 +779,30 @@ load_from_store(const char *url, const char *table_name, const LoadOptions *opts
 	{
 		StoreObject *obj = lfirst(lc);
 		LoadSource	one = {0};
+		uint64		n;
 
-		rows += load_url(elt_store_http_url(&loc, obj->key), &loc, obj->url, table_name, &each,
-						 &one);
+		if (opts->incremental && !load_ledger_wants(obj, table_name, opts->reload_changed))
+		{
+			skipped++;
+			continue;
+		}
+		n = load_url(elt_store_http_url(&loc, obj->key), &loc, obj->url, table_name, &each, &one);
+		if (opts->incremental)
+			load_ledger_record(obj, table_name, one.table, n);
+		rows += n;
+		loaded++;
 		source->bytes += one.bytes;
 		source->table = one.table;
 		each.mode = LOAD_APPEND;
 	}
-	ereport(NOTICE,
-			(errmsg("loaded %d objects of \"%s\": " UINT64_FORMAT " rows", list_length(objects),
-					url, rows)));
+	if (opts->incremental)
+		ereport(NOTICE,
+				(errmsg("loaded %d new object%s of \"%s\": " UINT64_FORMAT " rows; %d loaded before",
+						loaded, loaded == 1 ? "" : "s", url, rows, skipped)));
+	else
+		ereport(NOTICE,
+				(errmsg("loaded %d object%s of \"%s\": " UINT64_FORMAT " rows", loaded,
+						loaded == 1 ? "" : "s", url, rows)));
 	return rows;
 }
 

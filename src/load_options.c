@@ -29,7 +29,7 @@ static const char *const load_option_names[] = {
 	"columns", "force_null", "force_not_null", "types", "headers", "credential",
 	"retries", "retry_delay", "timeout", "sample_rows", "path",
 	"distribute_by", "shard_count", "colocate_with", "reference", "region", "endpoint",
-	"require_match", NULL
+	"require_match", "incremental", "reload_changed", NULL
 };
 
 static void
@@ -191,6 +191,10 @@ load_apply_option(LoadOptions *opts, const char *key, JsonbValue *v)
 		opts->endpoint = load_option_string(v, key);
 	else if (strcmp(key, "require_match") == 0)
 		opts->require_match = load_option_bool(v, key);
+	else if (strcmp(key, "incremental") == 0)
+		opts->incremental = load_option_bool(v, key);
+	else if (strcmp(key, "reload_changed") == 0)
+		opts->reload_changed = load_option_bool(v, key);
 	else if (strcmp(key, "retries") == 0)
 		opts->retries = (int) load_option_number(v, key, 0);
 	else if (strcmp(key, "retry_delay") == 0)
@@ -259,7 +263,7 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown load option \"%s\"", key),
-						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with, reference, region, endpoint and require_match%s.",
+						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with, reference, region, endpoint, require_match, incremental and reload_changed%s.",
 								 task_config ? ", plus url and table" : "")));
 		}
 		else if (tok == WJB_VALUE && strcmp(key, "url") != 0 && strcmp(key, "table") != 0)
@@ -277,6 +281,10 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 	if ((opts->shard_count || opts->colocate_with) && !opts->distribute_by)
 		load_option_error(opts->shard_count ? "shard_count" : "colocate_with",
 						  "It applies to a distributed table: give \"distribute_by\" too.");
+	if (opts->incremental && opts->mode != LOAD_APPEND)
+		load_option_error("incremental", "An incremental load appends each new object: its mode is append (the default).");
+	if (opts->reload_changed && !opts->incremental)
+		load_option_error("reload_changed", "It applies to incremental loads: give \"incremental\": true too.");
 }
 
 /*

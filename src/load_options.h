@@ -51,6 +51,8 @@ typedef struct LoadOptions
 	char	   *region;			/* of an object store: over the credential's */
 	char	   *endpoint;
 	bool		require_match;	/* a listing that matches nothing is an error */
+	bool		incremental;	/* objects in the ledger are not loaded again */
+	bool		reload_changed; /* ... unless their ETag changed */
 	int			retries;
 	double		retry_delay;	/* seconds before the first retry */
 	double		timeout;		/* seconds for the whole load, 0 = none */

@@ -115,6 +115,9 @@ def main():
     store(d, "public-lake", "trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
     store(d, "lake", "flaky/trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
     store(d, "skewed-lake", "trips.csv", "n\n1\n")
+    for i in range(1, 4):
+        store(d, "lake", "slow/part-%d.csv" % i, "n\n%d\n" % i)
+    store(d, "lake", "inbox/a.csv", "n\n1\n2\n")
 
     # Header names that differ only after the 63 bytes of an identifier.
     stem = "a_very_long_column_name_that_goes_on_and_on_past_the_identifier_"

@@ -15,7 +15,8 @@ be "good-token" ("expired" is reported expired).  Buckets named public-*
 are readable without a signature.  A request dated more than 15 minutes
 from the server's clock is refused (RequestTimeTooSkewed); the clock of
 buckets named skewed-* is an hour fast.  A GET of a key under flaky/
-without a Range header is cut after half its bytes.  GET /_requests?key=K
+without a Range header is cut after half its bytes; one under slow/ is
+sent after a second.  GET /_requests?key=K
 counts the requests whose path contained K.
 """
 import argparse
@@ -24,6 +25,7 @@ import email.utils
 import hashlib
 import os
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
@@ -210,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head_only:
             return
+        if key.startswith("slow/"):
+            time.sleep(1.0)
         if key.startswith("flaky/") and rng is None:
             self.wfile.write(data[:len(data) // 2])
             self.wfile.flush()
