@@ -149,3 +149,8 @@ RESET ROLE;
 -- incremental loads append
 SELECT error_of($$SELECT load_csv('s3://lake/inbox/', 'inbox', '{"credential": "lake", "incremental": true, "mode": "replace"}')$$);
 SELECT error_of($$SELECT load_csv('s3://lake/inbox/', 'inbox', '{"credential": "lake", "reload_changed": true}')$$);
+
+-- 10. Azure Blob Storage: a SAS URL is plain https; its signature is
+-- masked wherever the URL is shown.
+SELECT error_of($$SELECT load_csv('http://127.0.0.1:18766/no_such_blob.csv?sv=2022-11-02&sr=b&se=2030-01-01&sp=r&sig=c2VjcmV0LXNpZw%3D%3D', 'blob')$$);
+SELECT load_csv('http://127.0.0.1:18766/types.csv?sv=2022-11-02&sr=b&sp=r&sig=c2VjcmV0LXNpZw%3D%3D', 'blob', '{"mode": "replace"}');
