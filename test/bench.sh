@@ -35,8 +35,12 @@
 # 7. notify: the latency from a run's end (ended_at of a failed queued
 #    run) to its webhook's arrival at the fixture server (its receive
 #    time), over 20 runs one after another; median, p90, max.
+# 8. store: load_csv of the gzip taxi file from the S3-compatible fixture
+#    (test/s3_fixture.py: signed requests, each signature checked) against
+#    the same file from the fixture HTTP server, alternating; and
+#    elt.list_files over a prefix of 10,000 objects (ListObjectsV2 pages).
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify]
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -44,7 +48,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store]"
 runs=5
 rows=1369765
 only=""
@@ -57,7 +61,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs|map|cache|notify) ;;
+    ""|load|insert|citus|runs|map|cache|notify|store) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -82,7 +86,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs || want map || want cache || want notify; then
+if want load || want insert || want runs || want map || want cache || want notify || want store; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -356,6 +360,54 @@ bench_load() {
     printf 'peak private memory of the loading backend in (a): %d MB (target < 100 MB)\n' $((peak_private / 1024))
 }
 
+# The taxi file from the S3-compatible fixture (port 8769, $data/s3) vs
+# the same file over plain HTTP; then a listing of 10,000 objects.
+bench_store() {
+    local s3_times=() http_times=() list_times=() i a b t0 ms mh ml n
+    mkdir -p "$data/s3/bench/many"
+    ln -f "$gz" "$data/s3/bench/yellow_tripdata_2021-01.csv.gz"
+    if [ "$(ls "$data/s3/bench/many" | wc -l)" -ne 10000 ]; then
+        python3 -c "
+import os, sys
+d = sys.argv[1]
+for i in range(10000):
+    with open(os.path.join(d, 'part-%05d.csv' % i), 'w') as f:
+        f.write('n\\n%d\\n' % i)" "$data/s3/bench/many"
+    fi
+    chmod -R a+rX "$data/s3"
+    psql_bench <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT elt.drop_credential('bench_lake') FROM elt.credential_list WHERE name = 'bench_lake';
+SELECT elt.create_credential('bench_lake', 's3', '{"secret_access_key": "test-secret"}',
+                             '{"access_key_id": "AKIDTEST", "endpoint": "http://127.0.0.1:8769"}');
+SQL
+    for i in $(seq "$runs"); do
+        fresh_tables bench_a bench_b
+        t0=$(now)
+        echo "SELECT load_csv('s3://bench/yellow_tripdata_2021-01.csv.gz', 'bench_a', '{\"credential\": \"bench_lake\"}');" |
+            psql_bench >/dev/null
+        a=$(since "$t0")
+        t0=$(now)
+        echo "SELECT load_csv('$url', 'bench_b');" | psql_bench >/dev/null
+        b=$(since "$t0")
+        check_counts "$rows" psql_bench bench_a bench_b
+        s3_times+=("$a"); http_times+=("$b")
+        printf 'run %d: (a) load_csv from s3:// %6.2f s   (b) load_csv over http:// %6.2f s\n' "$i" "$a" "$b"
+    done
+    ms=$(median "${s3_times[@]}")
+    mh=$(median "${http_times[@]}")
+    printf '\nmedian of %d runs: (a) s3:// %.2f s   (b) http:// %.2f s   ratio a/b = %.3f   (target <= 1.05)\n' \
+        "$runs" "$ms" "$mh" "$(ratio "$ms" "$mh")"
+    for i in 1 2 3; do
+        t0=$(now)
+        n=$(echo "SELECT count(*) FROM elt.list_files('s3://bench/many/', '{\"credential\": \"bench_lake\"}');" | psql_bench)
+        list_times+=("$(since "$t0")")
+    done
+    ml=$(median "${list_times[@]}")
+    printf 'listing %d objects (10 pages of ListObjectsV2): median of 3: %.2f s = %.0f objects/s\n' "$n" "$ml" \
+        "$(awk -v n="$n" -v t="$ml" 'BEGIN {print n / t}')"
+}
+
 bench_insert() {
     local a_times=() b_times=() mem_line="" i a a_anon a_rss b ma mb peak_private quarter=$((rows / 4))
     echo "insert paths: (a) load_csv '{\"path\": \"copy\"}' against (b) load_csv '{\"path\": \"insert\"}', gz over HTTP"
@@ -597,6 +649,11 @@ done
 if want cache; then
     [ -z "$sep" ] || echo
     bench_cache
+    sep=1
+fi
+if want store; then
+    [ -z "$sep" ] || echo
+    bench_store
     sep=1
 fi
 if want runs; then
