@@ -45,7 +45,8 @@ OBJS = \
 	src/body_template.o \
 	src/notifier.o \
 	src/worker_pool.o \
-	src/object_store.o
+	src/object_store.o \
+	src/csv_export.o
 
 # Install and upgrade scripts live in sql/ beside the regression inputs and
 # are told apart by the "pg_elt--" prefix.

@@ -1397,5 +1397,13 @@ AS 'MODULE_PATHNAME', 'elt_list_files';
 COMMENT ON FUNCTION elt.list_files(text, jsonb) IS
     'the objects an s3:// or gs:// URL (glob, or prefix ending in /) names: url, key, size, etag, last_modified';
 
+-- A query's rows as CSV to an object store (multipart upload) or a URL
+-- (PUT).  Like load_csv it keeps the caller's search_path: the query's
+-- names resolve in it, as COPY (query) TO's do.
+CREATE FUNCTION @extschema@.export_csv(query text, url text, options jsonb DEFAULT '{}') RETURNS bigint
+LANGUAGE C VOLATILE AS 'MODULE_PATHNAME', 'elt_export_csv';
+COMMENT ON FUNCTION @extschema@.export_csv(text, text, jsonb) IS
+    'writes a query''s rows as CSV (gzip when asked) to s3://, gs:// (multipart upload, aborted on error) or an http(s) URL (PUT); returns the rows written';
+
 -- The scheduler for this database notices the new version when this commits.
 SELECT elt._wake_scheduler();

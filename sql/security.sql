@@ -60,7 +60,8 @@ DELETE FROM elt.flows WHERE name = 'victim';
 DROP FUNCTION public.array_position(text[], text), public.pg_has_role(regrole, text), public.btrim(text);
 DROP TABLE public.captured;
 -- every function of the extension has a fixed search_path, except
--- load_csv, which resolves table names as COPY does (in the caller's)
+-- load_csv and export_csv, which resolve the caller's names (a table, a
+-- query) as COPY does, in the caller's
 SELECT p.oid::regprocedure AS without_search_path
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
   JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_elt'

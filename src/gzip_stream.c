@@ -12,6 +12,9 @@
  *	  they do not).  pg_elt.max_inflated_size caps the output, so that a
  *	  gzip bomb fails cleanly instead of filling the disk.
  *
+ *	  The other way, for export_csv: a writer that deflates what it is
+ *	  given into gzip and hands the output to a sink as it comes.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -208,4 +211,92 @@ elt_gzip_open_if_compressed(EltStream *source)
 				 errmsg("could not initialize zlib")));
 	gz->zs_ready = true;
 	return &gz->base;
+}
+
+/* ---------------------------------------------------------------------
+ * Writing gzip
+ * ---------------------------------------------------------------------
+ */
+
+#define GZIP_OUTPUT_SIZE (256 * 1024)
+
+struct GzipWriter
+{
+	z_stream	zs;
+	bool		zs_ready;
+	unsigned char *output;
+	GzipSink	sink;
+	void	   *sink_arg;
+};
+
+static void
+gzip_writer_release(void *arg)
+{
+	GzipWriter *w = (GzipWriter *) arg;
+
+	if (w->zs_ready)
+		deflateEnd(&w->zs);
+	w->zs_ready = false;
+}
+
+/* Deflates w's input with flush, handing every full or final buffer to the sink. */
+static void
+gzip_writer_run(GzipWriter *w, int flush)
+{
+	int			rc;
+
+	do
+	{
+		w->zs.next_out = w->output;
+		w->zs.avail_out = GZIP_OUTPUT_SIZE;
+		rc = deflate(&w->zs, flush);
+		if (rc == Z_STREAM_ERROR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("zlib could not compress: %s", w->zs.msg ? w->zs.msg : "stream error")));
+		if (w->zs.avail_out < GZIP_OUTPUT_SIZE)
+			w->sink(w->sink_arg, (const char *) w->output, GZIP_OUTPUT_SIZE - w->zs.avail_out);
+	} while (w->zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+}
+
+/*
+ * A gzip writer at level (1-9) into sink, living in the current memory
+ * context (zlib's state is released with it, on error too).
+ */
+GzipWriter *
+elt_gzip_writer_create(int level, GzipSink sink, void *sink_arg)
+{
+	GzipWriter *w = palloc0(sizeof(GzipWriter));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+	w->output = palloc(GZIP_OUTPUT_SIZE);
+	w->sink = sink;
+	w->sink_arg = sink_arg;
+	if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not start gzip compression")));
+	w->zs_ready = true;
+	cb->func = gzip_writer_release;
+	cb->arg = w;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return w;
+}
+
+void
+elt_gzip_write(GzipWriter *w, const char *data, size_t len)
+{
+	w->zs.next_in = (unsigned char *) unconstify(char *, data);
+	w->zs.avail_in = (uInt) len;
+	gzip_writer_run(w, Z_NO_FLUSH);
+}
+
+/* Writes the end of the gzip member; the writer is done. */
+void
+elt_gzip_finish(GzipWriter *w)
+{
+	w->zs.next_in = NULL;
+	w->zs.avail_in = 0;
+	gzip_writer_run(w, Z_FINISH);
+	gzip_writer_release(w);
 }

@@ -594,27 +594,31 @@ http_store_hint(const char *code)
 	return NULL;
 }
 
-/* An object store's refusal: its error code and message in the report. */
-static void
-http_report_store_error(HttpStream *hs)
+/*
+ * An object store's refusal of a request for display_url (status, and its
+ * error document doc, len bytes): its error code and message in the
+ * report.  Returns when doc is no error document.
+ */
+void
+elt_store_report_refusal(const char *display_url, long status, const char *doc, size_t len)
 {
 	char		code[64];
 	char		message[256];
 	const char *hint;
 	bool		auth;
 
-	if (!elt_store_error_field(hs->error_doc, hs->error_doc_len, "Code", code, sizeof(code)))
+	if (!elt_store_xml_field(doc, len, "Code", code, sizeof(code)))
 		return;
-	(void) elt_store_error_field(hs->error_doc, hs->error_doc_len, "Message", message, sizeof(message));
+	(void) elt_store_xml_field(doc, len, "Message", message, sizeof(message));
 	hint = http_store_hint(code);
 	auth = strcmp(code, "SignatureDoesNotMatch") == 0 || strcmp(code, "InvalidAccessKeyId") == 0 ||
 		strcmp(code, "AuthorizationHeaderMalformed") == 0 || strcmp(code, "ExpiredToken") == 0 ||
 		strcmp(code, "InvalidToken") == 0 || strcmp(code, "RequestTimeTooSkewed") == 0;
 	ereport(ERROR,
 			(errcode(auth ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
-					 http_status_errcode(hs->status)),
-			 errmsg("the object store refused \"%s\": %s (HTTP status %ld)", hs->base.display_url,
-					code, hs->status),
+					 http_status_errcode(status)),
+			 errmsg("the object store refused \"%s\": %s (HTTP status %ld)", display_url,
+					code, status),
 			 message[0] ? errdetail("The store said: %s", message) : 0,
 			 hint ? errhint("%s", hint) : 0));
 }
@@ -625,7 +629,8 @@ http_report_status(HttpStream *hs)
 	http_set_retry_after(hs, hs->response.retry_after_s > 0 ?
 						 Min(hs->response.retry_after_s, 300) * 1000 : 0);
 	if (hs->options.store && hs->error_doc_len > 0 && hs->status < 500 && hs->status != 429)
-		http_report_store_error(hs);
+		elt_store_report_refusal(hs->base.display_url, hs->status, hs->error_doc,
+								 hs->error_doc_len);
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
@@ -879,23 +884,31 @@ elt_open_url(const char *url, const HttpOptions *options)
 	return &hs->base;
 }
 
-/* libcurl write callback of a POST: the response body is not wanted. */
+/* libcurl write callback of a request: keeps the start of the response's body. */
 static size_t
-http_discard_cb(char *data, size_t size, size_t nmemb, void *arg)
+http_keep_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
-	return size * nmemb;
+	HttpStream *hs = (HttpStream *) arg;
+	size_t		len = size * nmemb;
+	size_t		n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
+
+	memcpy(hs->error_doc + hs->error_doc_len, data, n);
+	hs->error_doc_len += n;
+	return len;
 }
 
 /*
- * POSTs body, as JSON, to url with headers (sent only to url's origin:
- * redirects are not followed), within timeout_ms, under the outbound
- * policy when restricted.  Returns the response's status, or 0 when none
- * came, with *error saying why (the URL shown without its secrets).
- * Interruptible; the curl handles are released on error too.
+ * One request with its body in memory (req->method: POST, PUT, DELETE;
+ * no body when req->body is NULL) to url, with options' headers (sent
+ * only to url's origin: redirects are not followed) and signing, under
+ * the outbound policy when options->restricted, within req->timeout_ms
+ * (0: none).  Returns the response's status, or 0 when none came, with
+ * *error saying why (the URL shown without its secrets); req->response
+ * gets the start of its body (4 kB) and its headers.  Interruptible; the
+ * curl handles are released on error too.
  */
 long
-elt_http_post(const char *url, List *headers, const char *body, bool restricted, int timeout_ms,
-			  char **error)
+elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, char **error)
 {
 	HttpStream *hs = palloc0(sizeof(HttpStream));
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
@@ -906,8 +919,9 @@ elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 
 	*error = NULL;
 	elt_check_url_allowed(url, false);
-	hs->base.display_url = elt_redact_url(url);
-	hs->options.restricted = restricted;
+	hs->base.display_url = elt_redact_url(options->display_url ? options->display_url : url);
+	hs->options = *options;
+	elt_http_headers_reset(&hs->response);
 	cb->func = http_release;
 	cb->arg = hs;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
@@ -915,8 +929,9 @@ elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
-	(void) http_add_header(hs, "Content-Type", "application/json");
-	foreach(lc, headers)
+	if (req->content_type)
+		(void) http_add_header(hs, "Content-Type", req->content_type);
+	foreach(lc, options->headers)
 	{
 		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
 
@@ -925,19 +940,35 @@ elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 		hs->header_list = l;
 	}
 	http_setopt(hs, CURLOPT_URL, url);
+	if (options->aws_sigv4)
+	{
+		http_setopt(hs, CURLOPT_AWS_SIGV4, options->aws_sigv4);
+		http_setopt(hs, CURLOPT_USERPWD, options->userpwd);
+	}
 	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
 	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
 	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);
 	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
 	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
-	if (restricted)
+	if (options->restricted)
 		http_setopt(hs, CURLOPT_PROXY, "");
-	http_setopt(hs, CURLOPT_CONNECTTIMEOUT_MS, (long) timeout_ms);
-	http_setopt(hs, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+	if (req->timeout_ms > 0)
+		http_setopt(hs, CURLOPT_TIMEOUT_MS, (long) req->timeout_ms);
+	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
 	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
 	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
-	http_setopt(hs, CURLOPT_POSTFIELDS, body);
-	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_discard_cb);
+	http_setopt(hs, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->body)
+	{
+		http_setopt(hs, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+		http_setopt(hs, CURLOPT_POSTFIELDS, req->body);
+	}
+	else if (strcmp(req->method, "POST") == 0)
+		http_setopt(hs, CURLOPT_POSTFIELDS, "");
+	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_keep_cb);
+	http_setopt(hs, CURLOPT_WRITEDATA, hs);
+	http_setopt(hs, CURLOPT_HEADERFUNCTION, http_header_cb);
+	http_setopt(hs, CURLOPT_HEADERDATA, hs);
 	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
 	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
 		ereport(ERROR,
@@ -950,6 +981,11 @@ elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 		CURLMsg    *msg;
 
 		CHECK_FOR_INTERRUPTS();
+		if (options->deadline != 0 && GetCurrentTimestamp() >= options->deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("request to \"%s\" timed out", hs->base.display_url),
+					 errdetail("The timeout option ended it.")));
 		if (curl_multi_perform(hs->multi, &running) != CURLM_OK)
 			break;
 		while ((msg = curl_multi_info_read(hs->multi, &pending)) != NULL)
@@ -967,8 +1003,30 @@ elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 		*error = psprintf("permission denied to connect to %s for \"%s\": %s", hs->refused,
 						  hs->base.display_url, hs->refused_why);
 	else
-		*error = psprintf("could not post to \"%s\": %s", hs->base.display_url,
+		*error = psprintf("could not send a request to \"%s\": %s", hs->base.display_url,
 						  hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(result));
+	req->response_len = hs->error_doc_len;
+	memcpy(req->response, hs->error_doc, hs->error_doc_len);
+	req->response_headers = hs->response;
 	http_release(hs);
 	return status;
+}
+
+/*
+ * POSTs body, as JSON, to url with headers (a webhook): elt_http_request,
+ * unsigned, within timeout_ms.
+ */
+long
+elt_http_post(const char *url, List *headers, const char *body, bool restricted, int timeout_ms,
+			  char **error)
+{
+	HttpOptions options = {.headers = headers,.restricted = restricted};
+	HttpRequest *req = palloc0(sizeof(HttpRequest));
+
+	req->method = "POST";
+	req->body = body;
+	req->body_len = strlen(body);
+	req->content_type = "application/json";
+	req->timeout_ms = timeout_ms;
+	return elt_http_request(url, &options, req, error);
 }

@@ -12,6 +12,7 @@
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "http_headers.h"
 #include "stream.h"
 
 typedef struct HttpOptions
@@ -38,5 +39,24 @@ extern char *elt_redact_url(const char *url);
 extern void elt_check_url_allowed(const char *url, bool allow_file);
 extern long elt_http_post(const char *url, List *headers, const char *body, bool restricted,
 						  int timeout_ms, char **error);
+
+/* One request with its body in memory, and what came back. */
+typedef struct HttpRequest
+{
+	const char *method;			/* POST, PUT, DELETE */
+	const char *body;			/* NULL: none */
+	size_t		body_len;
+	const char *content_type;	/* or NULL */
+	int			timeout_ms;		/* 0: none */
+	/* out */
+	char		response[4096]; /* the start of the response's body */
+	size_t		response_len;
+	HttpResponseHeaders response_headers;
+} HttpRequest;
+
+extern void elt_store_report_refusal(const char *display_url, long status, const char *doc,
+									 size_t len);
+extern long elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req,
+							 char **error);
 
 #endif							/* PG_ELT_HTTP_FETCH_H */

@@ -7,8 +7,9 @@
  *	  buffers.  A validator is sent back to the server in If-Range, so one
  *	  with control characters is dropped rather than echoed into a request.
  *
- *	  Also what an object store's error document (S3's <Error><Code>...)
- *	  says, for the message of a refused request.
+ *	  Also the elements of an object store's small XML answers: what an
+ *	  error document (S3's <Error><Code>...) says, for the message of a
+ *	  refused request, and a multipart upload's id.
  *
  *	  Pure code (no palloc, no ereport): it runs inside libcurl's header
  *	  callback, and test/fuzz drives it directly.
@@ -95,13 +96,14 @@ elt_http_header_line(HttpResponseHeaders *h, const char *line, size_t len)
 }
 
 /*
- * The text of the first <field>...</field> element of an S3 error document
- * (body, len bytes, not terminated) into out: printable ASCII only (an
+ * The text of the first <field>...</field> element of an object store's
+ * XML (an error document, a multipart upload's id), body being len bytes,
+ * not terminated, into out: printable ASCII only (an
  * entity or any other byte becomes '?'), cut to outlen - 1.  False, with
  * out empty, when there is no such element.
  */
 bool
-elt_store_error_field(const char *body, size_t len, const char *field, char *out, size_t outlen)
+elt_store_xml_field(const char *body, size_t len, const char *field, char *out, size_t outlen)
 {
 	size_t		flen = strlen(field);
 	size_t		n = 0;

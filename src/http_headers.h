@@ -21,7 +21,7 @@ typedef struct HttpResponseHeaders
 
 extern void elt_http_headers_reset(HttpResponseHeaders *h);
 extern void elt_http_header_line(HttpResponseHeaders *h, const char *line, size_t len);
-extern bool elt_store_error_field(const char *body, size_t len, const char *field, char *out,
+extern bool elt_store_xml_field(const char *body, size_t len, const char *field, char *out,
 								  size_t outlen);
 
 #endif							/* PG_ELT_HTTP_HEADERS_H */

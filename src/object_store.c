@@ -398,6 +398,160 @@ elt_store_list(const StoreLocation *loc, const HttpOptions *base)
 	return objects;
 }
 
+/* ---------------------------------------------------------------------
+ * Multipart uploads (export_csv)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * One request of an upload: method on the object's URL with query (and
+ * body); an error unless the store answers 2xx.
+ */
+static HttpRequest *
+store_upload_request(StoreUpload *up, const char *method, const char *query, const char *body,
+					 size_t len, const char *content_type)
+{
+	HttpRequest *req = palloc0(sizeof(HttpRequest));
+	char	   *error;
+	long		status;
+
+	req->method = method;
+	req->body = body;
+	req->body_len = len;
+	req->content_type = content_type;
+	req->timeout_ms = strcmp(method, "DELETE") == 0 ? 30000 : 0;	/* an abort, interrupts held */
+	status = elt_http_request(psprintf("%s?%s", up->object_url, query), &up->hopts, req, &error);
+	if (error)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("%s", error)));
+	if (status < 200 || status >= 300 ||
+		elt_store_xml_field(req->response, req->response_len, "Code", (char[2]) {0}, 2))
+	{
+		/* (S3 may answer a completion 200 with an error document) */
+		elt_store_report_refusal(up->loc->url, status, req->response, req->response_len);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("the object store answered HTTP status %ld to a %s of \"%s\"", status,
+						method, up->loc->url)));
+	}
+	return req;
+}
+
+/* Starts a multipart upload of loc's object (CreateMultipartUpload). */
+StoreUpload *
+elt_store_upload_begin(const StoreLocation *loc, const HttpOptions *base)
+{
+	StoreUpload *up = palloc0(sizeof(StoreUpload));
+	HttpRequest *req;
+	char		id[1024];
+
+	if (loc->key[0] == '\0' || elt_store_is_listing(loc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" names no single object to write", loc->url),
+				 errhint("Export to a key without globs that does not end in \"/\".")));
+	up->loc = loc;
+	up->hopts = *base;
+	elt_store_http_options(loc, &up->hopts);
+	up->hopts.display_url = loc->url;
+	up->object_url = elt_store_http_url(loc, loc->key);
+	req = store_upload_request(up, "POST", "uploads=", NULL, 0, NULL);
+	if (!elt_store_xml_field(req->response, req->response_len, "UploadId", id, sizeof(id)) ||
+		id[0] == '\0' || strchr(id, '?'))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the object store gave no usable upload id for \"%s\"", loc->url)));
+	up->upload_id = pstrdup(id);
+	return up;
+}
+
+/* Uploads the next part (every part but the last at least 5 MiB, as S3 requires). */
+void
+elt_store_upload_part(StoreUpload *up, const char *data, size_t len)
+{
+	StringInfoData query;
+	HttpRequest *req;
+	MemoryContext old;
+
+	initStringInfo(&query);
+	appendStringInfo(&query, "partNumber=%d&uploadId=", up->parts + 1);
+	store_encode(&query, up->upload_id, false);
+	req = store_upload_request(up, "PUT", query.data, data ? data : "", len,
+							   "application/octet-stream");
+	if (req->response_headers.etag[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the object store gave no ETag for part %d of \"%s\"", up->parts + 1,
+						up->loc->url)));
+	/* in the upload's context: a part goes up from a batch's short-lived one */
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(up));
+	up->etags = lappend(up->etags, pstrdup(req->response_headers.etag));
+	MemoryContextSwitchTo(old);
+	up->parts++;
+}
+
+/* Completes the upload: the object appears, whole, only now. */
+void
+elt_store_upload_complete(StoreUpload *up)
+{
+	StringInfoData body;
+	StringInfoData query;
+	ListCell   *lc;
+	int			n = 0;
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "<CompleteMultipartUpload>");
+	foreach(lc, up->etags)
+		appendStringInfo(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", ++n,
+						 (char *) lfirst(lc));
+	appendStringInfoString(&body, "</CompleteMultipartUpload>");
+	initStringInfo(&query);
+	appendStringInfoString(&query, "uploadId=");
+	store_encode(&query, up->upload_id, false);
+	(void) store_upload_request(up, "POST", query.data, body.data, body.len, "application/xml");
+	up->upload_id = NULL;
+}
+
+/*
+ * Aborts the upload, so that no part of it is kept (or billed).  Never
+ * throws: it runs while another error is on its way; a failure to abort
+ * is logged, with the upload's id.
+ */
+void
+elt_store_upload_abort(StoreUpload *up)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (up == NULL || up->upload_id == NULL)
+		return;
+	HOLD_INTERRUPTS();
+	PG_TRY();
+	{
+		StringInfoData query;
+
+		initStringInfo(&query);
+		appendStringInfoString(&query, "uploadId=");
+		store_encode(&query, up->upload_id, false);
+		(void) store_upload_request(up, "DELETE", query.data, NULL, 0, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errmsg("could not abort the upload of \"%s\" (upload id %s): %s", up->loc->url,
+						up->upload_id, edata->message),
+				 errhint("Abort it with the store's tools, or set a lifecycle rule that aborts incomplete uploads.")));
+	}
+	PG_END_TRY();
+	up->upload_id = NULL;
+	RESUME_INTERRUPTS();
+}
+
 /*
  * elt.list_files(url text, options jsonb DEFAULT '{}') RETURNS TABLE (url
  * text, key text, size bigint, etag text, last_modified timestamptz): the

@@ -49,4 +49,20 @@ extern char *elt_store_http_url(const StoreLocation *loc, const char *key);
 extern void elt_store_http_options(const StoreLocation *loc, HttpOptions *hopts);
 extern List *elt_store_list(const StoreLocation *loc, const HttpOptions *base);
 
+/* A multipart upload under way. */
+typedef struct StoreUpload
+{
+	const StoreLocation *loc;
+	HttpOptions hopts;
+	char	   *object_url;
+	char	   *upload_id;		/* NULL once completed or aborted */
+	List	   *etags;			/* of the parts uploaded */
+	int			parts;
+} StoreUpload;
+
+extern StoreUpload *elt_store_upload_begin(const StoreLocation *loc, const HttpOptions *base);
+extern void elt_store_upload_part(StoreUpload *up, const char *data, size_t len);
+extern void elt_store_upload_complete(StoreUpload *up);
+extern void elt_store_upload_abort(StoreUpload *up);
+
 #endif							/* PG_ELT_OBJECT_STORE_H */

@@ -8,7 +8,9 @@ python3-botocore) as S3 would, and answers with S3's error documents.
 Buckets are the directories of --dir, objects the files under them
 (path-style addressing: /bucket/key).  Implemented: GET and HEAD of an
 object (Range, ETag, Last-Modified), ListObjectsV2 (prefix, max-keys,
-continuation-token, start-after).  Keys: AKIDTEST with secret
+continuation-token, start-after), PUT of an object, and multipart uploads
+(create, upload part, complete: every part but the last at least 5 MiB,
+as S3 requires; abort).  GET /_uploads says how many uploads are open.  Keys: AKIDTEST with secret
 "test-secret" (any region but the bucket's, us-east-1, is refused as AWS
 refuses it), AKIDTOKEN with "token-secret" and a session token that must
 be "good-token" ("expired" is reported expired).  Buckets named public-*
@@ -24,6 +26,7 @@ import datetime
 import email.utils
 import hashlib
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -39,7 +42,9 @@ REGION = "us-east-1"
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 requests_seen = []
+uploads = {}                    # upload id -> (bucket dir, key, {part number: bytes})
 lock = threading.Lock()
+MIN_PART = 5 * 1024 * 1024
 
 
 class S3Error(Exception):
@@ -128,9 +133,28 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.handle_request(head_only=False)
 
+    def do_PUT(self):
+        self.handle_request(head_only=False)
+
+    def do_POST(self):
+        self.handle_request(head_only=False)
+
+    def do_DELETE(self):
+        self.handle_request(head_only=False)
+
     def handle_request(self, head_only):
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if url.path == "/_uploads":
+            with lock:
+                data = ("n\n%d\n" % len(uploads)).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if url.path == "/_requests":
             k = query.get("key", [""])[0]
             with lock:
@@ -153,7 +177,9 @@ class Handler(BaseHTTPRequestHandler):
                 raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
             if akid is None and not bucket.startswith("public-"):
                 raise S3Error(403, "AccessDenied", "Access Denied")
-            if key == "":
+            if self.command in ("PUT", "POST", "DELETE"):
+                self.write_object(bucket_dir, key, query, body)
+            elif key == "":
                 if query.get("list-type") != ["2"]:
                     raise S3Error(400, "InvalidArgument", "only ListObjectsV2 is implemented")
                 self.list_objects(bucket, bucket_dir, query, head_only)
@@ -188,6 +214,66 @@ class Handler(BaseHTTPRequestHandler):
                    "<NextContinuationToken>%s</NextContinuationToken>" % escape(page[-1][0]) if more else "",
                    "".join(items)))
         self.send_xml(200, body, head_only)
+
+    def write_object(self, bucket_dir, key, query, body):
+        if not key:
+            raise S3Error(400, "InvalidRequest", "a key is needed")
+        if self.command == "POST" and "uploads" in query:
+            upload_id = "up-" + hashlib.md5(os.urandom(16)).hexdigest()
+            with lock:
+                uploads[upload_id] = (bucket_dir, key, {})
+            self.send_xml(200, "<InitiateMultipartUploadResult xmlns=\"%s\"><Key>%s</Key>"
+                          "<UploadId>%s</UploadId></InitiateMultipartUploadResult>" % (NS, escape(key), upload_id))
+            return
+        upload_id = query.get("uploadId", [None])[0]
+        if upload_id is not None and upload_id not in uploads:
+            raise S3Error(404, "NoSuchUpload", "The specified upload does not exist.")
+        if self.command == "PUT" and upload_id:
+            with lock:
+                uploads[upload_id][2][int(query["partNumber"][0])] = body
+            self.send_response(200)
+            self.send_header("ETag", '"%s"' % hashlib.md5(body).hexdigest())
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.command == "POST" and upload_id:
+            text = body.decode()
+            numbers = [int(n) for n in re.findall(r"<PartNumber>(\d+)</PartNumber>", text)]
+            with lock:
+                _, _, parts = uploads[upload_id]
+                if not numbers or any(n not in parts for n in numbers):
+                    raise S3Error(400, "InvalidPart", "One or more of the specified parts could not be found.")
+                if any(len(parts[n]) < MIN_PART for n in numbers[:-1]):
+                    raise S3Error(400, "EntityTooSmall",
+                                  "Your proposed upload is smaller than the minimum allowed size")
+                data = b"".join(parts[n] for n in numbers)
+                del uploads[upload_id]
+            self.store(bucket_dir, key, data)
+            self.send_xml(200, "<CompleteMultipartUploadResult xmlns=\"%s\"><Key>%s</Key>"
+                          "</CompleteMultipartUploadResult>" % (NS, escape(key)))
+            return
+        if self.command == "DELETE" and upload_id:
+            with lock:
+                del uploads[upload_id]
+            self.send_response(204)
+            self.end_headers()
+            return
+        if self.command == "PUT":
+            self.store(bucket_dir, key, body)
+            self.send_response(200)
+            self.send_header("ETag", '"%s"' % hashlib.md5(body).hexdigest())
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        raise S3Error(400, "InvalidRequest", "not implemented here")
+
+    def store(self, bucket_dir, key, data):
+        full = os.path.join(bucket_dir, *key.split("/"))
+        if ".." in key.split("/"):
+            raise S3Error(400, "InvalidRequest", "no .. in keys here")
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(data)
 
     def get_object(self, bucket_dir, key, head_only):
         full = os.path.join(bucket_dir, *key.split("/"))

@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char		message[256];
 
 		memcpy(body, data, size);
-		(void) elt_store_error_field(body, size, "Code", code, sizeof(code));
-		(void) elt_store_error_field(body, size, "Message", message, sizeof(message));
+		(void) elt_store_xml_field(body, size, "Code", code, sizeof(code));
+		(void) elt_store_xml_field(body, size, "Message", message, sizeof(message));
 		free(body);
 		check_value(code, sizeof(code));
 		check_value(message, sizeof(message));
