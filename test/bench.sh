@@ -293,7 +293,14 @@ PY
 # loading backend's memory; sets elapsed (s), and rss, anon (private) and
 # hwm (kB) to the backend's peaks.
 load_csv_sampled() {
-    local src=$1 table=$2 options=${3:+", '$3'"} pidfile stopfile sampler t0 ok=0
+    local src=$1 table=$2 options=${3:+", '$3'"}
+    sql_sampled "SELECT load_csv('$src', '$table'$options);"
+}
+
+# Runs one SQL statement, timing it ($elapsed) and sampling its backend's
+# memory ($rss, $anon, $hwm in kB).
+sql_sampled() {
+    local statement=$1 pidfile stopfile sampler t0 ok=0
     pidfile=$(mktemp -u /tmp/pg_elt_bench.pid.XXXX); stopfile=$(mktemp -u /tmp/pg_elt_bench.stop.XXXX)
     sample_memory "$pidfile" "$stopfile" > "$pidfile.mem" &
     sampler=$!
@@ -303,13 +310,13 @@ load_csv_sampled() {
     psql_bench <<SQL >/dev/null || ok=$?
 SELECT pg_backend_pid() \g $pidfile
 SET pg_elt.progress_interval = 0;
-SELECT load_csv('$src', '$table'$options);
+$statement
 SQL
     elapsed=$(since "$t0")
     touch "$stopfile"; wait "$sampler"
     read -r rss anon hwm < "$pidfile.mem"
     rm -f "$pidfile" "$pidfile.mem" "$stopfile" "$stopfile.ready"
-    [ "$ok" = 0 ] || { echo "bench: load_csv('$src', '$table'$options) failed" >&2; exit 1; }
+    [ "$ok" = 0 ] || { echo "bench: $statement failed" >&2; exit 1; }
 }
 
 # Checks that each table named has $1 rows.
@@ -406,6 +413,16 @@ SQL
     ml=$(median "${list_times[@]}")
     printf 'listing %d objects (10 pages of ListObjectsV2): median of 3: %.2f s = %.0f objects/s\n' "$n" "$ml" \
         "$(awk -v n="$n" -v t="$ml" 'BEGIN {print n / t}')"
+    # export: half the table and all of it, gzipped, in 5 MB parts (both
+    # fill several): the backend's memory should not grow with the result
+    local half=$((rows / 2)) small_anon
+    sql_sampled "SELECT export_csv('SELECT * FROM bench_a LIMIT $half', 's3://bench/export/half.csv.gz', '{\"credential\": \"bench_lake\", \"part_size\": 5}');"
+    small_anon=$anon
+    printf 'export_csv of %d rows to s3:// (gzip, 5 MB parts): %.2f s, peak private memory %d MB\n' "$half" "$elapsed" \
+        $((small_anon / 1024))
+    sql_sampled "SELECT export_csv('SELECT * FROM bench_a', 's3://bench/export/all.csv.gz', '{\"credential\": \"bench_lake\", \"part_size\": 5}');"
+    printf 'export_csv of %d rows to s3:// (gzip, 5 MB parts): %.2f s, peak private memory %d MB (twice the rows: %.2f times the memory)\n' \
+        "$rows" "$elapsed" $((anon / 1024)) "$(ratio "$anon" "$small_anon")"
 }
 
 bench_insert() {
