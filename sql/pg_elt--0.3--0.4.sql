@@ -314,7 +314,7 @@ ALTER TABLE elt.task_runs ADD COLUMN inputs jsonb, ADD COLUMN result jsonb;
 ALTER TABLE elt.flow_runs ADD COLUMN parent_run bigint, ADD COLUMN parent_task text;
 ALTER TABLE elt.tasks ADD COLUMN for_each text;
 COMMENT ON COLUMN elt.tasks.for_each IS
-    'a JSON array, or a template that gives one (:months): the task runs once per element, bound as :item (an object''s keys too), as task[1], task[2], ...';
+    'a JSON array, or a template that gives one (:months): the task runs once per element, bound as :item (an object''s keys too), as task[1], task[2], ...; for an extract, ''files'': once per object its url lists';
 COMMENT ON COLUMN elt.flow_runs.parent_run IS 'with parent_task: the run and task this run is a subflow of';
 COMMENT ON COLUMN elt.task_runs.inputs IS
     'what the attempt ran, after substitution: {"sql": ...}, or an extract''s config with the URL''s credentials removed and header values masked';
@@ -389,8 +389,14 @@ BEGIN
     IF NEW.kind = 'extract' THEN
         PERFORM elt._check_extract_config(NEW.config);
     END IF;
-    -- JSON must be an array; anything else must be a template (:months)
-    IF NEW.for_each IS NOT NULL
+    -- JSON must be an array; anything else must be a template (:months), or
+    -- 'files' for an extract: an instance per object its url lists
+    IF NEW.for_each = 'files' AND NEW.kind <> 'extract' THEN
+        RAISE EXCEPTION 'task "%" of flow "%" maps over files, which only an extract task can', NEW.name, NEW.flow
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'for_each ''files'' runs an instance per object an extract''s s3:// or gs:// url lists.';
+    END IF;
+    IF NEW.for_each IS NOT NULL AND NEW.for_each <> 'files'
        AND (CASE WHEN elt._json_or_null(NEW.for_each) IS NOT NULL
                  THEN jsonb_typeof(elt._json_or_null(NEW.for_each)) <> 'array'
                  ELSE NEW.for_each NOT LIKE '%:%' END) THEN

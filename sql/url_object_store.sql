@@ -65,6 +65,11 @@ SELECT load_csv('s3://public-lake/trips.csv.gz', 's3_public',
 -- 6. A transfer cut halfway resumes with a signed Range request.
 SELECT load_csv('s3://lake/flaky/trips.csv.gz', 's3_flaky', '{"credential": "lake", "mode": "replace"}');
 SELECT count(*) FROM s3_flaky;
+-- a store that does not do Range cannot resume: the load restarts (its
+-- retries), and then fails saying so; the table keeps its rows
+SELECT error_of($$SELECT load_csv('s3://norange-lake/flaky/trips.csv.gz', 's3_flaky', '{"credential": "lake", "retries": 1, "retry_delay": 0}')$$,
+                '%does not allow resuming it%');
+SELECT count(*) FROM s3_flaky;
 
 -- 7. An extract task reads the store too, with its owner's credential.
 INSERT INTO elt.flows (name, params) VALUES ('lake_months', '{"months": "0[12]"}');
@@ -199,4 +204,25 @@ SELECT error_of($$SELECT export_csv('SELECT 1', 's3://lake/exports/x.csv', '{"cr
 SELECT error_of($$SELECT export_csv('SELECT * FROM no_such_table', 's3://lake/exports/x.csv', '{"credential": "lake"}')$$);
 SET ROLE elt_bob;
 SELECT error_of($$SELECT export_csv('SELECT 1', 's3://lake/exports/x.csv', '{"credential": "lake"}')$$);
+RESET ROLE;
+
+-- 12. An extract mapped over its files: an instance per object the URL
+-- lists (listed once, kept in the run's params), each its own attempt and
+-- transaction, so an incremental load records each object as it commits.
+SET ROLE elt_alice;
+INSERT INTO elt.flows (name) VALUES ('lake_files');
+INSERT INTO elt.tasks (flow, name, kind, config, for_each) VALUES
+  ('lake_files', 'load_month', 'extract',
+   '{"url": "s3://lake/yellow/yellow_tripdata_2021-0?.csv.gz", "table": "s3_month_trips", "credential": "lake", "incremental": true}',
+   'files');
+SELECT task, url FROM elt.flow_plan('lake_files') ORDER BY task;
+SELECT state, rows_loaded FROM flow_run('lake_files');
+SELECT count(*) FROM s3_month_trips;
+SELECT jsonb_array_length(params -> 'load_month.files') AS files_kept FROM elt.flow_runs WHERE flow = 'lake_files';
+SELECT url, rows_loaded, run_id IS NOT NULL AS by_a_run FROM elt.loaded_files WHERE target = 'public.s3_month_trips' ORDER BY url;
+-- the next run maps over the same files and loads none again
+SELECT state, rows_loaded FROM flow_run('lake_files');
+SELECT count(*) FROM s3_month_trips;
+-- only an extract maps over files
+SELECT error_of($$INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES ('lake_files', 'x', 'sql', 'SELECT 1', 'files')$$);
 RESET ROLE;

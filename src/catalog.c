@@ -44,6 +44,7 @@
 
 #include "catalog.h"
 #include "jsonb_util.h"
+#include "object_store.h"
 #include "templates.h"
 
 PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
@@ -1252,6 +1253,8 @@ catalog_is_json_array(const char *text)
 	return *p == '[' && pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
+static List *catalog_file_instances(TaskDef *task, Jsonb *params);
+
 /*
  * The instances of a mapped task, for a run with params: one TaskDef per
  * element of its for_each (after substitution), named task[1], task[2],
@@ -1260,14 +1263,17 @@ catalog_is_json_array(const char *text)
 List *
 elt_flow_instances(TaskDef *task, Jsonb *params)
 {
-	char	   *text = elt_substitute(task->for_each, params,
-									  psprintf("for_each of task \"%s\"", task->name));
+	char	   *text;
 	Jsonb	   *array;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	List	   *instances = NIL;
 
+	if (elt_task_maps_files(task))
+		return catalog_file_instances(task, params);
+	text = elt_substitute(task->for_each, params,
+						  psprintf("for_each of task \"%s\"", task->name));
 	if (!catalog_is_json_array(text))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1291,6 +1297,71 @@ elt_flow_instances(TaskDef *task, Jsonb *params)
 		instance->bound = elt_json_end(&bound);
 		if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
 			instance->bound = elt_jsonb_merge(JsonbValueToJsonb(&v), instance->bound);
+		instances = lappend(instances, instance);
+	}
+	return instances;
+}
+
+/* Is task an extract mapped over the files its url lists (for_each 'files')? */
+bool
+elt_task_maps_files(const TaskDef *task)
+{
+	return task->for_each && strcmp(task->for_each, "files") == 0;
+}
+
+/* The run's params key that holds the files a task maps over. */
+char *
+elt_task_files_key(const TaskDef *task)
+{
+	return psprintf("%s.files", task->name);
+}
+
+/*
+ * The instances of an extract mapped over its files: one per object URL,
+ * bound as :item and loaded as the instance's url.  The URLs are the
+ * run's (its params keep the listing its coordinator made, so that every
+ * worker sees the same files), else listed now (a dry run).
+ */
+static List *
+catalog_file_instances(TaskDef *task, Jsonb *params)
+{
+	JsonbValue *kept = elt_jsonb_get(params, elt_task_files_key(task));
+	List	   *urls = NIL;
+	List	   *instances = NIL;
+	ListCell   *lc;
+	Jsonb	   *config;
+
+	if (kept && kept->type == jbvBinary)
+	{
+		JsonbIterator *it = JsonbIteratorInit(kept->val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && v.type == jbvString)
+				urls = lappend(urls, pnstrdup(v.val.string.val, v.val.string.len));
+	}
+	else
+		urls = elt_store_list_config(elt_substitute_jsonb(task->config, params, NULL), task->name);
+	{
+		StringInfoData url;
+
+		elt_json_begin(&url);
+		elt_json_add_string(&url, "url", ":item");
+		config = elt_jsonb_merge(task->config, elt_json_end(&url));
+	}
+	foreach(lc, urls)
+	{
+		TaskDef    *instance = palloc(sizeof(TaskDef));
+		StringInfoData bound;
+
+		*instance = *task;
+		instance->for_each = NULL;
+		instance->config = config;
+		instance->name = psprintf("%s[%d]", task->name, list_length(instances) + 1);
+		elt_json_begin(&bound);
+		elt_json_add_string(&bound, "item", lfirst(lc));
+		instance->bound = elt_json_end(&bound);
 		instances = lappend(instances, instance);
 	}
 	return instances;
@@ -1413,5 +1484,19 @@ elt_catalog_ledger_record(const char *owner, const char *target, const char *url
 				 "       loaded_at = clock_timestamp()"
 				 " WHERE owner = $1 AND target = $2 AND url = $3",
 				 6, types, values, nulls, SPI_OK_UPDATE);
+	catalog_leave(&scope);
+}
+
+/* Replaces the run's params (with what its coordinator adds: listings). */
+void
+elt_catalog_run_set_params(int64 run_id, Jsonb *params)
+{
+	CatalogScope scope;
+	Oid			types[2] = {INT8OID, JSONBOID};
+	Datum		values[2] = {Int64GetDatum(run_id), JsonbPGetDatum(params)};
+
+	catalog_enter(&scope);
+	catalog_exec("UPDATE elt.flow_runs SET params = $2 WHERE run_id = $1",
+				 2, types, values, NULL, SPI_OK_UPDATE);
 	catalog_leave(&scope);
 }

@@ -110,6 +110,9 @@ extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext c
 extern List *elt_flow_order(FlowDef *flow);
 extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
 extern bool elt_name_in_list(List *names, const char *name);
+extern bool elt_task_maps_files(const TaskDef *task);
+extern void elt_catalog_run_set_params(int64 run_id, Jsonb *params);
+extern char *elt_task_files_key(const TaskDef *task);
 extern List *elt_flow_instances(TaskDef *task, Jsonb *params);
 extern TaskDef *elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name);
 extern Jsonb *elt_catalog_results(int64 run_id, List *tasks);

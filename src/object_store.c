@@ -398,6 +398,35 @@ elt_store_list(const StoreLocation *loc, const HttpOptions *base)
 	return objects;
 }
 
+/*
+ * The URLs of the objects an extract's config (substituted) lists, for a
+ * task mapped over its files (for_each 'files'), with its credential,
+ * region and endpoint, as the current user.
+ */
+List *
+elt_store_list_config(Jsonb *config, const char *task)
+{
+	JsonbValue *v = elt_jsonb_get(config, "url");
+	char	   *url = v ? elt_jsonb_value_text(v) : NULL;
+	LoadOptions opts;
+	StoreLocation loc;
+	HttpOptions hopts;
+	List	   *urls = NIL;
+	ListCell   *lc;
+
+	if (!elt_store_url(url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task \"%s\" maps over files, but its url is no s3:// or gs:// URL", task),
+				 errhint("for_each ''files'' runs an instance per object an object-store URL lists.")));
+	elt_parse_load_options(config, &opts, true, false);
+	elt_store_locate(url, opts.credential, opts.region, opts.endpoint, &loc);
+	elt_http_options_for_caller(&opts, &hopts, false);
+	foreach(lc, elt_store_list(&loc, &hopts))
+		urls = lappend(urls, ((StoreObject *) lfirst(lc))->url);
+	return urls;
+}
+
 /* ---------------------------------------------------------------------
  * Multipart uploads (export_csv)
  * ---------------------------------------------------------------------

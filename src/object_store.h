@@ -13,6 +13,7 @@
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "utils/jsonb.h"
 
 #include "http_fetch.h"
 
@@ -48,6 +49,7 @@ extern bool elt_store_is_listing(const StoreLocation *loc);
 extern char *elt_store_http_url(const StoreLocation *loc, const char *key);
 extern void elt_store_http_options(const StoreLocation *loc, HttpOptions *hopts);
 extern List *elt_store_list(const StoreLocation *loc, const HttpOptions *base);
+extern List *elt_store_list_config(Jsonb *config, const char *task);
 
 /* A multipart upload under way. */
 typedef struct StoreUpload

@@ -26,12 +26,15 @@
 #include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "utils/fmgrprotos.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "guc.h"
 #include "jsonb_util.h"
+#include "object_store.h"
+#include "templates.h"
 #include "run_coordinator.h"
 #include "run_log.h"
 #include "tag_limits.h"
@@ -339,6 +342,21 @@ task_blocked_by(Coordinator *c, TaskProgress *p, bool *deps_done)
 			blocked_by = lfirst(dc);
 		*deps_done &= (dep != NULL && elt_state_succeeded(dep->state));
 	}
+
+	/*
+	 * The instances of an extract mapped over its files wait for the first:
+	 * it creates the table when it is missing (from its own file's header
+	 * and types), which parallel instances would all try at once.
+	 */
+	if (p->group >= 0 && elt_task_maps_files(c->tasks[p->group].task) &&
+		p != &c->tasks[p->group + 1])
+	{
+		TaskProgress *first = &c->tasks[p->group + 1];
+
+		if (first->state == ELT_FAILED || first->state == ELT_CANCELLED)
+			blocked_by = blocked_by ? blocked_by : first->task->name;
+		*deps_done &= elt_state_succeeded(first->state);
+	}
 	return blocked_by;
 }
 
@@ -564,6 +582,50 @@ progress_add(Coordinator *c, TaskDef *task, int group, int ninstances)
 	return p;
 }
 
+/*
+ * Lists, once for the run, the objects of the tasks mapped over their
+ * files, and keeps the listing in the run's params: its helpers, and a
+ * retry of the run, map over the same objects.
+ */
+static void
+run_list_files(Coordinator *c)
+{
+	ListCell   *lc;
+	bool		listed = false;
+
+	foreach(lc, c->flow->tasks)
+	{
+		TaskDef    *task = lfirst(lc);
+		List	   *urls;
+		ListCell   *uc;
+		StringInfoData array;
+		StringInfoData kept;
+
+		if (!elt_task_maps_files(task) || elt_jsonb_get(c->params, elt_task_files_key(task)))
+			continue;
+		urls = elt_store_list_config(elt_substitute_jsonb(task->config, c->params, NULL),
+									 task->name);
+		initStringInfo(&array);
+		appendStringInfoChar(&array, '[');
+		foreach(uc, urls)
+		{
+			if (uc != list_head(urls))
+				appendStringInfoChar(&array, ',');
+			escape_json(&array, lfirst(uc));
+		}
+		appendStringInfoChar(&array, ']');
+		elt_json_begin(&kept);
+		elt_json_add_json(&kept, elt_task_files_key(task), array.data);
+		c->params = elt_jsonb_merge(c->params, elt_json_end(&kept));
+		elt_run_log_set_task(task->name, 0);
+		elt_run_logf(INFO, "%d file%s to load", list_length(urls), list_length(urls) == 1 ? "" : "s");
+		elt_run_log_set_task(NULL, 0);
+		listed = true;
+	}
+	if (listed)
+		elt_catalog_run_set_params(c->w->run_id, c->params);
+}
+
 /* The run's tasks in order, a mapped task followed by its instances. */
 static void
 run_init_tasks(Coordinator *c)
@@ -644,6 +706,10 @@ elt_run_coordinate(RunWorker *w, const char *flow_name, Jsonb *run_params)
 	elt_run_worker_started(w);
 	elt_run_logf(INFO, "run %lld of flow \"%s\" started as role \"%s\"",
 				 (long long) w->run_id, c.flow->name, c.flow->owner_name);
+	elt_begin_work();
+	MemoryContextSwitchTo(c.cxt);	/* the params outlive the transaction */
+	run_list_files(&c);
+	elt_commit_work();
 	run_init_tasks(&c);
 	if (c.flow->timeout_ms > 0)
 		w->deadline = TimestampTzPlusMilliseconds(started, c.flow->timeout_ms);

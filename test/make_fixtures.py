@@ -114,6 +114,7 @@ def main():
     store(d, "lake", "odd names/trips \u00fc 1.csv", "n\n1\n2\n")
     store(d, "public-lake", "trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
     store(d, "lake", "flaky/trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
+    store(d, "norange-lake", "flaky/trips.csv.gz", gz(head + b"\n" + b"\n".join(months[0]) + b"\n"))
     store(d, "skewed-lake", "trips.csv", "n\n1\n")
     for i in range(1, 4):
         store(d, "lake", "slow/part-%d.csv" % i, "n\n%d\n" % i)

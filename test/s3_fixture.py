@@ -18,7 +18,8 @@ are readable without a signature.  A request dated more than 15 minutes
 from the server's clock is refused (RequestTimeTooSkewed); the clock of
 buckets named skewed-* is an hour fast.  A GET of a key under flaky/
 without a Range header is cut after half its bytes; one under slow/ is
-sent after a second.  GET /_requests?key=K
+sent after a second.  Buckets named norange-* ignore Range (and say
+nothing of it).  GET /_requests?key=K
 counts the requests whose path contained K.
 """
 import argparse
@@ -184,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise S3Error(400, "InvalidArgument", "only ListObjectsV2 is implemented")
                 self.list_objects(bucket, bucket_dir, query, head_only)
             else:
-                self.get_object(bucket_dir, key, head_only)
+                self.get_object(bucket_dir, key, head_only, ranges=not bucket.startswith("norange-"))
         except S3Error as err:
             self.send_error_doc(err, path, head_only)
 
@@ -275,7 +276,7 @@ class Handler(BaseHTTPRequestHandler):
         with open(full, "wb") as f:
             f.write(data)
 
-    def get_object(self, bucket_dir, key, head_only):
+    def get_object(self, bucket_dir, key, head_only, ranges=True):
         full = os.path.join(bucket_dir, *key.split("/"))
         if ".." in key.split("/") or not os.path.isfile(full):
             raise S3Error(404, "NoSuchKey", "The specified key does not exist.")
@@ -285,14 +286,15 @@ class Handler(BaseHTTPRequestHandler):
         start, status = 0, 200
         rng = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
-        if rng and rng.startswith("bytes=") and (if_range is None or if_range == etag):
+        if ranges and rng and rng.startswith("bytes=") and (if_range is None or if_range == etag):
             start = int(rng[6:].split("-")[0])
             status = 206
         self.send_response(status)
         self.send_header("Content-Length", str(len(data) - start))
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", email.utils.formatdate(os.stat(full).st_mtime, usegmt=True))
-        self.send_header("Accept-Ranges", "bytes")
+        if ranges:
+            self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
@@ -300,7 +302,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if key.startswith("slow/"):
             time.sleep(1.0)
-        if key.startswith("flaky/") and rng is None:
+        if key.startswith("flaky/") and status == 200:
             self.wfile.write(data[:len(data) // 2])
             self.wfile.flush()
             self.close_connection = True

@@ -79,4 +79,26 @@ for my $run (@ids)
 is($node->safe_psql('postgres', "SELECT count(*) || ' ' || sum(n) FROM slow_parts"), '3 6',
 	'and together they loaded each object once');
 
+# 3. Mapped over its files, an extract loads the objects in parallel
+# helpers, each object in an attempt (and a transaction) of its own.
+$node->safe_psql('postgres', q{
+    INSERT INTO elt.flows (name) VALUES ('slow_files');
+    INSERT INTO elt.tasks (flow, name, kind, config, for_each) VALUES ('slow_files', 'extract', 'extract',
+      '{"url": "s3://lake/slow/", "table": "slow_files_t", "credential": "lake", "incremental": true}', 'files');});
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('slow_files')"), 'completed',
+	'a run mapped over three slow objects completes');
+is($node->safe_psql('postgres', "SELECT count(*) || ' ' || sum(n) FROM slow_files_t"), '3 6',
+	'each object loaded once');
+ok( $node->safe_psql('postgres', q{
+    SELECT count(*) FROM elt.task_runs x JOIN elt.task_runs y
+        ON x.run_id = y.run_id AND x.task < y.task AND x.started_at < y.ended_at AND y.started_at < x.ended_at
+     WHERE x.task LIKE 'extract[%' AND y.task LIKE 'extract[%'
+       AND x.run_id = (SELECT max(run_id) FROM elt.flow_runs WHERE flow = 'slow_files')}) >= 1,
+	'in instances that ran at the same time');
+is($node->safe_psql('postgres', "SELECT state FROM flow_run('slow_files')"), 'completed',
+	'a second run completes');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) || ' ' || (SELECT count(*) FROM elt.loaded_files WHERE target = 'public.slow_files_t') FROM slow_files_t"),
+	'3 3', 'and loads nothing again');
+
 done_testing();
