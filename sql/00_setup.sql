@@ -23,13 +23,15 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- fixture_count(what, key): what the fixture HTTP server counted for a
--- key: 'requests', body 'bytes' sent, or (as it answers) a 'bump' of the
--- file's version.  Loaded with load_csv, as postgres.
-CREATE FUNCTION public.fixture_count(what text, k text) RETURNS bigint LANGUAGE plpgsql AS $$
+-- fixture_count(what, key, server): what a fixture server counted for a
+-- key: the HTTP one's 'requests', body 'bytes' sent, or (as it answers) a
+-- 'bump' of the file's version; the S3 one's (18768) 'requests' and open
+-- 'uploads'.  Loaded with load_csv, as postgres.
+CREATE FUNCTION public.fixture_count(what text, k text, server text DEFAULT 'http://127.0.0.1:18766')
+RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE seen bigint;
 BEGIN
-    PERFORM load_csv('http://127.0.0.1:18766/_' || what || '?key=' || k, 'fixture_counts',
+    PERFORM load_csv(server || '/_' || what || '?key=' || k, 'fixture_counts',
                      '{"header": false, "mode": "replace", "columns": ["n"]}');
     SELECT min(n::bigint) INTO seen FROM fixture_counts;
     RETURN seen;

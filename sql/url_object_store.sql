@@ -7,14 +7,8 @@
 \set store 'http://127.0.0.1:18768'
 
 -- s3_requests(k): the requests the store saw whose path contained k.
-CREATE FUNCTION s3_requests(k text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE seen bigint;
-BEGIN
-    PERFORM load_csv('http://127.0.0.1:18768/_requests?key=' || k, 'fixture_counts',
-                     '{"mode": "replace"}');
-    SELECT min(n::bigint) INTO seen FROM fixture_counts;
-    RETURN seen;
-END $$;
+CREATE FUNCTION s3_requests(k text) RETURNS bigint LANGUAGE sql
+    RETURN fixture_count('requests', k, 'http://127.0.0.1:18768');
 
 SET ROLE elt_alice;
 SELECT elt.create_credential('lake', 's3', '{"secret_access_key": "test-secret"}',
@@ -190,8 +184,7 @@ SELECT error_of($$SELECT export_csv('SELECT CASE WHEN id = 100000 THEN id / (id 
 SELECT count(*) AS objects FROM elt.list_files('s3://lake/exports/broken.csv', '{"credential": "lake"}');
 RESET ROLE;
 SELECT s3_requests('partNumber') - :parts_before AS parts_sent_first;
-SELECT load_csv('http://127.0.0.1:18768/_uploads', 'fixture_counts', '{"mode": "replace"}');
-SELECT n AS open_uploads FROM fixture_counts;
+SELECT fixture_count('uploads', '', :'store') AS open_uploads;
 -- a plain URL takes one PUT (the fixture's public bucket takes unsigned ones)
 SET ROLE elt_alice;
 SELECT export_csv('SELECT id FROM export_src WHERE id <= 3', 'http://127.0.0.1:18768/public-lake/put.csv');

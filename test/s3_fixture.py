@@ -150,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if url.path == "/_uploads":
             with lock:
-                data = ("n\n%d\n" % len(uploads)).encode()
+                data = ("%d\n" % len(uploads)).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -160,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
             k = query.get("key", [""])[0]
             with lock:
                 n = sum(1 for p in requests_seen if k in p)
-            body = ("n\n%d\n" % n).encode()
+            body = ("%d\n" % n).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -17,7 +17,7 @@ sub store_requests
 	my ($key) = @_;
 	my $r = HTTP::Tiny->new->get("$store/_requests?key=$key");
 	die "the S3 fixture does not answer at $store" unless $r->{success};
-	return (split /\n/, $r->{content})[1];
+	return (split /\n/, $r->{content})[0];
 }
 
 my $node = PostgreSQL::Test::Cluster->new('incremental');
