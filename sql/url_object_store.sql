@@ -100,7 +100,7 @@ SELECT error_of($$SELECT load_csv('s3://lake/yellow/*.parquet', 's3_trips', '{"c
 SELECT error_of($$SELECT load_csv('s3://lake/yellow/[0-9.csv', 's3_trips', '{"credential": "lake"}')$$);
 SELECT error_of($$SELECT load_csv('s3://lake/yellow/a\b*.csv', 's3_trips', '{"credential": "lake"}')$$);
 SELECT error_of($$SELECT load_csv('s3:///x.csv', 's3_trips', '{"credential": "lake"}')$$);
-SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "lake", "endpoint": "ftp://127.0.0.1"}')$$);
+SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"endpoint": "ftp://127.0.0.1"}')$$);
 SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "lake", "region": "us east"}')$$);
 SELECT elt.create_credential('not_s3', 'bearer', '{"token": "t"}');
 SELECT error_of($$SELECT load_csv('s3://lake/x.csv', 's3_trips', '{"credential": "not_s3"}')$$);
@@ -216,6 +216,31 @@ SELECT url, rows_loaded, run_id IS NOT NULL AS by_a_run FROM elt.loaded_files WH
 -- the next run maps over the same files and loads none again
 SELECT state, rows_loaded FROM flow_run('lake_files');
 SELECT count(*) FROM s3_month_trips;
+-- with mode replace the first instance replaces the table, the others append
+INSERT INTO elt.flows (name) VALUES ('lake_files_replace');
+INSERT INTO elt.tasks (flow, name, kind, config, for_each) VALUES
+  ('lake_files_replace', 'load_month', 'extract',
+   '{"url": "s3://lake/yellow/yellow_tripdata_2021-0?.csv.gz", "table": "s3_month_trips", "credential": "lake", "mode": "replace"}',
+   'files');
+SET client_min_messages = warning;
+SELECT state, rows_loaded FROM flow_run('lake_files_replace');
+RESET client_min_messages;
+SELECT count(*) FROM s3_month_trips;
 -- only an extract maps over files
 SELECT error_of($$INSERT INTO elt.tasks (flow, name, kind, sql, for_each) VALUES ('lake_files', 'x', 'sql', 'SELECT 1', 'files')$$);
+RESET ROLE;
+
+-- 13. Attacks on the credential and the bucket.  An endpoint other than
+-- the credential's would receive its signed (replayable) requests: refused
+-- before any request; so are the caller's own headers (a Host among them
+-- would point the signature elsewhere).
+SET ROLE elt_alice;
+SELECT error_of($$SELECT load_csv('s3://lake/attack-probe.csv', 'stolen', '{"credential": "lake", "endpoint": "http://127.0.0.1:18766"}')$$);
+SELECT error_of($$SELECT load_csv('s3://lake/attack-probe.csv', 'stolen', '{"credential": "lake", "headers": {"Host": "victim.example"}}')$$);
+SELECT error_of($$SELECT export_csv('SELECT 1', 's3://lake/attack-probe.csv', '{"credential": "lake", "endpoint": "http://127.0.0.1:18766"}')$$);
+RESET ROLE;
+SELECT fixture_count('requests', 'attack-probe') AS requests_at_the_other_host;
+-- "../" in a key stays in the key (no request reaches another bucket)
+SET ROLE elt_alice;
+SELECT error_of($$SELECT load_csv('s3://lake/inbox/../../public-lake/trips.csv.gz', 'crossed', '{"credential": "lake"}')$$);
 RESET ROLE;

@@ -1358,6 +1358,15 @@ catalog_file_instances(TaskDef *task, Jsonb *params)
 		*instance = *task;
 		instance->for_each = NULL;
 		instance->config = config;
+		if (instances != NIL)
+		{
+			/* the first loads as the task says (replace, create...); the rest append */
+			StringInfoData mode;
+
+			elt_json_begin(&mode);
+			elt_json_add_string(&mode, "mode", "append");
+			instance->config = elt_jsonb_merge(config, elt_json_end(&mode));
+		}
 		instance->name = psprintf("%s[%d]", task->name, list_length(instances) + 1);
 		elt_json_begin(&bound);
 		elt_json_add_string(&bound, "item", lfirst(lc));
@@ -1484,6 +1493,8 @@ elt_catalog_ledger_record(const char *owner, const char *target, const char *url
 				 "       loaded_at = clock_timestamp()"
 				 " WHERE owner = $1 AND target = $2 AND url = $3",
 				 6, types, values, nulls, SPI_OK_UPDATE);
+	if (SPI_processed != 1)
+		elog(ERROR, "the ledger has no claim of \"%s\" for %s", url, target);
 	catalog_leave(&scope);
 }
 

@@ -39,6 +39,8 @@ PG_FUNCTION_INFO_V1(elt_export_csv);
 
 #define EXPORT_BATCH_ROWS	1000
 #define EXPORT_MIN_PART_MB	5		/* S3's least part but the last */
+#define EXPORT_MAX_PART_MB	1023	/* below a palloc's 1 GB */
+#define EXPORT_MAX_PARTS	10000	/* S3's most */
 
 typedef struct ExportOptions
 {
@@ -110,7 +112,7 @@ export_parse_options(Jsonb *options, const char *url, ExportOptions *opts)
 	if (opts->gzip_level == 0 && options && (v = elt_jsonb_get(options, "gzip")) &&
 		v->type == jbvBool && v->val.boolean)
 		opts->gzip_level = 6;
-	opts->part_mb = export_option_int(options, "part_size", EXPORT_MIN_PART_MB, 5120, 16);
+	opts->part_mb = export_option_int(options, "part_size", EXPORT_MIN_PART_MB, EXPORT_MAX_PART_MB, 16);
 	if (options && (v = elt_jsonb_get(options, "header")))
 	{
 		if (v->type != jbvBool)
@@ -174,8 +176,14 @@ export_sink(void *arg, const char *data, size_t len)
 	Export	   *e = (Export *) arg;
 
 	appendBinaryStringInfo(&e->body, data, len);
-	if (e->upload && e->body.len >= e->opts->part_mb * 1024 * 1024)
+	if (e->upload && (size_t) e->body.len >= (size_t) e->opts->part_mb * 1024 * 1024)
 	{
+		if (e->upload->parts + 1 >= EXPORT_MAX_PARTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the export to \"%s\" needs more than %d parts of %d MB", e->url,
+							EXPORT_MAX_PARTS, e->opts->part_mb),
+					 errhint("Raise the option \"part_size\" (up to %d MB).", EXPORT_MAX_PART_MB)));
 		elt_store_upload_part(e->upload, e->body.data, e->body.len);
 		resetStringInfo(&e->body);
 	}
@@ -345,7 +353,7 @@ elt_export_csv(PG_FUNCTION_ARGS)
 		elt_store_locate(e.url, opts.http.credential, opts.http.region, opts.http.endpoint, &loc);
 		elt_http_options_for_caller(&opts.http, &hopts, false);
 		e.upload = elt_store_upload_begin(&loc, &hopts);
-		enlargeStringInfo(&e.body, opts.part_mb * 1024 * 1024);
+		enlargeStringInfo(&e.body, (int) ((size_t) opts.part_mb * 1024 * 1024));
 	}
 	else
 		elt_check_url_allowed(e.url, false);

@@ -698,10 +698,10 @@ load_ledger_target(const char *table_name)
  * reload_changed?  Says why not; claims it when so.
  */
 static bool
-load_ledger_wants(const StoreObject *obj, const char *table_name, bool reload_changed)
+load_ledger_wants(const StoreObject *obj, const char *target, const char *table_name,
+				  bool reload_changed)
 {
 	char	   *owner = GetUserNameFromId(GetUserId(), false);
-	char	   *target = load_ledger_target(table_name);
 	char	   *etag = NULL;
 	Oid			target_oid = InvalidOid;
 	Oid			now_oid;
@@ -727,16 +727,15 @@ load_ledger_wants(const StoreObject *obj, const char *table_name, bool reload_ch
 	return false;
 }
 
-/* Completes obj's claim: loaded into table (table_name), by which run. */
+/* Completes obj's claim on target: loaded into table, by which run. */
 static void
-load_ledger_record(const StoreObject *obj, const char *table_name, Oid table, uint64 rows)
+load_ledger_record(const StoreObject *obj, const char *target, Oid table, uint64 rows)
 {
 	int64		run_id = 0;
 
 	(void) elt_run_log_current(&run_id, NULL);
-	elt_catalog_ledger_record(GetUserNameFromId(GetUserId(), false),
-							  load_ledger_target(table_name), obj->url, table, (int64) rows,
-							  run_id);
+	elt_catalog_ledger_record(GetUserNameFromId(GetUserId(), false), target, obj->url, table,
+							  (int64) rows, run_id);
 }
 
 /*
@@ -756,6 +755,7 @@ load_from_store(const char *url, const char *table_name, const LoadOptions *opts
 	uint64		rows = 0;
 	int			loaded = 0;
 	int			skipped = 0;
+	char	   *target = NULL;	/* the ledger's name of the table, resolved once */
 
 	elt_store_locate(url, opts->credential, opts->region, opts->endpoint, &loc);
 	if (!elt_store_is_listing(&loc) && !opts->incremental)
@@ -763,6 +763,8 @@ load_from_store(const char *url, const char *table_name, const LoadOptions *opts
 
 	elt_http_options_for_caller(opts, &hopts, false);
 	objects = elt_store_list(&loc, &hopts);
+	if (opts->incremental)
+		target = load_ledger_target(table_name);
 	source->not_modified = false;
 	source->bytes = 0;
 	source->table = InvalidOid;
@@ -781,14 +783,14 @@ load_from_store(const char *url, const char *table_name, const LoadOptions *opts
 		LoadSource	one = {0};
 		uint64		n;
 
-		if (opts->incremental && !load_ledger_wants(obj, table_name, opts->reload_changed))
+		if (opts->incremental && !load_ledger_wants(obj, target, table_name, opts->reload_changed))
 		{
 			skipped++;
 			continue;
 		}
 		n = load_url(elt_store_http_url(&loc, obj->key), &loc, obj->url, table_name, &each, &one);
 		if (opts->incremental)
-			load_ledger_record(obj, table_name, one.table, n);
+			load_ledger_record(obj, target, one.table, n);
 		rows += n;
 		loaded++;
 		source->bytes += one.bytes;

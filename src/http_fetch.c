@@ -509,6 +509,9 @@ http_start_transfer(HttpStream *hs)
 	}
 
 	http_setopt(hs, CURLOPT_URL, hs->url);
+	/* an object's key is sent as it is: "../" in it must not reach another bucket */
+	if (hs->options.store)
+		http_setopt(hs, CURLOPT_PATH_AS_IS, 1L);
 	if (hs->at_origin && hs->options.aws_sigv4)
 	{
 		http_setopt(hs, CURLOPT_AWS_SIGV4, hs->options.aws_sigv4);
@@ -864,7 +867,7 @@ elt_open_url(const char *url, const HttpOptions *options)
 	hs = palloc0(sizeof(HttpStream));
 	hs->base.read = http_read;
 	hs->base.close = http_close;
-	hs->base.display_url = elt_redact_url(options->display_url ? options->display_url : url);
+	hs->base.display_url = (options->display_url ? pstrdup(options->display_url) : elt_redact_url(url));
 	hs->url = pstrdup(url);
 	hs->options = *options;
 	hs->at_origin = true;
@@ -884,17 +887,25 @@ elt_open_url(const char *url, const HttpOptions *options)
 	return &hs->base;
 }
 
-/* libcurl write callback of a request: keeps the start of the response's body. */
+/*
+ * libcurl write callback of a request: keeps the start of the response's
+ * body, after any leading white space (S3 pads a completion's answer with
+ * it while it works, then may send an error document).
+ */
 static size_t
 http_keep_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	HttpStream *hs = (HttpStream *) arg;
-	size_t		len = size * nmemb;
-	size_t		n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
+	size_t		total = size * nmemb;
+	size_t		len = total;
+	size_t		n;
 
+	while (hs->error_doc_len == 0 && len > 0 && isspace((unsigned char) *data))
+		data++, len--;
+	n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
 	memcpy(hs->error_doc + hs->error_doc_len, data, n);
 	hs->error_doc_len += n;
-	return len;
+	return total;
 }
 
 /*
@@ -919,7 +930,7 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 
 	*error = NULL;
 	elt_check_url_allowed(url, false);
-	hs->base.display_url = elt_redact_url(options->display_url ? options->display_url : url);
+	hs->base.display_url = (options->display_url ? pstrdup(options->display_url) : elt_redact_url(url));
 	hs->options = *options;
 	elt_http_headers_reset(&hs->response);
 	cb->func = http_release;
@@ -940,6 +951,8 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 		hs->header_list = l;
 	}
 	http_setopt(hs, CURLOPT_URL, url);
+	if (options->store)
+		http_setopt(hs, CURLOPT_PATH_AS_IS, 1L);
 	if (options->aws_sigv4)
 	{
 		http_setopt(hs, CURLOPT_AWS_SIGV4, options->aws_sigv4);

@@ -28,7 +28,8 @@ typedef struct HttpOptions
 	const char *if_modified_since;
 	bool	   *not_modified;	/* out: the server answered 304 (the stream is empty) */
 	/* an object store's request (object_store.c) */
-	const char *display_url;	/* shown instead of the URL (s3://bucket/key) */
+	const char *display_url;	/* shown as it is instead of the URL (s3://bucket/key,
+								 * which holds no credentials) */
 	const char *aws_sigv4;		/* CURLOPT_AWS_SIGV4, with userpwd the keys */
 	const char *userpwd;
 	bool		store;			/* errors are S3 error documents */

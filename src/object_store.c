@@ -34,6 +34,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/xml.h"
 
 #include "credentials.h"
 #include "flow_run.h"
@@ -45,6 +46,7 @@
 PG_FUNCTION_INFO_V1(elt_list_files);
 
 #define STORE_MAX_LISTING_PAGE	(64 * 1024 * 1024)
+#define STORE_MAX_LISTING_PAGES	100000	/* 100 million objects */
 
 bool
 elt_store_url(const char *url)
@@ -158,16 +160,30 @@ elt_store_locate(const char *url, const char *credential, const char *region,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid region \"%s\" for \"%s\"", loc->region, url),
 				 errhint("A region is a name such as us-east-1.")));
+	/*
+	 * With a credential, its requests go where its owner said (its endpoint
+	 * setting, else the store's own): an endpoint of the caller's would send
+	 * signed requests, replayable, to a host of the caller's choosing.
+	 */
+	if (credential && endpoint &&
+		(keys.endpoint == NULL || strcmp(keys.endpoint, endpoint) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the endpoint of \"%s\" is the credential's to say", url),
+				 errdetail("A load with credential \"%s\" goes to %s.", credential,
+						   keys.endpoint ? keys.endpoint : "the store's own endpoint"),
+				 errhint("Set the endpoint in the credential's settings (elt.alter_credential), or leave the option out.")));
 	if (endpoint == NULL)
 		endpoint = keys.endpoint;
 	if (endpoint)
 	{
 		size_t		len = strlen(endpoint);
-		const char *host = strstr(endpoint, "://");
+		const char *host;
 
 		while (len > 0 && endpoint[len - 1] == '/')
 			len--;
 		loc->endpoint = pnstrdup(endpoint, len);
+		host = strstr(loc->endpoint, "://");
 		if ((pg_strncasecmp(loc->endpoint, "http://", 7) != 0 &&
 			 pg_strncasecmp(loc->endpoint, "https://", 8) != 0) ||
 			strchr(host + 3, '/') != NULL || strpbrk(loc->endpoint, "?#@ ") != NULL)
@@ -243,10 +259,19 @@ elt_store_http_url(const StoreLocation *loc, const char *key)
 	return buf.data;
 }
 
-/* Makes hopts (a caller's, without any credential) sign for loc. */
+/*
+ * Makes hopts (a caller's, without any credential) sign for loc.  The
+ * caller's own headers are refused: the signature would cover them (a
+ * Host among them would point the signed request elsewhere).
+ */
 void
 elt_store_http_options(const StoreLocation *loc, HttpOptions *hopts)
 {
+	if (hopts->headers != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the option \"headers\" does not apply to \"%s\"", loc->url),
+				 errhint("Requests to s3:// and gs:// carry only the headers their signature needs.")));
 	hopts->headers = list_concat_copy(hopts->headers, loc->headers);
 	hopts->aws_sigv4 = loc->sigv4;
 	hopts->userpwd = loc->userpwd;
@@ -266,9 +291,8 @@ store_listing_context(void *arg)
  */
 static void
 store_parse_page(const StoreLocation *loc, const char *xml, const char *glob, const char *exact,
-				 List **objects, char **next_token)
+				 MemoryContext outer, List **objects, char **next_token, bool *truncated)
 {
-	MemoryContext outer = CurrentMemoryContext;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(xml)};
 	ErrorContextCallback context = {.callback = store_listing_context,
@@ -296,6 +320,11 @@ store_parse_page(const StoreLocation *loc, const char *xml, const char *glob, co
 		StoreObject *obj;
 		MemoryContext spi = MemoryContextSwitchTo(outer);
 
+		if (key && strpbrk(key, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+							"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("the listing of \"%s\" has a key with a control character", loc->url)));
 		if (key == NULL || (glob && fnmatch(glob, key, FNM_PATHNAME | FNM_PERIOD) != 0) ||
 			(exact && strcmp(exact, key) != 0))
 		{
@@ -314,12 +343,17 @@ store_parse_page(const StoreLocation *loc, const char *xml, const char *glob, co
 		*objects = lappend(*objects, obj);
 		MemoryContextSwitchTo(spi);
 	}
-	if (SPI_execute_with_args("SELECT CASE WHEN lower((pg_catalog.xpath('/*[local-name()=\"ListBucketResult\"]/*[local-name()=\"IsTruncated\"]/text()', d))[1]::text) = 'true'"
-							  "            THEN (pg_catalog.xpath('/*[local-name()=\"ListBucketResult\"]/*[local-name()=\"NextContinuationToken\"]/text()', d))[1]::text END"
+	if (SPI_execute_with_args("SELECT pg_catalog.lower((pg_catalog.xpath('/*[local-name()=\"ListBucketResult\"]/*[local-name()=\"IsTruncated\"]/text()', d))[1]::pg_catalog.text),"
+							  "       (pg_catalog.xpath('/*[local-name()=\"ListBucketResult\"]/*[local-name()=\"NextContinuationToken\"]/text()', d))[1]::pg_catalog.text"
 							  "  FROM XMLPARSE(DOCUMENT $1) d",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read a listing");
-	*next_token = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	{
+		char	   *t = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		*truncated = t && strcmp(t, "true") == 0;
+	}
+	*next_token = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	if (*next_token)
 		*next_token = MemoryContextStrdup(outer, *next_token);
 	SPI_finish();
@@ -359,6 +393,9 @@ List *
 elt_store_list(const StoreLocation *loc, const HttpOptions *base)
 {
 	const char *exact = elt_store_is_listing(loc) ? NULL : loc->key;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext page_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_elt listing page",
+												   ALLOCSET_DEFAULT_SIZES);
 	const char *glob_at = store_glob_start(loc->key);
 	char	   *prefix = glob_at ? pnstrdup(loc->key, glob_at - loc->key) : loc->key;
 	char	   *token = NULL;
@@ -371,8 +408,11 @@ elt_store_list(const StoreLocation *loc, const HttpOptions *base)
 	{
 		StringInfoData url;
 		char	   *next = NULL;
+		bool		truncated;
 
 		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(page_cxt);
+		MemoryContextSwitchTo(page_cxt);	/* a page's bytes go with it */
 		initStringInfo(&url);
 		store_bucket_url(&url, loc);
 		appendStringInfoString(&url, "?");
@@ -385,16 +425,18 @@ elt_store_list(const StoreLocation *loc, const HttpOptions *base)
 		appendStringInfoString(&url, "list-type=2&prefix=");
 		store_encode(&url, prefix, false);
 		store_parse_page(loc, store_fetch(url.data, &hopts), glob_at ? loc->key : NULL, exact,
-						 &objects, &next);
-		if (next == NULL)
+						 outer, &objects, &next, &truncated);
+		MemoryContextSwitchTo(outer);
+		if (!truncated)
 			break;
-		if (token && strcmp(next, token) == 0)
+		if (next == NULL || (token && strcmp(next, token) <= 0) || page >= STORE_MAX_LISTING_PAGES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("the listing of \"%s\" does not advance: page %d repeats its continuation token",
-							loc->url, page + 1)));
+					 errmsg("the listing of \"%s\" does not advance after page %d", loc->url, page + 1),
+					 errdetail("A truncated page must give a continuation token later than the one before.")));
 		token = next;
 	}
+	MemoryContextDelete(page_cxt);
 	return objects;
 }
 
@@ -528,17 +570,22 @@ elt_store_upload_complete(StoreUpload *up)
 	StringInfoData query;
 	ListCell   *lc;
 	int			n = 0;
+	HttpRequest *req;
 
 	initStringInfo(&body);
 	appendStringInfoString(&body, "<CompleteMultipartUpload>");
 	foreach(lc, up->etags)
 		appendStringInfo(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", ++n,
-						 (char *) lfirst(lc));
+						 escape_xml((char *) lfirst(lc)));
 	appendStringInfoString(&body, "</CompleteMultipartUpload>");
 	initStringInfo(&query);
 	appendStringInfoString(&query, "uploadId=");
 	store_encode(&query, up->upload_id, false);
-	(void) store_upload_request(up, "POST", query.data, body.data, body.len, "application/xml");
+	req = store_upload_request(up, "POST", query.data, body.data, body.len, "application/xml");
+	if (!elt_store_xml_field(req->response, req->response_len, "Key", (char[2]) {0}, 2))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the object store did not confirm the upload of \"%s\"", up->loc->url)));
 	up->upload_id = NULL;
 }
 
@@ -554,6 +601,7 @@ elt_store_upload_abort(StoreUpload *up)
 
 	if (up == NULL || up->upload_id == NULL)
 		return;
+	up->hopts.deadline = 0;		/* a timeout that ended the export must not end this */
 	HOLD_INTERRUPTS();
 	PG_TRY();
 	{

@@ -600,9 +600,15 @@ run_list_files(Coordinator *c)
 		ListCell   *uc;
 		StringInfoData array;
 		StringInfoData kept;
+		MemoryContext listing;
+		MemoryContext old;
+		int			nfiles;
 
 		if (!elt_task_maps_files(task) || elt_jsonb_get(c->params, elt_task_files_key(task)))
 			continue;
+		/* the listing's pages and URLs go; what the params keep stays in c->cxt */
+		listing = AllocSetContextCreate(c->cxt, "pg_elt files listing", ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(listing);
 		urls = elt_store_list_config(elt_substitute_jsonb(task->config, c->params, NULL),
 									 task->name);
 		initStringInfo(&array);
@@ -614,11 +620,14 @@ run_list_files(Coordinator *c)
 			escape_json(&array, lfirst(uc));
 		}
 		appendStringInfoChar(&array, ']');
+		nfiles = list_length(urls);
 		elt_json_begin(&kept);
 		elt_json_add_json(&kept, elt_task_files_key(task), array.data);
+		MemoryContextSwitchTo(old);
 		c->params = elt_jsonb_merge(c->params, elt_json_end(&kept));
+		MemoryContextDelete(listing);
 		elt_run_log_set_task(task->name, 0);
-		elt_run_logf(INFO, "%d file%s to load", list_length(urls), list_length(urls) == 1 ? "" : "s");
+		elt_run_logf(INFO, "%d file%s to load", nfiles, nfiles == 1 ? "" : "s");
 		elt_run_log_set_task(NULL, 0);
 		listed = true;
 	}
