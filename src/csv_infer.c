@@ -345,6 +345,11 @@ elt_csv_sample(const char *data, size_t len, bool at_eof, bool full, const CsvDi
 				sample->names = palloc(sizeof(char *) * n);
 				for (int i = 0; i < n; i++)
 					sample->names[i] = fields[i].value;
+				if (max_rows <= 0)
+				{
+					complete = true;	/* the header alone was asked for */
+					break;
+				}
 				continue;
 			}
 		}

@@ -502,11 +502,23 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		stream->close(stream);	/* the caller's copy is current: nothing to load */
 		return 0;
 	}
+	/*
+	 * A table that stays as it is needs no types from the file: read only
+	 * its header (small loads into an existing table skip the sampler).
+	 */
+	relid = RangeVarGetRelid(rv, NoLock, true);
 	initStringInfo(&head);
-	load_read_head(stream, opts, &head, &sample);
+	if (OidIsValid(relid) && (opts->mode == LOAD_APPEND || opts->mode == LOAD_TRUNCATE))
+	{
+		LoadOptions header_only = *opts;
+
+		header_only.sample_rows = 0;
+		load_read_head(stream, &header_only, &head, &sample);
+	}
+	else
+		load_read_head(stream, opts, &head, &sample);
 	load_header_to_server(&sample, opts, stream->display_url);
 
-	relid = RangeVarGetRelid(rv, NoLock, true);
 	if (OidIsValid(relid) && opts->mode == LOAD_CREATE)
 		load_check_target(rv, opts, false); /* made since the first check: refused */
 	/* a table made anew is distributed as asked, or as the one it replaces was */

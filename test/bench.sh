@@ -39,8 +39,11 @@
 #    (test/s3_fixture.py: signed requests, each signature checked) against
 #    the same file from the fixture HTTP server, alternating; and
 #    elt.list_files over a prefix of 10,000 objects (ListObjectsV2 pages).
+# 9. small: 1,000 loads of a 1,000-row gzip file over HTTP into an
+#    existing table against 1,000 COPYs of the same rows from a local file,
+#    alternating, 3 rounds: the cost per call over COPY.
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store]
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -48,7 +51,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small]"
 runs=5
 rows=1369765
 only=""
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs|map|cache|notify|store) ;;
+    ""|load|insert|citus|runs|map|cache|notify|store|small) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -86,7 +89,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs || want map || want cache || want notify || want store; then
+if want load || want insert || want runs || want map || want cache || want notify || want store || want small; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -425,6 +428,39 @@ SQL
         "$rows" "$elapsed" $((anon / 1024)) "$(ratio "$anon" "$small_anon")"
 }
 
+# 1,000 small loads against 1,000 small COPYs, each set in one session.
+bench_small() {
+    local a_times=() b_times=() i t0 a b ma mb
+    if [ ! -s "$data/small.csv.gz" ]; then
+        python3 test/gen_taxi.py --rows 1000 --out "$data/small.csv.gz"
+        gzip -dc "$data/small.csv.gz" > "$data/small.csv"
+        chmod 644 "$data/small.csv.gz" "$data/small.csv"
+    fi
+    for i in 1 2 3; do
+        fresh_tables bench_small_a bench_small_b >/dev/null
+        t0=$(now)
+        psql_bench <<SQL >/dev/null
+SET client_min_messages = warning;
+SET pg_elt.progress_interval = 0;
+DO \$\$ BEGIN FOR i IN 1..1000 LOOP PERFORM load_csv('http://127.0.0.1:8767/small.csv.gz', 'bench_small_a'); END LOOP; END \$\$;
+SQL
+        a=$(since "$t0")
+        t0=$(now)
+        psql_bench <<SQL >/dev/null
+DO \$\$ BEGIN FOR i IN 1..1000 LOOP EXECUTE format('COPY bench_small_b FROM %L (FORMAT csv, HEADER)', '$data/small.csv'); END LOOP; END \$\$;
+SQL
+        b=$(since "$t0")
+        check_counts 1000000 psql_bench bench_small_a bench_small_b
+        a_times+=("$a"); b_times+=("$b")
+        printf 'round %d: (a) 1,000 load_csv of a 1,000-row gz over HTTP %.2f s   (b) 1,000 COPY of the plain file %.2f s   (a-b) per call %.2f ms\n' \
+            "$i" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {print (a - b)}')"
+    done
+    ma=$(median "${a_times[@]}")
+    mb=$(median "${b_times[@]}")
+    printf '\nmedian of 3 rounds: (a) %.2f s   (b) %.2f s   load_csv costs %.2f ms per call over COPY (target <= 1.5 ms)\n' \
+        "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {print (a - b)}')"
+}
+
 bench_insert() {
     local a_times=() b_times=() mem_line="" i a a_anon a_rss b ma mb peak_private quarter=$((rows / 4))
     echo "insert paths: (a) load_csv '{\"path\": \"copy\"}' against (b) load_csv '{\"path\": \"insert\"}', gz over HTTP"
@@ -671,6 +707,11 @@ fi
 if want store; then
     [ -z "$sep" ] || echo
     bench_store
+    sep=1
+fi
+if want small; then
+    [ -z "$sep" ] || echo
+    bench_small
     sep=1
 fi
 if want runs; then
