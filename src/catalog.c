@@ -1330,6 +1330,7 @@ catalog_file_instances(TaskDef *task, Jsonb *params)
 	List	   *instances = NIL;
 	ListCell   *lc;
 	Jsonb	   *config;
+	Jsonb	   *appending;
 
 	if (kept && kept->type == jbvBinary)
 	{
@@ -1345,10 +1346,15 @@ catalog_file_instances(TaskDef *task, Jsonb *params)
 		urls = elt_store_list_config(elt_substitute_jsonb(task->config, params, NULL), task->name);
 	{
 		StringInfoData url;
+		StringInfoData mode;
 
 		elt_json_begin(&url);
 		elt_json_add_string(&url, "url", ":item");
 		config = elt_jsonb_merge(task->config, elt_json_end(&url));
+		/* the first loads as the task says (replace, create...); the rest append */
+		elt_json_begin(&mode);
+		elt_json_add_string(&mode, "mode", "append");
+		appending = elt_jsonb_merge(config, elt_json_end(&mode));
 	}
 	foreach(lc, urls)
 	{
@@ -1357,16 +1363,7 @@ catalog_file_instances(TaskDef *task, Jsonb *params)
 
 		*instance = *task;
 		instance->for_each = NULL;
-		instance->config = config;
-		if (instances != NIL)
-		{
-			/* the first loads as the task says (replace, create...); the rest append */
-			StringInfoData mode;
-
-			elt_json_begin(&mode);
-			elt_json_add_string(&mode, "mode", "append");
-			instance->config = elt_jsonb_merge(config, elt_json_end(&mode));
-		}
+		instance->config = instances == NIL ? config : appending;
 		instance->name = psprintf("%s[%d]", task->name, list_length(instances) + 1);
 		elt_json_begin(&bound);
 		elt_json_add_string(&bound, "item", lfirst(lc));

@@ -66,26 +66,27 @@ credential_resolve(const char *name, Credential *cred)
 						   cred->owner)));
 }
 
-/* Only the kinds a request over HTTP can use: s3 signs s3:// and gs:// URLs. */
+/*
+ * Refuses a credential whose kind the request cannot use: an object
+ * store's (store) is signed with kind s3; one over HTTP sends the header
+ * of kind http_header, bearer or basic.
+ */
 static void
-credential_check_http_kind(const char *name, const char *kind)
+credential_check_kind(const char *name, const char *kind, bool store)
 {
-	if (strcmp(kind, "http_header") != 0 && strcmp(kind, "bearer") != 0 &&
-		strcmp(kind, "basic") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("credential \"%s\" is of kind %s, which a load over HTTP cannot use", name, kind),
-				 errhint("Loads over HTTP use credentials of kind http_header, bearer or basic; s3 credentials sign s3:// and gs:// URLs.")));
-}
+	bool		s3 = strcmp(kind, "s3") == 0;
 
-static void
-credential_check_store_kind(const char *name, const char *kind)
-{
-	if (strcmp(kind, "s3") != 0)
+	if (s3 == store)
+		return;
+	if (store)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("credential \"%s\" is of kind %s, which s3:// and gs:// URLs cannot use", name, kind),
 				 errhint("Object stores are signed with a credential of kind s3 (an access key id and secret; HMAC keys for gs://).")));
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("credential \"%s\" is of kind %s, which a load over HTTP cannot use", name, kind),
+			 errhint("Loads over HTTP use credentials of kind http_header, bearer or basic; s3 credentials sign s3:// and gs:// URLs.")));
 }
 
 /*
@@ -98,7 +99,7 @@ elt_credential_s3(const char *name, S3Keys *keys)
 	Credential	cred;
 
 	credential_resolve(name, &cred);
-	credential_check_store_kind(name, cred.kind);
+	credential_check_kind(name, cred.kind, true);
 	keys->access_key_id = credential_field(cred.settings, "access_key_id");
 	keys->secret_access_key = credential_field(cred.secret, "secret_access_key");
 	keys->session_token = credential_field(cred.secret, "session_token");
@@ -117,7 +118,7 @@ elt_credential_http_headers(const char *name, List **headers)
 	char	   *header;
 
 	credential_resolve(name, &cred);
-	credential_check_http_kind(name, cred.kind);
+	credential_check_kind(name, cred.kind, false);
 	if (strcmp(cred.kind, "http_header") == 0)
 		header = psprintf("%s: %s", credential_field(cred.settings, "header"),
 						  credential_field(cred.secret, "value"));
@@ -232,17 +233,13 @@ elt_check_credential(PG_FUNCTION_ARGS)
 				 errmsg("credential \"%s\" does not exist for role \"%s\"", name,
 						NameStr(*PG_GETARG_NAME(0))),
 				 errhint("A task uses the credentials of its flow's owner: elt.create_credential makes one.")));
-	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
-		const char *url = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		/* a webhook's (no url) or an extract's; a templated url is checked as it loads */
+		const char *url = PG_NARGS() > 2 && !PG_ARGISNULL(2) ?
+			text_to_cstring(PG_GETARG_TEXT_PP(2)) : "http:";
 
-		if (elt_store_url(url))
-			credential_check_store_kind(name, cred.kind);
-		else if (pg_strncasecmp(url, "http", 4) == 0 || strcmp(cred.kind, "s3") != 0)
-			credential_check_http_kind(name, cred.kind);
-		/* else a template: what it becomes is checked as it loads */
+		if (elt_store_url(url) || pg_strncasecmp(url, "http", 4) == 0)
+			credential_check_kind(name, cred.kind, elt_store_url(url));
 	}
-	else
-		credential_check_http_kind(name, cred.kind);
 	PG_RETURN_VOID();
 }

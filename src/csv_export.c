@@ -70,8 +70,6 @@ export_option_int(Jsonb *options, const char *key, int min, int max, int dflt)
 
 	if (v == NULL)
 		return dflt;
-	if (v->type == jbvBool)
-		return v->val.boolean ? dflt : 0;
 	if (v->type != jbvNumeric)
 		goto bad;
 	n = DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->val.numeric)));
@@ -107,11 +105,13 @@ export_parse_options(Jsonb *options, const char *url, ExportOptions *opts)
 	opts->header = true;
 	opts->delimiter = ',';
 	opts->null_string = "";
-	opts->gzip_level = export_option_int(options, "gzip", 1, 9,
-										 len > 3 && pg_strcasecmp(url + len - 3, ".gz") == 0 ? 6 : 0);
-	if (opts->gzip_level == 0 && options && (v = elt_jsonb_get(options, "gzip")) &&
-		v->type == jbvBool && v->val.boolean)
-		opts->gzip_level = 6;
+	/* gzip: a level, or true (6) or false; by default on for a .gz name */
+	v = options ? elt_jsonb_get(options, "gzip") : NULL;
+	if (v && v->type == jbvBool)
+		opts->gzip_level = v->val.boolean ? 6 : 0;
+	else
+		opts->gzip_level = export_option_int(options, "gzip", 1, 9,
+											 len > 3 && pg_strcasecmp(url + len - 3, ".gz") == 0 ? 6 : 0);
 	opts->part_mb = export_option_int(options, "part_size", EXPORT_MIN_PART_MB, EXPORT_MAX_PART_MB, 16);
 	if (options && (v = elt_jsonb_get(options, "header")))
 	{

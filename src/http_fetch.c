@@ -84,9 +84,10 @@ typedef struct HttpStream
 	bool		over_download_cap;
 	bool		resume_refused;
 	HttpResponseHeaders response;
-	bool		reading_error;	/* an object store's error document: kept here */
-	char		error_doc[4096];
-	size_t		error_doc_len;
+	bool		reading_error;	/* keeping an object store's error document */
+	/* the start of a body that is not data: an error document, an answer */
+	char		kept_body[4096];
+	size_t		kept_body_len;
 
 	/* validators of the first response, which resumes must match */
 	bool		resumable;
@@ -259,10 +260,10 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (hs->reading_error)
 	{
-		size_t		n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
+		size_t		n = Min(len, sizeof(hs->kept_body) - hs->kept_body_len);
 
-		memcpy(hs->error_doc + hs->error_doc_len, data, n);
-		hs->error_doc_len += n;
+		memcpy(hs->kept_body + hs->kept_body_len, data, n);
+		hs->kept_body_len += n;
 		return len;
 	}
 	if (!hs->status_seen)
@@ -464,12 +465,61 @@ http_follow_redirect(HttpStream *hs)
 					 errmsg("could not set libcurl option %s", #opt))); \
 	} while (0)
 
+/* Appends "Name: value" headers to the request's list. */
+static void
+http_append_headers(HttpStream *hs, List *headers)
+{
+	ListCell   *lc;
+
+	foreach(lc, headers)
+	{
+		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
+
+		if (l == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		hs->header_list = l;
+	}
+}
+
+/*
+ * What every request of ours is: to url (an object's key sent as it is,
+ * so that "../" in it cannot reach another bucket), signed when sign and
+ * the options say so, http(s) only, redirects left to the caller, every
+ * connection checked against the outbound policy (and no proxy from the
+ * server's environment under it, which would hide the target's address),
+ * with the connect timeout, our user agent, hs->header_list and the header
+ * callback.
+ */
+static void
+http_set_common_options(HttpStream *hs, const char *url, bool sign)
+{
+	http_setopt(hs, CURLOPT_URL, url);
+	if (hs->options.store)
+		http_setopt(hs, CURLOPT_PATH_AS_IS, 1L);
+	if (sign && hs->options.aws_sigv4)
+	{
+		http_setopt(hs, CURLOPT_AWS_SIGV4, hs->options.aws_sigv4);
+		http_setopt(hs, CURLOPT_USERPWD, hs->options.userpwd);
+	}
+	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
+	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
+	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);
+	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
+	if (hs->options.restricted)
+		http_setopt(hs, CURLOPT_PROXY, "");
+	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
+	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
+	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
+	http_setopt(hs, CURLOPT_HEADERFUNCTION, http_header_cb);
+	http_setopt(hs, CURLOPT_HEADERDATA, hs);
+	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
+}
+
 /* Starts (or, with hs->base.received > 0, resumes) the transfer. */
 static void
 http_start_transfer(HttpStream *hs)
 {
-	ListCell   *lc;
-
 	if (hs->easy)
 	{
 		curl_multi_remove_handle(hs->multi, hs->easy);
@@ -485,14 +535,9 @@ http_start_transfer(HttpStream *hs)
 		hs->header_list = NULL;
 	}
 
-	foreach(lc, hs->at_origin ? hs->options.headers : NIL)
-	{
-		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
-
-		if (l == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		hs->header_list = l;
-	}
+	/* headers, which may carry a key, and signing only at the given URL's origin */
+	if (hs->at_origin)
+		http_append_headers(hs, hs->options.headers);
 	if (hs->base.received > 0)
 	{
 		(void) http_add_header(hs, "If-Range", hs->validator);
@@ -508,34 +553,12 @@ http_start_transfer(HttpStream *hs)
 			hs->options.if_modified_since = NULL;
 	}
 
-	http_setopt(hs, CURLOPT_URL, hs->url);
-	/* an object's key is sent as it is: "../" in it must not reach another bucket */
-	if (hs->options.store)
-		http_setopt(hs, CURLOPT_PATH_AS_IS, 1L);
-	if (hs->at_origin && hs->options.aws_sigv4)
-	{
-		http_setopt(hs, CURLOPT_AWS_SIGV4, hs->options.aws_sigv4);
-		http_setopt(hs, CURLOPT_USERPWD, hs->options.userpwd);
-	}
-	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
-	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
-	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);	/* http_follow_redirect */
-	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
-	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
-	/* a proxy from the server's environment would hide the target's address */
-	if (hs->options.restricted)
-		http_setopt(hs, CURLOPT_PROXY, "");
-	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
+	http_set_common_options(hs, hs->url, hs->at_origin);	/* redirects: http_follow_redirect */
 	http_setopt(hs, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	http_setopt(hs, CURLOPT_LOW_SPEED_TIME, (long) elt_low_speed_timeout_s);
 	http_setopt(hs, CURLOPT_BUFFERSIZE, 256L * 1024);
-	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
-	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
 	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_write_cb);
 	http_setopt(hs, CURLOPT_WRITEDATA, hs);
-	http_setopt(hs, CURLOPT_HEADERFUNCTION, http_header_cb);
-	http_setopt(hs, CURLOPT_HEADERDATA, hs);
-	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
 	if (elt_max_download_kb > 0)
 		http_setopt(hs, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) elt_max_download_kb * 1024);
 
@@ -547,7 +570,7 @@ http_start_transfer(HttpStream *hs)
 	hs->resume_refused = false;
 	hs->paused = false;
 	hs->reading_error = false;
-	hs->error_doc_len = 0;
+	hs->kept_body_len = 0;
 	elt_http_headers_reset(&hs->response);
 
 	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
@@ -631,9 +654,9 @@ http_report_status(HttpStream *hs)
 {
 	http_set_retry_after(hs, hs->response.retry_after_s > 0 ?
 						 Min(hs->response.retry_after_s, 300) * 1000 : 0);
-	if (hs->options.store && hs->error_doc_len > 0 && hs->status < 500 && hs->status != 429)
-		elt_store_report_refusal(hs->base.display_url, hs->status, hs->error_doc,
-								 hs->error_doc_len);
+	if (hs->options.store && hs->kept_body_len > 0 && hs->status < 500 && hs->status != 429)
+		elt_store_report_refusal(hs->base.display_url, hs->status, hs->kept_body,
+								 hs->kept_body_len);
 	ereport(ERROR,
 			(errcode(http_status_errcode(hs->status)),
 			 errmsg("HTTP status %ld fetching \"%s\"", hs->status, hs->base.display_url),
@@ -900,11 +923,11 @@ http_keep_cb(char *data, size_t size, size_t nmemb, void *arg)
 	size_t		len = total;
 	size_t		n;
 
-	while (hs->error_doc_len == 0 && len > 0 && isspace((unsigned char) *data))
+	while (hs->kept_body_len == 0 && len > 0 && isspace((unsigned char) *data))
 		data++, len--;
-	n = Min(len, sizeof(hs->error_doc) - hs->error_doc_len);
-	memcpy(hs->error_doc + hs->error_doc_len, data, n);
-	hs->error_doc_len += n;
+	n = Min(len, sizeof(hs->kept_body) - hs->kept_body_len);
+	memcpy(hs->kept_body + hs->kept_body_len, data, n);
+	hs->kept_body_len += n;
 	return total;
 }
 
@@ -923,7 +946,6 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 {
 	HttpStream *hs = palloc0(sizeof(HttpStream));
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-	ListCell   *lc;
 	long		status = 0;
 	bool		done = false;
 	CURLcode	result = CURLE_OK;
@@ -942,34 +964,10 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 				 errmsg("could not create a libcurl handle")));
 	if (req->content_type)
 		(void) http_add_header(hs, "Content-Type", req->content_type);
-	foreach(lc, options->headers)
-	{
-		struct curl_slist *l = curl_slist_append(hs->header_list, lfirst(lc));
-
-		if (l == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		hs->header_list = l;
-	}
-	http_setopt(hs, CURLOPT_URL, url);
-	if (options->store)
-		http_setopt(hs, CURLOPT_PATH_AS_IS, 1L);
-	if (options->aws_sigv4)
-	{
-		http_setopt(hs, CURLOPT_AWS_SIGV4, options->aws_sigv4);
-		http_setopt(hs, CURLOPT_USERPWD, options->userpwd);
-	}
-	http_setopt(hs, CURLOPT_NOSIGNAL, 1L);
-	http_setopt(hs, CURLOPT_PROTOCOLS_STR, "http,https");
-	http_setopt(hs, CURLOPT_FOLLOWLOCATION, 0L);
-	http_setopt(hs, CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
-	http_setopt(hs, CURLOPT_OPENSOCKETDATA, hs);
-	if (options->restricted)
-		http_setopt(hs, CURLOPT_PROXY, "");
+	http_append_headers(hs, options->headers);
+	http_set_common_options(hs, url, true);
 	if (req->timeout_ms > 0)
 		http_setopt(hs, CURLOPT_TIMEOUT_MS, (long) req->timeout_ms);
-	http_setopt(hs, CURLOPT_CONNECTTIMEOUT, (long) elt_connect_timeout_s);
-	http_setopt(hs, CURLOPT_USERAGENT, "pg_elt/" PG_ELT_VERSION);
-	http_setopt(hs, CURLOPT_HTTPHEADER, hs->header_list);
 	http_setopt(hs, CURLOPT_CUSTOMREQUEST, req->method);
 	if (req->body)
 	{
@@ -980,9 +978,6 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 		http_setopt(hs, CURLOPT_POSTFIELDS, "");
 	http_setopt(hs, CURLOPT_WRITEFUNCTION, http_keep_cb);
 	http_setopt(hs, CURLOPT_WRITEDATA, hs);
-	http_setopt(hs, CURLOPT_HEADERFUNCTION, http_header_cb);
-	http_setopt(hs, CURLOPT_HEADERDATA, hs);
-	http_setopt(hs, CURLOPT_ERRORBUFFER, hs->errbuf);
 	if (curl_multi_add_handle(hs->multi, hs->easy) != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYSTEM_ERROR),
@@ -1018,8 +1013,8 @@ elt_http_request(const char *url, const HttpOptions *options, HttpRequest *req, 
 	else
 		*error = psprintf("could not send a request to \"%s\": %s", hs->base.display_url,
 						  hs->errbuf[0] ? hs->errbuf : curl_easy_strerror(result));
-	req->response_len = hs->error_doc_len;
-	memcpy(req->response, hs->error_doc, hs->error_doc_len);
+	req->response_len = hs->kept_body_len;
+	memcpy(req->response, hs->kept_body, hs->kept_body_len);
 	req->response_headers = hs->response;
 	http_release(hs);
 	return status;
