@@ -135,13 +135,17 @@ CREATE TRIGGER check_flow_schedule BEFORE INSERT OR UPDATE ON elt.flows
  * ------------------------------------------------------------------ */
 
 -- Tells listeners on channel pg_elt of a state change, when it commits.
+-- (The hot functions the runtime calls are plpgsql, whose plans a session
+-- keeps: an SQL function with a SET clause is planned at every call.)
 CREATE FUNCTION elt._notify(run_id bigint, task text, state text) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pg_notify('pg_elt',
-                     format('{"run_id": %s, "flow": %s%s, "state": %s}', run_id,
-                            to_json((SELECT r.flow FROM elt.flow_runs r WHERE r.run_id = _notify.run_id))::text,
-                            CASE WHEN task IS NOT NULL THEN ', "task": ' || to_json(task)::text ELSE '' END,
-                            to_json(state)::text))
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pg_notify('pg_elt',
+                      format('{"run_id": %s, "flow": %s%s, "state": %s}', _notify.run_id,
+                             to_json((SELECT r.flow FROM elt.flow_runs r WHERE r.run_id = _notify.run_id))::text,
+                             CASE WHEN _notify.task IS NOT NULL THEN ', "task": ' || to_json(_notify.task)::text ELSE '' END,
+                             to_json(_notify.state)::text));
+END
 $$;
 REVOKE EXECUTE ON FUNCTION elt._notify(bigint, text, text) FROM PUBLIC;
 
@@ -187,36 +191,104 @@ CREATE FUNCTION elt._states() RETURNS text[]
     AS 'MODULE_PATHNAME', 'elt_states' LANGUAGE C IMMUTABLE
     SET search_path = pg_catalog, pg_temp;
 
+/*
+ * A wake-up of the scheduler costs what is due, not what is scheduled: each
+ * enabled, scheduled flow has a row in elt.schedule_slots, kept by a trigger
+ * and found by its next slot through an index.  A row the trigger writes is
+ * dirty (next_slot -infinity): due at once, for the scheduler to compute.
+ */
+CREATE INDEX schedule_slots_due ON elt.schedule_slots (next_slot);
+
+-- Runs as the extension's owner: the row it writes is that of the flow
+-- the caller was allowed to change.
+CREATE FUNCTION elt._keep_schedule_slot() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT (NEW.enabled AND NEW.schedule IS NOT NULL) THEN
+        -- disabled or unscheduled flows start afresh when scheduled again
+        DELETE FROM elt.schedule_slots WHERE flow = NEW.name AND owner = NEW.owner;
+    ELSIF TG_OP = 'INSERT' OR NOT OLD.enabled OR OLD.schedule IS NULL
+          OR NEW.schedule IS DISTINCT FROM OLD.schedule OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
+        INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
+        VALUES (NEW.name, NEW.owner, NEW.schedule,
+                coalesce(NEW.timezone, current_setting('pg_elt.timezone')), '-infinity')
+        ON CONFLICT (flow, owner) DO UPDATE
+           SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._keep_schedule_slot() FROM PUBLIC;
+CREATE TRIGGER keep_schedule_slot AFTER INSERT OR UPDATE OF schedule, timezone, enabled ON elt.flows
+    FOR EACH ROW EXECUTE FUNCTION elt._keep_schedule_slot();
+
+/*
+ * The slots made right with the flows, in one pass over all of them: when
+ * the scheduler starts (after an upgrade or a restore, whose rows no trigger
+ * saw), when the configuration is reloaded (pg_elt.timezone), and once a
+ * minute, with the flows of dropped owners disabled.
+ */
+CREATE FUNCTION elt._sync_schedule_slots() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM elt._disable_orphaned_flows();
+    DELETE FROM elt.schedule_slots s
+     WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
+                        WHERE f.name = s.flow AND f.owner = s.owner AND f.enabled AND f.schedule IS NOT NULL);
+    INSERT INTO elt.schedule_slots AS s (flow, owner, schedule, timezone, next_slot)
+    SELECT f.name, f.owner, f.schedule, coalesce(f.timezone, current_setting('pg_elt.timezone')), '-infinity'
+      FROM elt.flows f
+     WHERE f.enabled AND f.schedule IS NOT NULL
+    ON CONFLICT (flow, owner) DO UPDATE
+       SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot
+     WHERE s.schedule IS DISTINCT FROM EXCLUDED.schedule OR s.timezone IS DISTINCT FROM EXCLUDED.timezone;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION elt._sync_schedule_slots() FROM PUBLIC;
+
+-- The scheduler's claim of runs due, each round: plpgsql, for a kept plan.
+CREATE OR REPLACE FUNCTION elt._claim_runs(n integer) RETURNS TABLE (run_id bigint, owner oid)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN QUERY
+    UPDATE elt.flow_runs r SET state = 'running'
+     WHERE r.run_id IN (SELECT q.run_id FROM elt.flow_runs q
+                         WHERE q.state = 'pending' AND q.run_at <= clock_timestamp()
+                           AND EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = q.owner)
+                         ORDER BY q.run_at, q.priority DESC, q.run_id
+                         LIMIT _claim_runs.n FOR UPDATE SKIP LOCKED)
+    RETURNING r.run_id, (SELECT a.oid FROM pg_roles a WHERE a.rolname = r.owner);
+END
+$$;
+
+-- Queues runs for due slots and computes dirty ones; returns the next slot.
 CREATE OR REPLACE FUNCTION elt._fire_schedules() RETURNS timestamptz
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     sched record;
     now_ts timestamptz := clock_timestamp();
     nxt timestamptz;
-    wake timestamptz := 'infinity';
     active integer;
     skipped text;
 BEGIN
-    PERFORM elt._disable_orphaned_flows();
-    -- disabled or unscheduled flows start afresh when scheduled again
-    DELETE FROM elt.schedule_slots s
-     WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
-                        WHERE f.name = s.flow AND f.owner = s.owner AND f.enabled AND f.schedule IS NOT NULL);
     FOR sched IN
         SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner, fl.priority,
                coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz,
                s.schedule AS slot_schedule, s.timezone AS slot_tz, s.next_slot
-          FROM elt.flows fl LEFT JOIN elt.schedule_slots s ON s.flow = fl.name AND s.owner = fl.owner
-         WHERE fl.enabled AND fl.schedule IS NOT NULL
+          FROM elt.schedule_slots s JOIN elt.flows fl ON fl.name = s.flow AND fl.owner = s.owner
+         WHERE s.next_slot <= now_ts AND fl.enabled AND fl.schedule IS NOT NULL
+         ORDER BY s.next_slot
     LOOP
       BEGIN
-        IF sched.slot_schedule IS DISTINCT FROM sched.schedule OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
-            nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
-            INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
-            VALUES (sched.name, sched.owner, sched.schedule, sched.tz, nxt)
-            ON CONFLICT (flow, owner) DO UPDATE
-               SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot;
-        ELSIF sched.next_slot <= now_ts THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = sched.owner) THEN
+            PERFORM elt._disable_orphaned_flows();	-- which drops the slot
+        ELSIF sched.next_slot = '-infinity' OR sched.slot_schedule IS DISTINCT FROM sched.schedule
+              OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
+            UPDATE elt.schedule_slots
+               SET schedule = sched.schedule, timezone = sched.tz,
+                   next_slot = elt.schedule_next(sched.schedule, now_ts, sched.tz)
+             WHERE flow = sched.name AND owner = sched.owner;
+        ELSE
             skipped := NULL;
             SELECT count(*) INTO active FROM elt.flow_runs r
              WHERE r.flow = sched.name AND r.owner = sched.owner AND r.state IN ('pending', 'running');
@@ -240,22 +312,17 @@ BEGIN
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);
             UPDATE elt.schedule_slots SET last_slot = next_slot, next_slot = nxt
              WHERE flow = sched.name AND owner = sched.owner;
-        ELSE
-            nxt := sched.next_slot;
         END IF;
-        wake := least(wake, nxt);
       EXCEPTION WHEN OTHERS THEN
         -- one broken schedule must not stop the others: park it until it changes
-        INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
-        VALUES (sched.name, sched.owner, sched.schedule, sched.tz, 'infinity')
-        ON CONFLICT (flow, owner) DO UPDATE
-           SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = 'infinity';
+        UPDATE elt.schedule_slots SET schedule = sched.schedule, timezone = sched.tz, next_slot = 'infinity'
+         WHERE flow = sched.name AND owner = sched.owner;
         INSERT INTO elt.logs (flow, owner, logged_at, level, sqlstate, message)
         VALUES (sched.name, sched.owner, clock_timestamp(), 'warning', SQLSTATE,
                 'schedule disabled until it is changed: ' || SQLERRM);
       END;
     END LOOP;
-    RETURN wake;
+    RETURN coalesce((SELECT min(next_slot) FROM elt.schedule_slots), 'infinity');
 END
 $$;
 
@@ -568,7 +635,12 @@ $$;
  * ------------------------------------------------------------------ */
 
 CREATE FUNCTION elt._reuse_results(run bigint) RETURNS SETOF text
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM elt.flow_runs r WHERE r.run_id = _reuse_results.run AND r.retry_of IS NOT NULL) THEN
+        RETURN;				-- not a re-run: the common case, made cheap
+    END IF;
+    RETURN QUERY
     WITH old AS (
         SELECT DISTINCT ON (t.task) t.*
           FROM elt.task_runs t JOIN elt.flow_runs r ON t.run_id = r.retry_of
@@ -593,7 +665,8 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
          WHERE NOT EXISTS (SELECT 1 FROM elt.task_runs x
                             WHERE x.run_id = _reuse_results.run AND x.task = o.task)
         RETURNING task)
-    SELECT task FROM taken UNION ALL SELECT task FROM added
+    SELECT t.task FROM taken t UNION ALL SELECT a.task FROM added a;
+END
 $$;
 REVOKE EXECUTE ON FUNCTION elt._reuse_results(bigint) FROM PUBLIC;
 
@@ -1301,12 +1374,14 @@ REVOKE EXECUTE ON FUNCTION elt._queue_event(text, text, name, bigint, jsonb) FRO
 
 -- What every event of a run says.
 CREATE FUNCTION elt._run_event(event text, r elt.flow_runs) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT jsonb_build_object('event', event, 'run_id', r.run_id, 'flow', r.flow, 'owner', r.owner,
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN jsonb_build_object('event', event, 'run_id', r.run_id, 'flow', r.flow, 'owner', r.owner,
                               'database', current_database(), 'state', r.state, 'message', r.message,
                               'trigger', r.trigger, 'started_at', r.started_at, 'ended_at', r.ended_at,
                               'duration_s', round(extract(epoch FROM coalesce(r.ended_at, clock_timestamp()) - r.started_at)::numeric, 3),
-                              'rows_loaded', r.rows_loaded, 'attempt', r.attempt)
+                              'rows_loaded', r.rows_loaded, 'attempt', r.attempt);
+END
 $$;
 
 -- A run's end is an event, in the transaction that records it.
@@ -1350,8 +1425,9 @@ REVOKE EXECUTE ON FUNCTION elt._queue_long_runs() FROM PUBLIC;
 -- When the scheduler is next wanted for notifications: an event is due,
 -- or a run becomes long-running for a rule (NULL: neither).
 CREATE FUNCTION elt._next_delivery() RETURNS timestamptz
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT least(
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN least(
         (SELECT min(next_attempt_at) FROM elt.notification_outbox
           WHERE delivered_at IS NULL AND given_up_at IS NULL),
         (SELECT min(coalesce(fr.started_at, clock_timestamp()) + q.long_running)
@@ -1361,7 +1437,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
             AND (q.flow IS NULL OR q.flow = fr.flow)
             AND NOT EXISTS (SELECT 1 FROM elt.notification_outbox o
                              WHERE o.owner = q.owner AND o.rule = q.name AND o.run_id = fr.run_id
-                               AND o.event = 'long_running')))
+                               AND o.event = 'long_running')));
+END
 $$;
 
 -- The ledger of incremental loads: the objects each role loaded into each

@@ -60,6 +60,42 @@ INSERT INTO elt.flows (name, schedule, timezone) VALUES ('sched', '@daily', 'Eur
 SELECT name, schedule, timezone, enabled, catchup, max_active_runs FROM elt.flows WHERE name = 'sched';
 DELETE FROM elt.flows WHERE name = 'sched';
 
+-- The scheduler's slots: written with the flow (dirty: -infinity), computed
+-- by the scheduler, and read by a round only when due.  (No scheduler runs
+-- here: the calls below are its.)
+SET ROLE elt_alice;
+INSERT INTO elt.flows (name, schedule) VALUES ('slot_a', '@daily'), ('slot_b', '@hourly');
+RESET ROLE;
+SELECT flow, owner, schedule, timezone, next_slot FROM elt.schedule_slots WHERE flow LIKE 'slot_%' ORDER BY flow;
+SELECT elt._fire_schedules() > now() AS next_is_ahead;
+SELECT flow, next_slot > now() AS computed FROM elt.schedule_slots WHERE flow LIKE 'slot_%' ORDER BY flow;
+-- a slot not due is not read, even one out of step with its flow, which
+-- only the pass over every flow mends; a due one (missed, no catchup) is
+-- skipped and logged, and moves on
+UPDATE elt.schedule_slots SET schedule = 'stale' WHERE flow = 'slot_b';
+UPDATE elt.schedule_slots SET next_slot = now() - interval '2 hours' WHERE flow = 'slot_a';
+SELECT elt._fire_schedules() > now() AS next_is_ahead;
+SELECT flow, schedule, next_slot > now() AS ahead FROM elt.schedule_slots WHERE flow LIKE 'slot_%' ORDER BY flow;
+SELECT flow, level, message LIKE '%was missed%catchup is off' AS missed FROM elt.logs WHERE flow LIKE 'slot_%';
+SELECT count(*) AS runs FROM elt.flow_runs WHERE flow LIKE 'slot_%';
+SELECT elt._sync_schedule_slots();
+SELECT flow, schedule, next_slot FROM elt.schedule_slots WHERE flow = 'slot_b';
+-- a change of schedule or time zone makes the slot dirty; disabling drops it
+SET ROLE elt_alice;
+UPDATE elt.flows SET timezone = 'Europe/Paris' WHERE name = 'slot_a';
+UPDATE elt.flows SET enabled = false WHERE name = 'slot_b';
+RESET ROLE;
+SELECT flow, timezone, next_slot FROM elt.schedule_slots WHERE flow LIKE 'slot_%' ORDER BY flow;
+-- a user cannot write slots, or reach the trigger's function
+SET ROLE elt_alice;
+SELECT error_of($$UPDATE elt.schedule_slots SET next_slot = now() WHERE flow = 'slot_a'$$);
+SELECT error_of($$SELECT elt._keep_schedule_slot()$$);
+SELECT error_of($$SELECT elt._sync_schedule_slots()$$);
+RESET ROLE;
+DELETE FROM elt.flows WHERE name LIKE 'slot_%';
+DELETE FROM elt.logs WHERE flow LIKE 'slot_%';
+SELECT count(*) AS slots_left FROM elt.schedule_slots WHERE flow LIKE 'slot_%';
+
 -- Queued runs need the scheduler, which needs the preload.
 INSERT INTO elt.flows (name) VALUES ('q');
 INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('q', 't', 'sql', 'SELECT 1');

@@ -7,7 +7,10 @@
  *
  *	  At start it marks runs whose worker is gone as crashed and queues a
  *	  re-run for flows with retries (elt._recover_runs).  Then it loops:
- *	  fire due schedules, queueing runs (elt._fire_schedules); start queued
+ *	  fire due schedules, queueing runs (elt._fire_schedules, which reads
+ *	  only the due slots, by index: a round costs what is due, not what is
+ *	  scheduled; elt._sync_schedule_slots, a pass over every flow, runs at
+ *	  start, on reload and once a minute); start queued
  *	  runs whose time has come, oldest first, as pg_elt.max_workers allows
  *	  (elt._claim_runs, then a run worker each: run_worker.c); prune
  *	  history; and sleep until the next schedule or queued run, or until
@@ -331,6 +334,16 @@ scheduler_prune(void)
 	scheduler_commit();
 }
 
+static void
+scheduler_sync_slots(void)
+{
+	bool		isnull;
+
+	scheduler_begin();
+	(void) scheduler_query("SELECT elt._sync_schedule_slots()", 0, NULL, NULL, &isnull);
+	scheduler_commit();
+}
+
 /*
  * Has the database nothing for a scheduler: no enabled schedule, no queued
  * run, no run this scheduler started that is still to be watched, no run
@@ -375,7 +388,8 @@ scheduler_detach(int code, Datum arg)
 
 typedef struct SchedulerRound
 {
-	TimestampTz next_recovery;	/* of crashed runs, and pruning */
+	TimestampTz next_recovery;	/* of crashed runs, pruning, a sync of slots */
+	bool		sync_slots;		/* at start and after a reload: now */
 	TimestampTz wake;			/* out: when to look again; 0: leave */
 } SchedulerRound;
 
@@ -399,7 +413,13 @@ scheduler_step(void *arg)
 	if (now >= round->next_recovery)
 	{
 		scheduler_prune();
+		round->sync_slots = true;
 		round->next_recovery = TimestampTzPlusMilliseconds(now, RECOVERY_INTERVAL_MS);
+	}
+	if (round->sync_slots)
+	{
+		scheduler_sync_slots();
+		round->sync_slots = false;
 	}
 	round->wake = round->next_recovery;
 	next = elt_launch_schedules ? scheduler_fire() : 0;
@@ -469,6 +489,7 @@ elt_scheduler_main(Datum main_arg)
 	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	scheduler_start(database);
 	round.next_recovery = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), RECOVERY_INTERVAL_MS);
+	round.sync_slots = true;
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_elt scheduler", ALLOCSET_DEFAULT_SIZES);
 
 	while (!ShutdownRequestPending)
@@ -482,6 +503,7 @@ elt_scheduler_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			round.sync_slots = true;	/* pg_elt.timezone may have changed */
 		}
 		if (!elt_try_work(scheduler_step, &round))
 			round.wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SCHEDULER_ERROR_NAP_MS);

@@ -42,8 +42,14 @@
 # 9. small: 1,000 loads of a 1,000-row gzip file over HTTP into an
 #    existing table against 1,000 COPYs of the same rows from a local file,
 #    alternating, 3 rounds: the cost per call over COPY.
+# 10. sched: the scheduler with 20 flows firing "every 1 seconds" (one
+#    SELECT 1 task each; pg_elt.max_workers and max_idle_workers = 8), with no other scheduled
+#    flow against with 1,000 more that are not due, alternating, 3 rounds
+#    of 20 s: the scheduler process's CPU per run started (from
+#    /proc/PID/stat) and the due -> start delay (started_at - run_at) of
+#    every run, p50 and p99; medians and the CPU ratio.
 #
-#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small]
+#   bash test/bench.sh [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small|sched]
 #
 # Uses the local cluster 15/main (as test/demo.sh sets it up, with
 # shared_preload_libraries = 'pg_elt' added), database pg_elt_bench, and
@@ -51,7 +57,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small]"
+usage="usage: $0 [--runs N] [--rows N] [--only load|insert|citus|runs|map|cache|notify|store|small|sched]"
 runs=5
 rows=1369765
 only=""
@@ -64,7 +70,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$only" in
-    ""|load|insert|citus|runs|map|cache|notify|store|small) ;;
+    ""|load|insert|citus|runs|map|cache|notify|store|small|sched) ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
 # Whether part $1 is to run.
@@ -89,7 +95,7 @@ now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(now)" 'BEGIN {print e - s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {print a / b}'; }
 
-if want load || want insert || want runs || want map || want cache || want notify || want store || want small; then
+if want load || want insert || want runs || want map || want cache || want notify || want store || want small || want sched; then
     pg_elt_start_main_cluster pg_elt_bench
     # the scheduler (flow_submit) needs the preload
     if [ "$(su postgres -c "psql -qAtX -c 'SHOW shared_preload_libraries'")" != "pg_elt" ] ||
@@ -219,8 +225,76 @@ SELECT format('notify: %s of 20 failed runs posted their webhook; latency run en
 SQL
 }
 
+# The scheduler's CPU (user + system clock ticks of its process) now.
+scheduler_ticks() {
+    local pid
+    pid=$(psql_bench <<<"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_elt scheduler' AND datname = current_database()")
+    awk '{print $14 + $15}' "/proc/$pid/stat"
+}
+
+bench_sched() {
+    local round phase ticks0 ticks1 t0 hz
+    hz=$(getconf CLK_TCK)
+    psql_bench <<'SQL'
+SET client_min_messages = warning;
+ALTER SYSTEM SET pg_elt.max_workers = 8;
+ALTER SYSTEM SET pg_elt.max_idle_workers = 8;
+SELECT pg_reload_conf();
+DELETE FROM elt.flows WHERE name LIKE 'bench_tick_%' OR name LIKE 'bench_idle_%';
+INSERT INTO elt.flows (name, schedule, enabled)
+SELECT 'bench_idle_' || g, '0 3 1 1 *', false FROM generate_series(1, 1000) g;
+INSERT INTO elt.flows (name, schedule, enabled)
+SELECT 'bench_tick_' || g, 'every 1 seconds', false FROM generate_series(1, 20) g;
+INSERT INTO elt.tasks (flow, name, kind, sql)
+SELECT name, 't', 'sql', 'SELECT 1' FROM elt.flows WHERE name LIKE 'bench_tick_%' OR name LIKE 'bench_idle_%';
+CREATE TABLE IF NOT EXISTS bench_sched_rounds (phase text, ms_per_run float8, runs int, t0 timestamptz, t1 timestamptz);
+TRUNCATE bench_sched_rounds;
+UPDATE elt.flows SET enabled = true WHERE name LIKE 'bench_tick_%';
+SQL
+    for round in 1 2 3; do
+        for phase in none 1000; do
+            psql_bench <<<"UPDATE elt.flows SET enabled = ('$phase' = '1000') WHERE name LIKE 'bench_idle_%'" >/dev/null
+            sleep 3
+            ticks0=$(scheduler_ticks)
+            t0=$(psql_bench <<<"SELECT clock_timestamp()")
+            sleep 20
+            ticks1=$(scheduler_ticks)
+            psql_bench <<SQL
+INSERT INTO bench_sched_rounds
+SELECT '$phase', ($ticks1 - $ticks0) * 1000.0 / $hz / greatest(count(*), 1), count(*), '$t0', clock_timestamp()
+  FROM elt.flow_runs WHERE flow LIKE 'bench_tick_%' AND started_at >= '$t0';
+SQL
+        done
+    done
+    psql_bench <<'SQL'
+SET client_min_messages = warning;
+UPDATE elt.flows SET enabled = false WHERE name LIKE 'bench_tick_%' OR name LIKE 'bench_idle_%';
+ALTER SYSTEM RESET pg_elt.max_workers;
+ALTER SYSTEM RESET pg_elt.max_idle_workers;
+SELECT pg_reload_conf() \g /dev/null
+WITH d AS (SELECT b.phase, extract(epoch FROM r.started_at - r.run_at) * 1000 AS ms
+             FROM bench_sched_rounds b JOIN elt.flow_runs r
+               ON r.flow LIKE 'bench_tick_%' AND r.trigger = 'schedule' AND r.started_at >= b.t0 AND r.started_at < b.t1),
+     c AS (SELECT phase, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_per_run) AS cpu, sum(runs) AS runs
+             FROM bench_sched_rounds GROUP BY phase)
+SELECT format('sched, %s flows not due: %s runs; scheduler CPU per run started: median %s ms; due -> start: p50 %s ms, p99 %s ms',
+              c.phase, c.runs, round(c.cpu::numeric, 3),
+              round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM d WHERE d.phase = c.phase)::numeric, 1),
+              round((SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM d WHERE d.phase = c.phase)::numeric, 1))
+  FROM c ORDER BY c.phase DESC;
+SELECT format('sched: CPU per run with 1,000 scheduled flows / with none: %s (target <= 1.2); due -> start p99 target <= 150 ms',
+              round(((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_per_run) FROM bench_sched_rounds WHERE phase = '1000')
+                   / (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_per_run) FROM bench_sched_rounds WHERE phase = 'none'))::numeric, 2));
+SQL
+}
+
 if [ "$only" = notify ]; then
     bench_notify
+    exit 0
+fi
+
+if [ "$only" = sched ]; then
+    bench_sched
     exit 0
 fi
 

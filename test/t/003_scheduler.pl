@@ -185,7 +185,7 @@ $node->safe_psql('postgres', q{
     INSERT INTO elt.flows (name, schedule) VALUES ('nightly', '@daily');
     INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('nightly', 't', 'sql', 'SELECT 1');
 });
-ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.schedule_slots WHERE flow = 'nightly'"),
+ok($node->poll_query_until('postgres', "SELECT count(*) = 1 FROM elt.schedule_slots WHERE flow = 'nightly' AND next_slot > now()"),
 	'the daily schedule has its next slot');
 $node->safe_psql('postgres', q{
     UPDATE elt.schedule_slots SET next_slot = now() - interval '2 hours' WHERE flow = 'nightly';

@@ -111,8 +111,8 @@ $node->safe_psql('postgres', q{
 });
 is(submit_and_wait('works'), 'completed', 'queued runs start while schedules are held back');
 ok(scheduler_round($node), 'the scheduler goes round again');
-# a fired schedule has its next slot computed in the first round that sees it
-is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'held'") . ' ' .
+# a flow's slot is written with it, and computed (here: not) by the scheduler
+is($node->safe_psql('postgres', "SELECT count(*) FROM elt.schedule_slots WHERE flow = 'held' AND next_slot > '-infinity'") . ' ' .
    $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'held'"), '0 0',
 	'no schedule fires while pg_elt.launch_schedules is off');
 $node->append_conf('postgresql.conf', "pg_elt.launch_schedules = on\n");
