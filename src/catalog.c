@@ -51,6 +51,8 @@ PG_FUNCTION_INFO_V1(elt_flow_owner_sql);
 
 static Oid	catalog_extension_owner(void);
 
+#define CATALOG_MAX_ARGS 16
+
 /*
  * Runs the enclosed SPI work as the extension owner, the way a SECURITY
  * DEFINER function with a fixed search_path would: the caller's
@@ -73,6 +75,9 @@ catalog_enter(CatalogScope *scope)
 	scope->guc_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* the catalog's statements are index probes: one kept plan each */
+	(void) set_config_option("plan_cache_mode", "force_generic_plan", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	SetUserIdAndSecContext(catalog_extension_owner(),
 						   scope->saved_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -88,15 +93,75 @@ catalog_leave(CatalogScope *scope)
 	SetUserIdAndSecContext(scope->saved_user, scope->saved_sec);
 }
 
-static void
-catalog_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-			 int expected)
+/*
+ * The catalog's statements are planned once per session and kept: a run's
+ * bookkeeping is the same few dozen statements, and parsing and planning
+ * them at every call was most of what a short task cost.  A statement is
+ * found by the address of its text, so catalog_exec takes string literals
+ * only (the macro refuses anything else when compiling).  The plan cache
+ * makes a kept plan again when what it reads changes (DROP and CREATE
+ * EXTENSION included) or when the role or search_path differs; an error
+ * while planning leaves an entry without a plan, to be made next time.
+ * Plans are never freed: a nested call may be running one.
+ */
+typedef struct CatalogPlan
 {
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	const char *sql;			/* key: a string literal's address */
+	int			nargs;
+	Oid			types[CATALOG_MAX_ARGS];
+	SPIPlanPtr	plan;
+} CatalogPlan;
 
+static HTAB *catalog_plans = NULL;
+
+static SPIPlanPtr
+catalog_plan(const char *sql, int nargs, Oid *types)
+{
+	CatalogPlan *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (nargs > CATALOG_MAX_ARGS)
+		return NULL;
+	if (catalog_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(const char *);
+		ctl.entrysize = sizeof(CatalogPlan);
+		catalog_plans = hash_create("pg_elt catalog plans", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	entry = hash_search(catalog_plans, &sql, HASH_ENTER, &found);
+	if (!found)
+		entry->plan = NULL;
+	if (entry->plan != NULL)
+		return (entry->nargs == nargs &&
+				memcmp(entry->types, types, sizeof(Oid) * nargs) == 0) ? entry->plan : NULL;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "pg_elt catalog query could not be planned (%d): %s", SPI_result, sql);
+	entry->nargs = nargs;
+	memcpy(entry->types, types, sizeof(Oid) * nargs);
+	entry->plan = plan;
+	return plan;
+}
+
+static void
+catalog_exec_literal(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+					 int expected)
+{
+	SPIPlanPtr	plan = catalog_plan(sql, nargs, types);
+	int			rc;
+
+	if (plan)
+		rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	else						/* the same text with other types: not kept */
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc != expected)
 		elog(ERROR, "pg_elt catalog query failed (%d): %s", rc, sql);
 }
+
+#define catalog_exec(sql, ...) catalog_exec_literal("" sql, __VA_ARGS__)
 
 /*
  * Tells listeners on channel pg_elt about a state change, with a small
@@ -207,12 +272,11 @@ catalog_flow_owner(const char *name, Oid who)
 	initStringInfo(&candidates);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT f.owner::text, r.oid FROM elt.flows f"
-							  "  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = f.owner"
-							  " WHERE f.name = $1 ORDER BY 1",
-							  1, (Oid[1]) {TEXTOID}, (Datum[1]) {CStringGetTextDatum(name)},
-							  NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the owners of flow \"%s\"", name);
+	catalog_exec("SELECT f.owner::text, r.oid FROM elt.flows f"
+				 "  LEFT JOIN pg_catalog.pg_roles r ON r.rolname = f.owner"
+				 " WHERE f.name = $1 ORDER BY 1",
+				 1, (Oid[1]) {TEXTOID}, (Datum[1]) {CStringGetTextDatum(name)},
+				 NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *owner = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
@@ -312,17 +376,20 @@ catalog_xmin_is_ours(HeapTuple tup, TupleDesc desc, int col)
 /*
  * The flow called name that role who means (its own, else the one of that
  * name among the roles it is a member of: elt._flow_owner), with its
- * tasks, allocated in cxt; NULL when who may see none.  Read as the
+ * tasks (for_task set: only that task, or the mapped task it is an
+ * instance of, and the tasks it depends on, near or far: what a helper
+ * needs of a flow of hundreds), allocated in cxt; NULL when who may see
+ * none.  Read as the
  * extension owner.  Also says whether the current transaction has
  * changed the definition: a background worker would not see those
  * changes.
  */
 FlowDef *
-elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext cxt)
+elt_catalog_load_flow(const char *name, Oid who, const char *for_task, MemoryContext cxt)
 {
 	CatalogScope scope;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(name)};
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(name)};
 	FlowDef    *flow;
 	MemoryContext old;
 	TupleDesc	desc;
@@ -364,39 +431,56 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
 	flow->timeout_ms = (int64) catalog_float(tup, desc, 7);
 	MemoryContextSwitchTo(old);
 
-	if (with_tasks)
-	{
+	if (for_task == NULL)
 		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
 					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
 					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
 					 "       cache_expiration::text, cache_key"
 					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
 					 2, types, values, NULL, SPI_OK_SELECT);
-		old = MemoryContextSwitchTo(cxt);
-		desc = SPI_tuptable->tupdesc;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			TaskDef    *task = palloc0(sizeof(TaskDef));
-
-			tup = SPI_tuptable->vals[i];
-			task->name = catalog_text(tup, desc, 1);
-			task->kind = catalog_text(tup, desc, 2);
-			task->config = catalog_jsonb(tup, desc, 3);
-			task->sql = catalog_text(tup, desc, 4);
-			task->depends_on = catalog_text_array(tup, desc, 5);
-			task->retries = DatumGetInt32(SPI_getbinval(tup, desc, 6, &(bool) {false}));
-			task->retry_delay_s = catalog_float(tup, desc, 7);
-			task->retry_backoff = catalog_float(tup, desc, 8);
-			task->timeout_ms = (int64) catalog_float(tup, desc, 9);
-			flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
-			task->tags = catalog_text_array(tup, desc, 11);
-			task->for_each = catalog_text(tup, desc, 12);
-			task->cache_expiration = catalog_text(tup, desc, 13);
-			task->cache_key = catalog_text(tup, desc, 14);
-			flow->tasks = lappend(flow->tasks, task);
-		}
-		MemoryContextSwitchTo(old);
+	else
+	{
+		values[2] = CStringGetTextDatum(for_task);
+		catalog_exec("WITH RECURSIVE needed (name) AS ("
+					 "    SELECT t.name FROM elt.tasks t"
+					 "     WHERE t.flow = $1 AND t.owner = $2"
+					 "       AND (t.name = $3 OR (t.for_each IS NOT NULL AND starts_with($3, t.name || '[')))"
+					 "    UNION"
+					 "    SELECT d.name FROM needed n"
+					 "      JOIN elt.tasks t ON t.flow = $1 AND t.owner = $2 AND t.name = n.name,"
+					 "           unnest(t.depends_on) AS d (name))"
+					 "SELECT name, kind, config, sql, depends_on, retries,"
+					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
+					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
+					 "       cache_expiration::text, cache_key"
+					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 AND name IN (SELECT name FROM needed)"
+					 " ORDER BY name",
+					 3, types, values, NULL, SPI_OK_SELECT);
 	}
+	old = MemoryContextSwitchTo(cxt);
+	desc = SPI_tuptable->tupdesc;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		TaskDef    *task = palloc0(sizeof(TaskDef));
+
+		tup = SPI_tuptable->vals[i];
+		task->name = catalog_text(tup, desc, 1);
+		task->kind = catalog_text(tup, desc, 2);
+		task->config = catalog_jsonb(tup, desc, 3);
+		task->sql = catalog_text(tup, desc, 4);
+		task->depends_on = catalog_text_array(tup, desc, 5);
+		task->retries = DatumGetInt32(SPI_getbinval(tup, desc, 6, &(bool) {false}));
+		task->retry_delay_s = catalog_float(tup, desc, 7);
+		task->retry_backoff = catalog_float(tup, desc, 8);
+		task->timeout_ms = (int64) catalog_float(tup, desc, 9);
+		flow->uncommitted |= catalog_xmin_is_ours(tup, desc, 10);
+		task->tags = catalog_text_array(tup, desc, 11);
+		task->for_each = catalog_text(tup, desc, 12);
+		task->cache_expiration = catalog_text(tup, desc, 13);
+		task->cache_key = catalog_text(tup, desc, 14);
+		flow->tasks = lappend(flow->tasks, task);
+	}
+	MemoryContextSwitchTo(old);
 	catalog_leave(&scope);
 	return flow;
 }
@@ -409,9 +493,9 @@ elt_catalog_load_flow(const char *name, Oid who, bool with_tasks, MemoryContext 
  * is a member of), the run must not execute it with the owner's rights.
  */
 FlowDef *
-elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt)
+elt_catalog_load_run_flow(const char *flow_name, const char *for_task, MemoryContext cxt)
 {
-	FlowDef    *flow = elt_catalog_load_flow(flow_name, GetSessionUserId(), true, cxt);
+	FlowDef    *flow = elt_catalog_load_flow(flow_name, GetSessionUserId(), for_task, cxt);
 
 	if (flow == NULL || flow->owner != GetSessionUserId())
 		ereport(ERROR,
@@ -1258,10 +1342,12 @@ static List *catalog_file_instances(TaskDef *task, Jsonb *params);
 /*
  * The instances of a mapped task, for a run with params: one TaskDef per
  * element of its for_each (after substitution), named task[1], task[2],
- * ..., each with its :item (and, for an object, its keys) bound.
+ * ..., each with its :item (and, for an object, its keys) bound.  With
+ * only > 0, only instance number only is made (a helper's, among
+ * hundreds), if there is one.
  */
-List *
-elt_flow_instances(TaskDef *task, Jsonb *params)
+static List *
+catalog_instances(TaskDef *task, Jsonb *params, int only)
 {
 	char	   *text;
 	Jsonb	   *array;
@@ -1269,6 +1355,7 @@ elt_flow_instances(TaskDef *task, Jsonb *params)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	List	   *instances = NIL;
+	int			n = 0;
 
 	if (elt_task_maps_files(task))
 		return catalog_file_instances(task, params);
@@ -1286,20 +1373,28 @@ elt_flow_instances(TaskDef *task, Jsonb *params)
 		TaskDef    *instance;
 		StringInfoData bound;
 
-		if (tok != WJB_ELEM)
+		if (tok != WJB_ELEM || (only > 0 && ++n != only))
 			continue;
 		instance = palloc(sizeof(TaskDef));
 		*instance = *task;
 		instance->for_each = NULL;
-		instance->name = psprintf("%s[%d]", task->name, list_length(instances) + 1);
+		instance->name = psprintf("%s[%d]", task->name, only > 0 ? only : list_length(instances) + 1);
 		elt_json_begin(&bound);
 		elt_json_add_json(&bound, "item", elt_jsonb_value_json(&v));
 		instance->bound = elt_json_end(&bound);
 		if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
 			instance->bound = elt_jsonb_merge(JsonbValueToJsonb(&v), instance->bound);
 		instances = lappend(instances, instance);
+		if (only > 0)
+			break;
 	}
 	return instances;
+}
+
+List *
+elt_flow_instances(TaskDef *task, Jsonb *params)
+{
+	return catalog_instances(task, params, 0);
 }
 
 /* Is task an extract mapped over the files its url lists (for_each 'files')? */
@@ -1390,7 +1485,8 @@ elt_flow_find_task(FlowDef *flow, Jsonb *params, const char *name)
 		{
 			ListCell   *ic;
 
-			foreach(ic, elt_flow_instances(task, params))
+			/* the instance's number is in its name: only that one is made */
+			foreach(ic, catalog_instances(task, params, atoi(name + len + 1)))
 				if (strcmp(((TaskDef *) lfirst(ic))->name, name) == 0)
 					return lfirst(ic);
 		}

@@ -95,7 +95,7 @@ typedef struct AttemptOutcome
 } AttemptOutcome;
 
 extern void elt_require_usage(const char *function);
-extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, bool with_tasks,
+extern FlowDef *elt_catalog_load_flow(const char *name, Oid who, const char *for_task,
 									   MemoryContext cxt);
 extern int64 elt_catalog_create_run(FlowDef *flow, Jsonb *params, const char *trigger,
 									TimestampTz run_at, bool running_here, const RunLink *link);
@@ -106,7 +106,8 @@ extern void elt_catalog_mark_paused(int64 run_id, bool paused);
 extern bool elt_catalog_request_pause(int64 run_id, bool pause, TimestampTz until);
 extern char *elt_catalog_claim_queued_run(int64 run_id, Jsonb **params);
 extern void elt_catalog_add_task_rows(int64 run_id, FlowDef *flow);
-extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, MemoryContext cxt);
+extern FlowDef *elt_catalog_load_run_flow(const char *flow_name, const char *for_task,
+										   MemoryContext cxt);
 extern List *elt_flow_order(FlowDef *flow);
 extern List *elt_flow_upstream(FlowDef *flow, TaskDef *task);
 extern bool elt_name_in_list(List *names, const char *name);

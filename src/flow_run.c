@@ -165,7 +165,7 @@ run_receive(RunCaller *rc)
 FlowDef *
 elt_check_runnable_flow(const char *name, bool starts_at_commit)
 {
-	FlowDef    *flow = elt_catalog_load_flow(name, GetUserId(), true, CurrentMemoryContext);
+	FlowDef    *flow = elt_catalog_load_flow(name, GetUserId(), NULL, CurrentMemoryContext);
 
 	if (flow == NULL)
 		ereport(ERROR,

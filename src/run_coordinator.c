@@ -547,7 +547,7 @@ run_begin(Coordinator *c, const char *flow_name, Jsonb *run_params)
 		}
 		w->run_id = w->args.run_id;
 	}
-	c->flow = elt_catalog_load_run_flow(flow_name, c->cxt);
+	c->flow = elt_catalog_load_run_flow(flow_name, NULL, c->cxt);
 	w->flow_name = MemoryContextStrdup(w->cxt, c->flow->name);
 	if (w->args.run_id == 0)
 	{

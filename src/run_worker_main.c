@@ -212,7 +212,7 @@ helper_task(MemoryContext cxt, FlowDef **flow_out, Jsonb **params)
 	elt_begin_work();
 	MemoryContextSwitchTo(cxt);
 	flow_name = elt_catalog_run_flow(this_run.run_id, params);
-	flow = flow_name ? elt_catalog_load_run_flow(flow_name, cxt) : NULL;
+	flow = flow_name ? elt_catalog_load_run_flow(flow_name, this_run.args.task, cxt) : NULL;
 	task = flow ? elt_flow_find_task(flow, *params, this_run.args.task) : NULL;
 	if (task)
 	{

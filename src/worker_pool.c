@@ -111,7 +111,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* This worker's slot, for the life of the process; -1 when unpooled. */
 static int	my_slot = -1;
 static int	my_jobs = 0;
-static bool my_session_reset = false;	/* after the last job */
+static bool my_pooled = false;	/* idle in the pool after the last job */
 
 /* Whether the current transaction moves the generation on as it commits. */
 static bool invalidate_at_commit = false;
@@ -485,25 +485,47 @@ static void pool_reset_session(void *arg);
 /*
  * The job is done: a pooled worker resets its session first (what the job
  * held, session locks say, is let go), then its requester may go on (and
- * no longer signal us).
+ * no longer signal us).  A worker that stays is idle from the same moment,
+ * under the same lock: a requester that goes on at once (a run's next
+ * task) finds it, instead of starting a worker while this one is still on
+ * its way to the pool.  When pg_elt.max_idle_workers wait already, the
+ * one that waited longest makes room: a worker just done is the likelier
+ * to be wanted (the run's worker, after its helpers).  It stays unless it
+ * is unpooled, served POOL_MAX_JOBS jobs, its session could not be reset,
+ * or it is of an older generation.
  */
 void
 elt_pool_job_done(void)
 {
 	PoolSlot   *slot;
 	struct Latch *requester;
+	struct Latch *retired = NULL;
+	bool		reset;
 
 	if (my_slot < 0)
 		return;
 	my_jobs++;
-	my_session_reset = pooling() && my_jobs < POOL_MAX_JOBS &&
-		elt_try_work(pool_reset_session, NULL);
+	reset = pooling() && my_jobs < POOL_MAX_JOBS && elt_try_work(pool_reset_session, NULL);
 	slot = &pool->slots[my_slot];
 	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
 	slot->job_done = true;
 	requester = slot->requester;
 	slot->requester = NULL;
+	my_pooled = reset && slot->generation == pg_atomic_read_u64(&pool->generation);
+	if (my_pooled)
+	{
+		int			nidle = 0;
+
+		for (int i = 0; i < pool->nslots; i++)
+			nidle += pool->slots[i].state == SLOT_IDLE;
+		if (nidle >= elt_max_idle_workers)
+			retired = retire_longest_idle();
+		slot->state = SLOT_IDLE;
+		slot->since = GetCurrentTimestamp();
+	}
 	LWLockRelease(pool->lock);
+	if (retired)
+		SetLatch(retired);
 	if (requester)
 		SetLatch(requester);
 }
@@ -545,37 +567,20 @@ pool_check_role(void)
 }
 
 /*
- * After a job (and elt_pool_job_done): waits, idle, for the next job,
- * whose args it copies.  When pg_elt.max_idle_workers
- * wait already, the one that waited longest makes room: a worker just
- * done is the likelier to be wanted (the run's worker, after its
- * helpers).  False when the worker is to exit instead: unpooled, its idle
- * time is up, it was retired or is of an older generation, it served
- * POOL_MAX_JOBS jobs, or its session could not be reset.
+ * After a job (and elt_pool_job_done, which made the worker idle or not):
+ * waits for the next job, whose args it copies.  False when the worker is
+ * to exit instead: it was not pooled, its idle time is up, or it was
+ * retired or is of an older generation.
  */
 bool
 elt_pool_next_job(void *args, Size args_len)
 {
 	PoolSlot   *slot;
-	int			nidle = 0;
-	struct Latch *retired = NULL;
 	TimestampTz deadline;
 
-	if (my_slot < 0 || !my_session_reset || !pooling())
+	if (my_slot < 0 || !my_pooled)
 		return false;
 	slot = &pool->slots[my_slot];
-	if (slot->generation != pg_atomic_read_u64(&pool->generation))
-		return false;
-	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < pool->nslots; i++)
-		nidle += pool->slots[i].state == SLOT_IDLE;
-	if (nidle >= elt_max_idle_workers)
-		retired = retire_longest_idle();
-	slot->state = SLOT_IDLE;
-	slot->since = GetCurrentTimestamp();
-	LWLockRelease(pool->lock);
-	if (retired)
-		SetLatch(retired);
 
 	pgstat_report_appname("pg_elt idle worker");
 	pgstat_report_activity(STATE_IDLE, NULL);

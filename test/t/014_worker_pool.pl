@@ -116,6 +116,20 @@ ok( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_elt idle worker'") <= 4,
 	'no more than pg_elt.max_idle_workers wait');
 
+# A helper is idle the moment its job is done: a run of 40 short
+# independent tasks (4 at a time) keeps its few helpers, instead of
+# starting a worker whenever the coordinator is quicker than the helper's
+# way back to the pool.  At most the coordinator and 4 helpers run them.
+$node->safe_psql('postgres', q{
+    SET ROLE alice;
+    INSERT INTO elt.flows (name) VALUES ('many');
+    INSERT INTO elt.tasks (flow, name, kind, sql)
+    SELECT 'many', 't' || g, 'sql', $$SELECT probe('many')$$ FROM generate_series(1, 40) g;});
+is(run_as('alice', 'many'), 'completed', 'a run of 40 independent tasks completes');
+is($node->safe_psql('postgres', "SELECT count(*) FROM seen WHERE flow = 'many'"), '40', 'every task ran');
+ok( $node->safe_psql('postgres', "SELECT count(DISTINCT pid) FROM seen WHERE flow = 'many'") <= 5,
+	'in no more processes than ran at once');
+
 # 4. A cancelled run's worker goes on to the next run, which its cancel
 # does not reach.
 my ($ret, $out, $err) = $node->psql('postgres',
