@@ -54,6 +54,14 @@ DATA = $(wildcard sql/pg_elt--*.sql)
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell curl-config --cflags)
 SHLIB_LINK = $(shell curl-config --libs) -lz
+
+# ISA-L's igzip inflates about three times as fast as zlib: used when its
+# headers are installed (Debian: libisal-dev), unless `make WITH_ISAL=0`.
+WITH_ISAL ?= $(if $(wildcard /usr/include/isa-l/igzip_lib.h),1,0)
+ifeq ($(WITH_ISAL),1)
+PG_CPPFLAGS += -DUSE_ISAL
+SHLIB_LINK += -lisal
+endif
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_elt--%,$(wildcard sql/*.sql))))

@@ -3,8 +3,10 @@
 #
 # 1. load: load_csv of the gzip taxi file over HTTP against server-side
 #    COPY of the same file uncompressed, in one run, alternating, into
-#    identical fresh typed tables.  Prints each run, the medians, the ratio
-#    a/b, and the loading backend's peak memory in (a).
+#    identical fresh typed tables, and (c) COPY FROM PROGRAM 'gzip -dc' of
+#    the gzip file (inflating in a child process, overlapped with COPY).
+#    Prints each run, the medians, the ratios a/b and c/b, the inflater
+#    pg_elt was built with, and the loading backend's peak memory in (a).
 # 2. insert: load_csv's two insert paths on the same file, alternating, into
 #    identical fresh typed tables: (a) the direct path ("path": "copy") and
 #    (b) the executor path ("path": "insert").  Prints each run, the
@@ -418,9 +420,11 @@ fresh_tables() {
 }
 
 bench_load() {
-    local a_times=() b_times=() mem_line="" i a b t0 ma mb peak_private
+    local a_times=() b_times=() c_times=() ab=() cb=() mem_line="" i a b c t0 ma mb mc peak_private
+    local inflater=zlib
+    ldd "$("$PG_CONFIG" --pkglibdir)/pg_elt.so" | grep -q libisal && inflater="ISA-L igzip"
     for i in $(seq "$runs"); do
-        fresh_tables bench_a bench_b
+        fresh_tables bench_a bench_b bench_c
 
         # (a) load_csv of the gzip file over HTTP
         load_csv_sampled "$url" bench_a
@@ -431,18 +435,28 @@ bench_load() {
         echo "COPY bench_b FROM '$csv' (FORMAT csv, HEADER);" | psql_bench >/dev/null
         b=$(since "$t0")
 
-        check_counts "$rows" psql_bench bench_a bench_b
-        a_times+=("$a"); b_times+=("$b")
-        printf 'run %d: (a) load_csv gz over HTTP %6.2f s   (b) COPY plain file %6.2f s   (a) backend peak RSS %d MB (private %d MB, VmHWM %d MB)\n' \
-            "$i" "$a" "$b" $((rss / 1024)) $((anon / 1024)) $((hwm / 1024))
+        # (c) COPY of the gzip file inflated by a child process (gzip -dc):
+        # what inflating in a helper process beside the backend would give
+        t0=$(now)
+        echo "COPY bench_c FROM PROGRAM 'gzip -dc $gz' (FORMAT csv, HEADER);" | psql_bench >/dev/null
+        c=$(since "$t0")
+
+        check_counts "$rows" psql_bench bench_a bench_b bench_c
+        a_times+=("$a"); b_times+=("$b"); c_times+=("$c")
+        ab+=("$(ratio "$a" "$b")"); cb+=("$(ratio "$c" "$b")")
+        printf 'run %d: (a) load_csv gz over HTTP %6.2f s   (b) COPY plain file %6.2f s   (c) COPY FROM PROGRAM gzip -dc %6.2f s   (a) backend peak RSS %d MB (private %d MB, VmHWM %d MB)\n' \
+            "$i" "$a" "$b" "$c" $((rss / 1024)) $((anon / 1024)) $((hwm / 1024))
         mem_line="$mem_line $anon"
     done
 
     ma=$(median "${a_times[@]}")
     mb=$(median "${b_times[@]}")
+    mc=$(median "${c_times[@]}")
     peak_private=$(printf '%s\n' $mem_line | sort -n | tail -1)
-    printf '\nmedian of %d runs: (a) %.2f s   (b) %.2f s   ratio a/b = %.2f   (target <= 1.25)\n' "$runs" "$ma" "$mb" \
-        "$(ratio "$ma" "$mb")"
+    printf '\nmedian of %d runs: (a) %.2f s   (b) %.2f s   (c) %.2f s   ratio a/b = %.2f (target <= 1.00)   c/b = %.2f   inflater: %s\n' \
+        "$runs" "$ma" "$mb" "$mc" "$(ratio "$ma" "$mb")" "$(ratio "$mc" "$mb")" "$inflater"
+    printf 'median of the paired ratios (each run against its own (b)): a/b = %.2f   c/b = %.2f\n' \
+        "$(median "${ab[@]}")" "$(median "${cb[@]}")"
     printf 'peak private memory of the loading backend in (a): %d MB (target < 100 MB)\n' $((peak_private / 1024))
 }
 

@@ -85,6 +85,9 @@ def main():
         corrupt[i] ^= 0x55
     write(d, "corrupt.csv.gz", bytes(corrupt))
     write(d, "truncated.csv.gz", bytes(good[: len(good) // 2]))
+    reserved = bytearray(good)
+    reserved[3] |= 0x20  # a reserved flag: RFC 1952 says fail (zlib does; igzip would not)
+    write(d, "reserved_flags.csv.gz", bytes(reserved))
     write(d, "bomb.csv.gz", gz("a,b\n" + "1,2\n" * (16 * 1024 * 1024 // 4)))
 
     # One line of 1 GB in about 1 MB of gzip: line length must be bounded.

@@ -56,9 +56,31 @@ chunk_of(void *p)
 	return (Chunk *) ((char *) p - offsetof(Chunk, data));
 }
 
+/* ---- memory context reset callbacks (the gzip stream's release) ---- */
+MemoryContext CurrentMemoryContext = NULL;
+static MemoryContextCallback *reset_callbacks = NULL;
+
+void
+MemoryContextRegisterResetCallback(MemoryContext context, MemoryContextCallback *cb)
+{
+	cb->next = reset_callbacks;
+	reset_callbacks = cb;
+}
+
+/* The guards the fuzzed code reads, at their defaults. */
+int			elt_max_inflated_kb = 8 * 1024;	/* 8 MB: the arena holds what is read */
+
+/* As the backend resets the context: callbacks first, then the memory. */
 void
 fuzz_reset(void)
 {
+	while (reset_callbacks)
+	{
+		MemoryContextCallback *cb = reset_callbacks;
+
+		reset_callbacks = cb->next;
+		cb->func(cb->arg);
+	}
 	while (arena.next != &arena)
 	{
 		Chunk	   *c = arena.next;

@@ -10,7 +10,9 @@
 # Targets: csv (sampler, column names), templates (psql-rule substitution),
 # schedule (cron and interval parser), headers (HTTP response headers),
 # url_mask (secret query parameters in URLs shown), body_template (webhook
-# bodies).
+# bodies), gzip (the gzip stream with the inflater pg_elt is built with,
+# ISA-L's igzip when libisal-dev is there, checked against zlib) and
+# gzip_zlib (the same stream with zlib's inflater).
 # A crash leaves its input in the target's directory (crash-*) and fails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,17 +33,27 @@ declare -A sources=(
     [headers]=src/http_headers.c
     [url_mask]=src/url_mask.c
     [body_template]=src/body_template.c
+    [gzip]=src/gzip_stream.c
+    [gzip_zlib]=src/gzip_stream.c
 )
+# the harness of a target, when it is not fuzz_TARGET.c, and its own flags
+declare -A harness=([gzip_zlib]=gzip)
+declare -A extra=([gzip]="-lz" [gzip_zlib]="-lz")
+if [ -f /usr/include/isa-l/igzip_lib.h ]; then
+    extra[gzip]="-DUSE_ISAL -lz -lisal"
+fi
 
 status=0
-for target in csv templates schedule headers url_mask body_template; do
+for target in csv templates schedule headers url_mask body_template gzip gzip_zlib; do
     bin=$work/fuzz_$target
-    clang "${cflags[@]}" -o "$bin" "$here/fuzz_$target.c" "$here/pg_stubs.c" "$here/never_called.c" \
-        "$root/${sources[$target]}" "${libs[@]}"
+    h=${harness[$target]:-$target}
+    # shellcheck disable=SC2086  # extra holds several words
+    clang "${cflags[@]}" -o "$bin" "$here/fuzz_$h.c" "$here/pg_stubs.c" "$here/never_called.c" \
+        "$root/${sources[$target]}" "${libs[@]}" ${extra[$target]:-}
     mkdir -p "$work/corpus_$target" "$work/artifacts_$target"
     if (cd "$work/artifacts_$target" && "$bin" -max_total_time="$seconds" -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=1 \
-            "$work/corpus_$target" "$here/corpus/$target") > "$work/$target.log" 2>&1; then
+            "$work/corpus_$target" "$here/corpus/$h") > "$work/$target.log" 2>&1; then
         runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/$target.log")
         echo "ok fuzz $target: ${runs:-?} inputs in ${seconds}s, no failure"
     else
