@@ -200,13 +200,16 @@ CREATE FUNCTION elt._states() RETURNS text[]
 CREATE INDEX schedule_slots_due ON elt.schedule_slots (next_slot);
 
 -- Runs as the extension's owner: the row it writes is that of the flow
--- the caller was allowed to change.
+-- the caller was allowed to change.  It fires on every UPDATE, since the
+-- checks before it may disable a flow whatever the statement set.
 CREATE FUNCTION elt._keep_schedule_slot() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT (NEW.enabled AND NEW.schedule IS NOT NULL) THEN
         -- disabled or unscheduled flows start afresh when scheduled again
-        DELETE FROM elt.schedule_slots WHERE flow = NEW.name AND owner = NEW.owner;
+        IF TG_OP = 'UPDATE' AND OLD.enabled AND OLD.schedule IS NOT NULL THEN
+            DELETE FROM elt.schedule_slots WHERE flow = NEW.name AND owner = NEW.owner;
+        END IF;
     ELSIF TG_OP = 'INSERT' OR NOT OLD.enabled OR OLD.schedule IS NULL
           OR NEW.schedule IS DISTINCT FROM OLD.schedule OR NEW.timezone IS DISTINCT FROM OLD.timezone THEN
         INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
@@ -219,29 +222,43 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION elt._keep_schedule_slot() FROM PUBLIC;
-CREATE TRIGGER keep_schedule_slot AFTER INSERT OR UPDATE OF schedule, timezone, enabled ON elt.flows
+CREATE TRIGGER keep_schedule_slot AFTER INSERT OR UPDATE ON elt.flows
     FOR EACH ROW EXECUTE FUNCTION elt._keep_schedule_slot();
 
 /*
  * The slots made right with the flows, in one pass over all of them: when
  * the scheduler starts (after an upgrade or a restore, whose rows no trigger
  * saw), when the configuration is reloaded (pg_elt.timezone), and once a
- * minute, with the flows of dropped owners disabled.
+ * minute, with the flows of dropped owners disabled.  A slot locked by an
+ * open transaction (a user's change of the flow) is skipped, not waited
+ * for: the trigger of that change writes it.
  */
 CREATE FUNCTION elt._sync_schedule_slots() RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '2s' AS $$
 BEGIN
     PERFORM elt._disable_orphaned_flows();
     DELETE FROM elt.schedule_slots s
-     WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
-                        WHERE f.name = s.flow AND f.owner = s.owner AND f.enabled AND f.schedule IS NOT NULL);
-    INSERT INTO elt.schedule_slots AS s (flow, owner, schedule, timezone, next_slot)
+     WHERE s.ctid IN (SELECT x.ctid FROM elt.schedule_slots x
+                       WHERE NOT EXISTS (SELECT 1 FROM elt.flows f
+                                          WHERE f.name = x.flow AND f.owner = x.owner
+                                            AND f.enabled AND f.schedule IS NOT NULL)
+                         FOR UPDATE SKIP LOCKED);
+    UPDATE elt.schedule_slots s
+       SET schedule = f.schedule, timezone = coalesce(f.timezone, current_setting('pg_elt.timezone')),
+           next_slot = '-infinity'
+      FROM elt.flows f
+     WHERE f.name = s.flow AND f.owner = s.owner
+       AND s.ctid IN (SELECT x.ctid FROM elt.schedule_slots x JOIN elt.flows g
+                          ON g.name = x.flow AND g.owner = x.owner
+                       WHERE x.schedule IS DISTINCT FROM g.schedule
+                          OR x.timezone IS DISTINCT FROM coalesce(g.timezone, current_setting('pg_elt.timezone'))
+                         FOR UPDATE OF x SKIP LOCKED);
+    INSERT INTO elt.schedule_slots (flow, owner, schedule, timezone, next_slot)
     SELECT f.name, f.owner, f.schedule, coalesce(f.timezone, current_setting('pg_elt.timezone')), '-infinity'
       FROM elt.flows f
      WHERE f.enabled AND f.schedule IS NOT NULL
-    ON CONFLICT (flow, owner) DO UPDATE
-       SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, next_slot = EXCLUDED.next_slot
-     WHERE s.schedule IS DISTINCT FROM EXCLUDED.schedule OR s.timezone IS DISTINCT FROM EXCLUDED.timezone;
+       AND NOT EXISTS (SELECT 1 FROM elt.schedule_slots x WHERE x.flow = f.name AND x.owner = f.owner)
+    ON CONFLICT (flow, owner) DO NOTHING;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION elt._sync_schedule_slots() FROM PUBLIC;
@@ -261,29 +278,44 @@ BEGIN
 END
 $$;
 
--- Queues runs for due slots and computes dirty ones; returns the next slot.
+/*
+ * Queues runs for due slots and computes dirty ones; returns the next slot.
+ * Each due slot is locked as it is read (one that an open transaction
+ * holds, a change of its flow, is left for the next round), and its flow
+ * read after: the two are as that change committed them.
+ */
 CREATE OR REPLACE FUNCTION elt._fire_schedules() RETURNS timestamptz
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    slot record;
     sched record;
     now_ts timestamptz := clock_timestamp();
     nxt timestamptz;
     active integer;
     skipped text;
 BEGIN
-    FOR sched IN
-        SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner, fl.priority,
-               coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz,
-               s.schedule AS slot_schedule, s.timezone AS slot_tz, s.next_slot
-          FROM elt.schedule_slots s JOIN elt.flows fl ON fl.name = s.flow AND fl.owner = s.owner
-         WHERE s.next_slot <= now_ts AND fl.enabled AND fl.schedule IS NOT NULL
+    FOR slot IN
+        SELECT s.flow, s.owner, s.schedule, s.timezone, s.next_slot
+          FROM elt.schedule_slots s
+         WHERE s.next_slot <= now_ts
          ORDER BY s.next_slot
+           FOR UPDATE SKIP LOCKED
     LOOP
+      SELECT fl.name, fl.schedule, fl.catchup, fl.max_active_runs, fl.params, fl.owner,
+             coalesce(fl.timezone, current_setting('pg_elt.timezone')) AS tz
+        INTO sched
+        FROM elt.flows fl
+       WHERE fl.name = slot.flow AND fl.owner = slot.owner AND fl.enabled AND fl.schedule IS NOT NULL;
+      IF NOT FOUND THEN
+          -- a slot no trigger dropped (a restore with triggers off, say)
+          DELETE FROM elt.schedule_slots WHERE flow = slot.flow AND owner = slot.owner;
+          CONTINUE;
+      END IF;
       BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles a WHERE a.rolname = sched.owner) THEN
             PERFORM elt._disable_orphaned_flows();	-- which drops the slot
-        ELSIF sched.next_slot = '-infinity' OR sched.slot_schedule IS DISTINCT FROM sched.schedule
-              OR sched.slot_tz IS DISTINCT FROM sched.tz THEN
+        ELSIF slot.next_slot = '-infinity' OR slot.schedule IS DISTINCT FROM sched.schedule
+              OR slot.timezone IS DISTINCT FROM sched.tz THEN
             UPDATE elt.schedule_slots
                SET schedule = sched.schedule, timezone = sched.tz,
                    next_slot = elt.schedule_next(sched.schedule, now_ts, sched.tz)
@@ -292,21 +324,21 @@ BEGIN
             skipped := NULL;
             SELECT count(*) INTO active FROM elt.flow_runs r
              WHERE r.flow = sched.name AND r.owner = sched.owner AND r.state IN ('pending', 'running');
-            IF now_ts - sched.next_slot > interval '1 minute' AND NOT sched.catchup THEN
-                skipped := format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', sched.next_slot);
+            IF now_ts - slot.next_slot > interval '1 minute' AND NOT sched.catchup THEN
+                skipped := format('slot %s skipped: it was missed (pg_elt was not running) and catchup is off', slot.next_slot);
             ELSIF active >= sched.max_active_runs THEN
                 skipped := format('slot %s skipped: %s run(s) of the flow still active (max_active_runs %s)',
-                                  sched.next_slot, active, sched.max_active_runs);
+                                  slot.next_slot, active, sched.max_active_runs);
             END IF;
             IF skipped IS NOT NULL THEN
                 INSERT INTO elt.logs (flow, owner, logged_at, level, message)
                 VALUES (sched.name, sched.owner, now_ts, 'warning', skipped);
                 PERFORM elt._queue_event('slot_skipped', sched.name, sched.owner, NULL,
                     jsonb_build_object('event', 'slot_skipped', 'flow', sched.name, 'owner', sched.owner,
-                                       'database', current_database(), 'slot', sched.next_slot,
+                                       'database', current_database(), 'slot', slot.next_slot,
                                        'message', skipped));
             ELSE
-                PERFORM elt._create_run(sched.name, sched.owner, sched.params, sched.next_slot,
+                PERFORM elt._create_run(sched.name, sched.owner, sched.params, slot.next_slot,
                                         'schedule', false);
             END IF;
             nxt := elt.schedule_next(sched.schedule, now_ts, sched.tz);

@@ -46,6 +46,7 @@ typedef struct Inflater
 {
 #ifdef USE_ISAL
 	struct inflate_state state;
+	struct isal_gzip_header header; /* read here: isal_inflate forgets a header split across reads */
 #else
 	z_stream	zs;
 #endif
@@ -60,6 +61,7 @@ inflater_init(Inflater *inf)
 {
 	isal_inflate_init(&inf->state);
 	inf->state.crc_flag = ISAL_GZIP;
+	isal_gzip_header_init(&inf->header);
 	inf->ready = true;
 }
 
@@ -68,6 +70,7 @@ inflater_next_member(Inflater *inf)
 {
 	isal_inflate_reset(&inf->state);
 	inf->state.crc_flag = ISAL_GZIP;
+	isal_gzip_header_init(&inf->header);
 }
 
 static void
@@ -114,7 +117,15 @@ inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
 	inf->state.avail_in = (uint32) Min(*in_len, PG_UINT32_MAX);
 	inf->state.next_out = *out;
 	inf->state.avail_out = (uint32) Min(*out_len, PG_UINT32_MAX);
-	rc = isal_inflate(&inf->state);
+	/*
+	 * The member's header first, by a call that keeps what it has read of
+	 * it (a name, an extra field, a header CRC) from one read to the next.
+	 */
+	rc = inf->state.wrapper_flag ? ISAL_DECOMP_OK : isal_read_gzip_header(&inf->state, &inf->header);
+	if (rc == ISAL_DECOMP_OK)
+		rc = isal_inflate(&inf->state);
+	else if (rc > 0)
+		rc = ISAL_DECOMP_OK;	/* the header goes on in the next read */
 	*in_len -= inf->state.next_in - *in;
 	*in = inf->state.next_in;
 	*out_len -= inf->state.next_out - *out;

@@ -119,10 +119,11 @@ job_begin(const RunWorkerArgs *args, bool is_helper, MemoryContext cxt)
 
 /*
  * Ends the job: what it held is released, the session is reset, and then
- * its requester is told (letting go of flow_run's channel last).
+ * its requester is told (letting go of flow_run's channel last).  A worker
+ * that may not stay (it exits next) is not offered to the pool.
  */
 static void
-job_end(void)
+job_end(bool may_stay)
 {
 	MemoryContext cxt = this_run.cxt;
 
@@ -130,7 +131,7 @@ job_end(void)
 	elt_tag_permits_release_all();
 	elt_run_log_stop();
 	MemoryContextSwitchTo(TopMemoryContext);
-	elt_pool_job_done();
+	elt_pool_job_done(may_stay);
 	if (this_run.channel)
 		dsm_detach(this_run.channel->seg);
 	memset(&this_run, 0, sizeof(this_run));
@@ -196,7 +197,7 @@ elt_flow_worker_main(Datum main_arg)
 			failed = true;
 		}
 		PG_END_TRY();
-		job_end();
+		job_end(!failed);
 	} while (!failed && elt_pool_next_job(&args, sizeof(args)));
 	proc_exit(0);
 }
@@ -272,7 +273,7 @@ elt_task_worker_main(Datum main_arg)
 
 		job_begin(&args, true, cxt);
 		helper_attempt(cxt);
-		job_end();
+		job_end(true);
 	} while (elt_pool_next_job(&args, sizeof(args)));
 	proc_exit(0);
 }

@@ -46,6 +46,7 @@
 
 #define RECOVERY_INTERVAL_MS	60000
 #define SCHEDULER_ERROR_NAP_MS	5000
+#define SCHEDULER_LOCKED_SLOT_MS 100
 
 typedef struct Dispatched
 {
@@ -315,12 +316,19 @@ scheduler_fire(void)
 	bool		isnull;
 	Datum		next;
 	TimestampTz result;
+	TimestampTz now;
 
 	scheduler_begin();
 	next = scheduler_query("SELECT elt._fire_schedules()", 0, NULL, NULL, &isnull);
 	result = isnull ? 0 : DatumGetTimestampTz(next);
 	scheduler_commit();
-	return TIMESTAMP_NOT_FINITE(result) ? 0 : result;
+	if (TIMESTAMP_NOT_FINITE(result))
+		return 0;
+	/* a slot still due was locked by a change of its flow: look again soon */
+	now = GetCurrentTimestamp();
+	if (result <= now)
+		result = TimestampTzPlusMilliseconds(now, SCHEDULER_LOCKED_SLOT_MS);
+	return result;
 }
 
 static void
@@ -334,11 +342,18 @@ scheduler_prune(void)
 	scheduler_commit();
 }
 
+/*
+ * The pass over every flow that mends the slots: a unit of work of its
+ * own, so that one that fails (a lock it gave up on) does not stop the
+ * rounds; it is tried again a minute later.
+ */
 static void
-scheduler_sync_slots(void)
+scheduler_sync_slots(void *arg)
 {
 	bool		isnull;
 
+	if (elt_scheduler_standing_down() || !scheduler_extension_ready())
+		return;
 	scheduler_begin();
 	(void) scheduler_query("SELECT elt._sync_schedule_slots()", 0, NULL, NULL, &isnull);
 	scheduler_commit();
@@ -415,11 +430,6 @@ scheduler_step(void *arg)
 		scheduler_prune();
 		round->sync_slots = true;
 		round->next_recovery = TimestampTzPlusMilliseconds(now, RECOVERY_INTERVAL_MS);
-	}
-	if (round->sync_slots)
-	{
-		scheduler_sync_slots();
-		round->sync_slots = false;
 	}
 	round->wake = round->next_recovery;
 	next = elt_launch_schedules ? scheduler_fire() : 0;
@@ -504,6 +514,11 @@ elt_scheduler_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			round.sync_slots = true;	/* pg_elt.timezone may have changed */
+		}
+		if (round.sync_slots)
+		{
+			round.sync_slots = false;
+			(void) elt_try_work(scheduler_sync_slots, NULL);
 		}
 		if (!elt_try_work(scheduler_step, &round))
 			round.wake = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SCHEDULER_ERROR_NAP_MS);

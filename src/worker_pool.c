@@ -490,12 +490,13 @@ static void pool_reset_session(void *arg);
  * task) finds it, instead of starting a worker while this one is still on
  * its way to the pool.  When pg_elt.max_idle_workers wait already, the
  * one that waited longest makes room: a worker just done is the likelier
- * to be wanted (the run's worker, after its helpers).  It stays unless it
- * is unpooled, served POOL_MAX_JOBS jobs, its session could not be reset,
- * or it is of an older generation.
+ * to be wanted (the run's worker, after its helpers).  It stays unless
+ * the caller says it may not (it is about to exit), it is unpooled, served
+ * POOL_MAX_JOBS jobs, its session could not be reset, or it is of an older
+ * generation: a worker marked idle must take the job it is given.
  */
 void
-elt_pool_job_done(void)
+elt_pool_job_done(bool may_stay)
 {
 	PoolSlot   *slot;
 	struct Latch *requester;
@@ -505,7 +506,8 @@ elt_pool_job_done(void)
 	if (my_slot < 0)
 		return;
 	my_jobs++;
-	reset = pooling() && my_jobs < POOL_MAX_JOBS && elt_try_work(pool_reset_session, NULL);
+	reset = may_stay && pooling() && my_jobs < POOL_MAX_JOBS &&
+		elt_try_work(pool_reset_session, NULL);
 	slot = &pool->slots[my_slot];
 	LWLockAcquire(pool->lock, LW_EXCLUSIVE);
 	slot->job_done = true;

@@ -42,7 +42,7 @@ extern void elt_pool_invalidate_at_commit(void);
 
 /* the worker's side */
 extern void elt_pool_attach(Datum main_arg, void *args, Size args_len);
-extern void elt_pool_job_done(void);
+extern void elt_pool_job_done(bool may_stay);
 extern bool elt_pool_next_job(void *args, Size args_len);
 
 #endif							/* PG_ELT_WORKER_POOL_H */

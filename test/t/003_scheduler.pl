@@ -293,5 +293,32 @@ is($node->safe_psql('postgres',
 		"SELECT w.state || ',' || r.refresh_cache FROM flow_wait($refresh, '60 s') w JOIN elt.flow_runs r USING (run_id)"),
 	'completed,true', 'a queued run refreshes the cache when flow_submit asks it to');
 
+# 8. The attack: a role leaves a change of its flow uncommitted, holding
+# the flow's slot locked.  The other schedules still fire, and the pass
+# over every flow does not wait for the lock.
+$node->safe_psql('postgres', q{
+    SET ROLE ticker;
+    INSERT INTO elt.flows (name, schedule) VALUES ('held_open', '0 3 1 1 *');
+    RESET ROLE;
+    INSERT INTO elt.flows (name, schedule) VALUES ('beat', 'every 1 seconds');
+    INSERT INTO elt.tasks (flow, name, kind, sql) VALUES ('beat', 't', 'sql', 'SELECT 1');});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM elt.schedule_slots WHERE flow IN ('held_open', 'beat') AND next_slot > now()"),
+	'both schedules have their next slot');
+my $holder = $node->background_psql('postgres');
+$holder->query_safe(q{BEGIN; SET ROLE ticker; UPDATE elt.flows SET schedule = '0 4 1 1 *' WHERE name = 'held_open'});
+my $beats = $node->safe_psql('postgres', "SELECT count(*) FROM elt.flow_runs WHERE flow = 'beat'");
+($ret, $out, $err) = $node->psql('postgres', "SET statement_timeout = '10s'; SELECT elt._sync_schedule_slots()");
+is($ret, 0, 'the pass over every flow completes while a slot is locked');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) >= $beats + 3 FROM elt.flow_runs WHERE flow = 'beat' AND state = 'completed'"),
+	'and the other schedules go on firing');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok($node->poll_query_until('postgres',
+		"SELECT schedule = '0 4 1 1 *' AND next_slot > now() FROM elt.schedule_slots WHERE flow = 'held_open'"),
+	'the committed change reaches the slot');
+$node->safe_psql('postgres', "UPDATE elt.flows SET enabled = false WHERE name IN ('beat', 'held_open')");
+
 $node->stop;
 done_testing();
