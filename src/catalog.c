@@ -431,32 +431,23 @@ elt_catalog_load_flow(const char *name, Oid who, const char *for_task, MemoryCon
 	flow->timeout_ms = (int64) catalog_float(tup, desc, 7);
 	MemoryContextSwitchTo(old);
 
-	if (for_task == NULL)
-		catalog_exec("SELECT name, kind, config, sql, depends_on, retries,"
-					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
-					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
-					 "       cache_expiration::text, cache_key"
-					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 ORDER BY name",
-					 2, types, values, NULL, SPI_OK_SELECT);
-	else
-	{
-		values[2] = CStringGetTextDatum(for_task);
-		catalog_exec("WITH RECURSIVE needed (name) AS ("
-					 "    SELECT t.name FROM elt.tasks t"
-					 "     WHERE t.flow = $1 AND t.owner = $2"
-					 "       AND (t.name = $3 OR (t.for_each IS NOT NULL AND starts_with($3, t.name || '[')))"
-					 "    UNION"
-					 "    SELECT d.name FROM needed n"
-					 "      JOIN elt.tasks t ON t.flow = $1 AND t.owner = $2 AND t.name = n.name,"
-					 "           unnest(t.depends_on) AS d (name))"
-					 "SELECT name, kind, config, sql, depends_on, retries,"
-					 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
-					 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
-					 "       cache_expiration::text, cache_key"
-					 "  FROM elt.tasks WHERE flow = $1 AND owner = $2 AND name IN (SELECT name FROM needed)"
-					 " ORDER BY name",
-					 3, types, values, NULL, SPI_OK_SELECT);
-	}
+	values[2] = for_task ? CStringGetTextDatum(for_task) : (Datum) 0;
+	catalog_exec("WITH RECURSIVE needed (name) AS ("
+				 "    SELECT t.name FROM elt.tasks t"
+				 "     WHERE t.flow = $1 AND t.owner = $2"
+				 "       AND (t.name = $3 OR (t.for_each IS NOT NULL AND starts_with($3, t.name || '[')))"
+				 "    UNION"
+				 "    SELECT d.name FROM needed n"
+				 "      JOIN elt.tasks t ON t.flow = $1 AND t.owner = $2 AND t.name = n.name,"
+				 "           unnest(t.depends_on) AS d (name))"
+				 "SELECT name, kind, config, sql, depends_on, retries,"
+				 "       extract(epoch FROM retry_delay)::float8, retry_backoff,"
+				 "       (extract(epoch FROM timeout) * 1000)::float8, xmin, tags, for_each,"
+				 "       cache_expiration::text, cache_key"
+				 "  FROM elt.tasks WHERE flow = $1 AND owner = $2"
+				 "   AND ($3 IS NULL OR name IN (SELECT name FROM needed))"
+				 " ORDER BY name",
+				 3, types, values, for_task ? NULL : "  n", SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(cxt);
 	desc = SPI_tuptable->tupdesc;
 	for (uint64 i = 0; i < SPI_processed; i++)

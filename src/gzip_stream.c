@@ -103,20 +103,14 @@ inflater_error(int rc)
 	}
 }
 
-/*
- * Inflates what it can; false (with *error) on bad data.  *member_end
- * when the member ended; what follows it is left in *in.
- */
+#define INFLATER_BUFFERS(inf) (&(inf)->state)
+
+/* One call of the library on the buffers set; false (with *error) on bad data. */
 static bool
-inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
-			  unsigned char **out, size_t *out_len, bool *member_end, const char **error)
+inflater_run(Inflater *inf, bool *member_end, const char **error)
 {
 	int			rc;
 
-	inf->state.next_in = *in;
-	inf->state.avail_in = (uint32) Min(*in_len, PG_UINT32_MAX);
-	inf->state.next_out = *out;
-	inf->state.avail_out = (uint32) Min(*out_len, PG_UINT32_MAX);
 	/*
 	 * The member's header first, by a call that keeps what it has read of
 	 * it (a name, an extra field, a header CRC) from one read to the next.
@@ -126,10 +120,6 @@ inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
 		rc = isal_inflate(&inf->state);
 	else if (rc > 0)
 		rc = ISAL_DECOMP_OK;	/* the header goes on in the next read */
-	*in_len -= inf->state.next_in - *in;
-	*in = inf->state.next_in;
-	*out_len -= inf->state.next_out - *out;
-	*out = inf->state.next_out;
 	*member_end = inf->state.block_state == ISAL_BLOCK_FINISH;
 	if (rc < 0 || rc == ISAL_NEED_DICT)
 	{
@@ -166,21 +156,13 @@ inflater_end(Inflater *inf)
 	inf->ready = false;
 }
 
-static bool
-inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
-			  unsigned char **out, size_t *out_len, bool *member_end, const char **error)
-{
-	int			rc;
+#define INFLATER_BUFFERS(inf) (&(inf)->zs)
 
-	inf->zs.next_in = *in;
-	inf->zs.avail_in = (uInt) Min(*in_len, PG_UINT32_MAX);
-	inf->zs.next_out = *out;
-	inf->zs.avail_out = (uInt) Min(*out_len, PG_UINT32_MAX);
-	rc = inflate(&inf->zs, Z_NO_FLUSH);
-	*in_len -= inf->zs.next_in - *in;
-	*in = inf->zs.next_in;
-	*out_len -= inf->zs.next_out - *out;
-	*out = inf->zs.next_out;
+static bool
+inflater_run(Inflater *inf, bool *member_end, const char **error)
+{
+	int			rc = inflate(&inf->zs, Z_NO_FLUSH);
+
 	*member_end = rc == Z_STREAM_END;
 	if (rc == Z_MEM_ERROR)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory inflating gzip data")));
@@ -192,6 +174,29 @@ inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
 	return true;
 }
 #endif
+
+/*
+ * Inflates what it can from *in to *out, moving both on; false (with
+ * *error) on bad data.  *member_end when the member ended; what follows
+ * it is left in *in.  (Both libraries name their buffer fields alike.)
+ */
+static bool
+inflater_step(Inflater *inf, unsigned char **in, size_t *in_len,
+			  unsigned char **out, size_t *out_len, bool *member_end, const char **error)
+{
+	bool		ok;
+
+	INFLATER_BUFFERS(inf)->next_in = *in;
+	INFLATER_BUFFERS(inf)->avail_in = (uint32) Min(*in_len, PG_UINT32_MAX);
+	INFLATER_BUFFERS(inf)->next_out = *out;
+	INFLATER_BUFFERS(inf)->avail_out = (uint32) Min(*out_len, PG_UINT32_MAX);
+	ok = inflater_run(inf, member_end, error);
+	*in_len -= INFLATER_BUFFERS(inf)->next_in - *in;
+	*in = INFLATER_BUFFERS(inf)->next_in;
+	*out_len -= INFLATER_BUFFERS(inf)->next_out - *out;
+	*out = INFLATER_BUFFERS(inf)->next_out;
+	return ok;
+}
 
 /* ---------------------------------------------------------------------
  * The stream

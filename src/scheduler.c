@@ -126,6 +126,13 @@ scheduler_extension_ready(void)
 	return ready;
 }
 
+/* Is the database's pg_elt there, at this version, and not being dropped? */
+static bool
+scheduler_may_work(void)
+{
+	return !elt_scheduler_standing_down() && scheduler_extension_ready();
+}
+
 /*
  * Marks runs whose worker is gone as crashed (and queues their re-runs):
  * at start, every run still "running"; later, runs whose worker exited.
@@ -352,7 +359,7 @@ scheduler_sync_slots(void *arg)
 {
 	bool		isnull;
 
-	if (elt_scheduler_standing_down() || !scheduler_extension_ready())
+	if (!scheduler_may_work())
 		return;
 	scheduler_begin();
 	(void) scheduler_query("SELECT elt._sync_schedule_slots()", 0, NULL, NULL, &isnull);
@@ -420,7 +427,7 @@ scheduler_step(void *arg)
 	TimestampTz next;
 
 	round->wake = 0;
-	if (elt_scheduler_standing_down() || !scheduler_extension_ready())
+	if (!scheduler_may_work())
 		return;
 	now = GetCurrentTimestamp();
 	if (now >= round->next_recovery || dispatched != NIL)
