@@ -21,6 +21,7 @@ OBJS = \
 	src/load_options.o \
 	src/csv_load.o \
 	src/copy_feed.o \
+	src/load_parallel.o \
 	src/csv_scan.o \
 	src/load_insert.o \
 	src/citus.o \

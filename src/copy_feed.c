@@ -33,19 +33,22 @@ elt_copy_feed_create(EltStream *stream, EltStream *source, StringInfo head)
 
 	src->head = head;
 	src->stream = stream;
+	src->display_url = stream ? stream->display_url : NULL;
 	src->source = source;
 	src->started = GetCurrentTimestamp();
 	src->next_progress = TimestampTzPlusMilliseconds(src->started, elt_progress_interval_s * 1000);
 	return src;
 }
 
-/* Data rows COPY has read so far. */
+/* Data rows read so far: COPY's count, or the parallel leader's. */
 static uint64
 copy_feed_rows(const CopyFeed *src)
 {
 	const CopyFromState cstate = src->cstate;
 
-	if (cstate == NULL || cstate->cur_lineno == 0)
+	if (cstate == NULL)
+		return src->rows;
+	if (cstate->cur_lineno == 0)
 		return 0;
 	return cstate->cur_lineno - (cstate->opts.header_line ? 1 : 0);
 }
@@ -67,7 +70,7 @@ copy_feed_report_progress(CopyFeed *src)
 	mb = src->source->received / (1024.0 * 1024.0);
 	ereport(NOTICE,
 			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
-					src->stream->display_url, copy_feed_rows(src), mb,
+					src->display_url, copy_feed_rows(src), mb,
 					elapsed > 0 ? mb / elapsed : 0.0)));
 }
 
@@ -77,37 +80,48 @@ copy_feed_report_progress(CopyFeed *src)
  * take that much memory.  COPY calls back for more data while the line is
  * incomplete, so checking here bounds it, to within one read.
  */
-static void
-copy_feed_check_line_length(CopyFeed *src)
+void
+elt_copy_feed_check_line_length(size_t len, uint64 lineno, const char *display_url)
 {
-	CopyFromState cstate = src->cstate;
-
-	if ((int64) cstate->line_buf.len > (int64) elt_max_line_kb * 1024)
+	if ((int64) len > (int64) elt_max_line_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("line " UINT64_FORMAT " of \"%s\" is longer than pg_elt.max_line_length (%d kB)",
-						cstate->cur_lineno, src->stream->display_url, elt_max_line_kb),
+						lineno, display_url, elt_max_line_kb),
 				 errhint("A superuser can raise pg_elt.max_line_length. If no line of the file is that long, a quote character is unbalanced: check the \"quote\" option.")));
+}
+
+/*
+ * The next bytes of src: what was read ahead, then the stream's; 0 at the
+ * end.  A feed of a buffer (no stream) ends with the buffer.
+ */
+size_t
+elt_copy_feed_read(CopyFeed *src, char *buf, size_t len)
+{
+	size_t		n;
+
+	if (src->head && src->head_pos < (size_t) src->head->len)
+	{
+		n = Min(len, src->head->len - src->head_pos);
+		memcpy(buf, src->head->data + src->head_pos, n);
+		src->head_pos += n;
+		return n;
+	}
+	if (src->stream == NULL)
+		return 0;
+	n = src->stream->read(src->stream, buf, len);
+	copy_feed_report_progress(src);
+	return n;
 }
 
 static int
 copy_feed_read(void *outbuf, int minread, int maxread)
 {
-	CopyFeed *src = reading_feed;
-	size_t		n;
+	CopyFeed   *src = reading_feed;
 
-	copy_feed_check_line_length(src);
-
-	if (src->head && src->head_pos < (size_t) src->head->len)
-	{
-		n = Min((size_t) maxread, src->head->len - src->head_pos);
-		memcpy(outbuf, src->head->data + src->head_pos, n);
-		src->head_pos += n;
-		return (int) n;
-	}
-	n = src->stream->read(src->stream, outbuf, maxread);
-	copy_feed_report_progress(src);
-	return (int) n;
+	elt_copy_feed_check_line_length(src->cstate->line_buf.len, src->cstate->cur_lineno,
+									src->display_url);
+	return (int) elt_copy_feed_read(src, outbuf, maxread);
 }
 
 /* BeginCopyFrom on rel (its columns attnames, NIL for all) from src. */

@@ -28,14 +28,18 @@ typedef struct CopyFeed
 {
 	StringInfo	head;			/* bytes read ahead; may be NULL */
 	size_t		head_pos;
-	EltStream  *stream;			/* what follows the head */
+	EltStream  *stream;			/* what follows the head; NULL: nothing */
+	const char *display_url;	/* for messages */
 	EltStream  *source;			/* the stream's origin, for byte counts */
 	CopyFromState cstate;		/* set by elt_copy_feed_begin */
 	TimestampTz started;
 	TimestampTz next_progress;
+	uint64		rows;			/* rows loaded, when no cstate counts them */
 } CopyFeed;
 
 extern CopyFeed *elt_copy_feed_create(EltStream *stream, EltStream *source, StringInfo head);
+extern size_t elt_copy_feed_read(CopyFeed *src, char *buf, size_t len);
+extern void elt_copy_feed_check_line_length(size_t len, uint64 lineno, const char *display_url);
 extern CopyFromState elt_copy_feed_begin(CopyFeed *src, ParseState *pstate, Relation rel,
 										 List *attnames, List *copy_options);
 extern uint64 elt_copy_feed_copy(CopyFeed *src);

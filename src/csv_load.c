@@ -55,6 +55,7 @@
 #include "gzip_stream.h"
 #include "http_fetch.h"
 #include "jsonb_util.h"
+#include "load_parallel.h"
 #include "run_log.h"
 #include "runtime.h"
 #include "stream.h"
@@ -391,9 +392,9 @@ load_check_permissions(ParseState *pstate, Relation rel, List *attnamelist)
  * Rewrites a data error from COPY so that it names what a user needs to
  * fix it: the line of the file, the column, its type and the value.
  */
-static void
-load_report_row_error(ErrorData *edata, CopyFromState cstate, Relation rel,
-					  const char *display_url, bool types_inferred, int sample_rows)
+void
+elt_load_report_row_error(ErrorData *edata, CopyFromState cstate, Relation rel,
+						  const char *display_url, bool types_inferred, int sample_rows)
 {
 	const char *att = cstate->cur_attname;
 	const char *val = cstate->cur_attval;
@@ -469,8 +470,8 @@ load_check_target(const RangeVar *rv, const LoadOptions *opts, bool conditional)
  * violated constraints; on the executor path also policies, triggers'
  * RAISEs and the like, which COPY's path never meets.
  */
-static bool
-load_error_is_the_rows(int cls, LoadPath path)
+bool
+elt_load_error_is_the_rows(int cls, LoadPath path)
 {
 	if (cls == ERRCODE_DATA_EXCEPTION || cls == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
 		return true;
@@ -561,11 +562,17 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		else
 		{
 			ParseState *pstate = make_parsestate(NULL);
+			int			nworkers;
 
 			load_check_permissions(pstate, rel, attnames);
-			elt_copy_feed_begin(src, pstate, rel, attnames, elt_copy_options(opts));
-			rows = elt_copy_feed_copy(src);
-			EndCopyFrom(src->cstate);
+			nworkers = elt_load_parallel_workers(rel, opts, stream, &head);
+			if (nworkers == 0 ||
+				!elt_load_parallel(src, rel, attnames, opts, nworkers, created, &rows))
+			{
+				elt_copy_feed_begin(src, pstate, rel, attnames, elt_copy_options(opts));
+				rows = elt_copy_feed_copy(src);
+				EndCopyFrom(src->cstate);
+			}
 			free_parsestate(pstate);
 		}
 	}
@@ -578,10 +585,10 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 		edata = CopyErrorData();
 		cls = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
 		MemoryContextSwitchTo(ecxt);
-		if (!load_error_is_the_rows(cls, path) || src->cstate == NULL || src->cstate->cur_lineno == 0)
+		if (!elt_load_error_is_the_rows(cls, path) || src->cstate == NULL || src->cstate->cur_lineno == 0)
 			PG_RE_THROW();
 		FlushErrorState();
-		load_report_row_error(edata, src->cstate, rel, stream->display_url, created, opts->sample_rows);
+		elt_load_report_row_error(edata, src->cstate, rel, stream->display_url, created, opts->sample_rows);
 	}
 	PG_END_TRY();
 

@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "utils/elog.h"
+#include "utils/rel.h"
 #include "utils/jsonb.h"
 #include "http_headers.h"
 #include "load_options.h"
@@ -36,5 +38,12 @@ typedef struct LoadSource
 extern uint64 elt_load_csv(const char *url, const char *table_name,
 						   const LoadOptions *opts, LoadSource *source);
 extern Oid	elt_load_table_oid(const char *table_name);
+
+/* How a load reports a row's error; the parallel path's workers too. */
+struct CopyFromStateData;
+extern bool elt_load_error_is_the_rows(int cls, LoadPath path);
+extern void elt_load_report_row_error(ErrorData *edata, struct CopyFromStateData *cstate,
+									  Relation rel, const char *display_url,
+									  bool types_inferred, int sample_rows);
 
 #endif							/* PG_ELT_CSV_LOAD_H */

@@ -33,6 +33,7 @@ char	   *elt_timezone = NULL;
 int			elt_history_retention_min = 30 * 24 * 60;
 bool		elt_keep_completed_details = true;
 int			elt_max_line_kb = 16 * 1024;
+int			elt_parallel_chunk_kb = 1024;
 char	   *elt_allowed_networks = NULL;
 char	   *elt_allowed_ports = NULL;
 int			elt_max_priority = 0;
@@ -142,6 +143,11 @@ elt_define_gucs(void)
 							"Bounds the memory one line can take; a longer line fails the load, naming the line.",
 							&elt_max_line_kb, elt_max_line_kb, 1, 1024 * 1024 - 1,
 							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_elt.parallel_chunk_size",
+							"Input a parallel load hands each worker at a time.",
+							"Whole records, at least this much of them; smaller chunks spread a small file over more workers.",
+							&elt_parallel_chunk_kb, elt_parallel_chunk_kb, 1, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_elt.allowed_networks",
 							   "Internal networks that loads by roles other than superusers may reach.",
 							   "Comma-separated addresses or CIDR blocks, e.g. '10.1.0.0/16, 127.0.0.1'; loopback, private, link-local and other internal addresses are refused unless listed.",

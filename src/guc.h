@@ -23,6 +23,7 @@ extern char *elt_timezone;
 extern int	elt_history_retention_min;
 extern bool elt_keep_completed_details;
 extern int	elt_max_line_kb;
+extern int	elt_parallel_chunk_kb;
 extern char *elt_allowed_networks;
 extern char *elt_allowed_ports;
 extern int	elt_max_priority;

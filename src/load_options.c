@@ -29,7 +29,7 @@ static const char *const load_option_names[] = {
 	"columns", "force_null", "force_not_null", "types", "headers", "credential",
 	"retries", "retry_delay", "timeout", "sample_rows", "path",
 	"distribute_by", "shard_count", "colocate_with", "reference", "region", "endpoint",
-	"require_match", "incremental", "reload_changed", NULL
+	"require_match", "incremental", "reload_changed", "parallel", NULL
 };
 
 static void
@@ -203,6 +203,14 @@ load_apply_option(LoadOptions *opts, const char *key, JsonbValue *v)
 		opts->timeout = load_option_number(v, key, 0);
 	else if (strcmp(key, "sample_rows") == 0)
 		opts->sample_rows = (int) load_option_number(v, key, 1);
+	else if (strcmp(key, "parallel") == 0)
+	{
+		double		n = load_option_number(v, key, 0);
+
+		if (n != (int) n || n > 64)
+			load_option_error(key, "\"parallel\" is the number of parallel workers that parse the file, 0 to 64; 0 loads it in one stream.");
+		opts->parallel = (int) n;
+	}
 	else if (strcmp(key, "path") == 0)
 	{
 		char	   *path = load_option_string(v, key);
@@ -249,6 +257,7 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 	opts->retries = task_config ? 0 : 3;
 	opts->retry_delay = 1.0;
 	opts->sample_rows = 1000;
+	opts->parallel = -1;
 
 	if (options == NULL)
 		return;
@@ -263,7 +272,7 @@ elt_parse_load_options(Jsonb *options, LoadOptions *opts, bool task_config,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown load option \"%s\"", key),
-						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with, reference, region, endpoint, require_match, incremental and reload_changed%s.",
+						 errhint("Load options are mode, header, delimiter, quote, escape, null, encoding, columns, force_null, force_not_null, types, headers, credential, retries, retry_delay, timeout, sample_rows, path, distribute_by, shard_count, colocate_with, reference, region, endpoint, require_match, incremental, reload_changed and parallel%s.",
 								 task_config ? ", plus url and table" : "")));
 		}
 		else if (tok == WJB_VALUE && strcmp(key, "url") != 0 && strcmp(key, "table") != 0)

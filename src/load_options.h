@@ -57,6 +57,7 @@ typedef struct LoadOptions
 	double		retry_delay;	/* seconds before the first retry */
 	double		timeout;		/* seconds for the whole load, 0 = none */
 	int			sample_rows;	/* rows read to infer types */
+	int			parallel;		/* parallel workers parsing; -1: as the server allows */
 	/* a table load_csv creates becomes a Citus table */
 	char	   *distribute_by;	/* distribution column, or NULL */
 	int			shard_count;	/* 0 = Citus's default */

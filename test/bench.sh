@@ -1,14 +1,18 @@
 #!/bin/bash
 # pg_elt's benchmark (as root on Debian 12).
 #
-# 1. load: load_csv of the gzip taxi file over HTTP against server-side
-#    COPY of the same file uncompressed, in one run, alternating, into
-#    identical fresh typed tables, and (c) COPY FROM PROGRAM 'gzip -dc' of
-#    the gzip file (inflating in a child process, overlapped with COPY).
-#    Prints each run, the medians, the ratios a/b and c/b, the inflater
-#    pg_elt was built with, and the loading backend's peak memory in (a).
+# 1. load: load_csv of the gzip taxi file over HTTP, (a) single-stream
+#    ("parallel": 0, appended) and (d) mode replace with parallel workers
+#    as by default, against (b) server-side COPY of the same file
+#    uncompressed, in one run, alternating, into identical fresh typed
+#    tables, and (c) COPY FROM PROGRAM 'gzip -dc' of the gzip file
+#    (inflating in a child process, overlapped with COPY).
+#    Prints each run, the medians, the ratios a/b, c/b and d/b, the inflater
+#    pg_elt was built with, and peak private memory of the loading backend
+#    in (a) and (d) and of each parallel worker in (d).
 # 2. insert: load_csv's two insert paths on the same file, alternating, into
-#    identical fresh typed tables: (a) the direct path ("path": "copy") and
+#    identical fresh typed tables: (a) the direct path ("path": "copy",
+#    single-stream as the executor path is: "parallel": 0) and
 #    (b) the executor path ("path": "insert").  Prints each run, the
 #    medians, the ratio b/a, and the loading backend's peak private memory
 #    on the executor path for the full file and for a quarter of its rows.
@@ -352,11 +356,19 @@ pidfile, stopfile = sys.argv[1], sys.argv[2]
 open(stopfile + ".ready", "w").close()
 while not os.path.exists(pidfile) or not open(pidfile).read().strip():
     if os.path.exists(stopfile):
-        print(0, 0, 0)
+        print(0, 0, 0, 0)
         sys.exit(0)
     time.sleep(0.005)
 pid = open(pidfile).read().strip()
 peak = {"VmRSS": 0, "RssAnon": 0, "VmHWM": 0}
+worker_peak = 0  # private memory of the backend's parallel workers, the largest
+title = ("postgres: parallel worker for PID %s" % pid).encode()
+rounds = 0
+def private_kb(p):
+    for line in open("/proc/%s/status" % p):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    return 0
 while not os.path.exists(stopfile):
     try:
         for line in open("/proc/%s/status" % pid):
@@ -365,8 +377,18 @@ while not os.path.exists(stopfile):
                 peak[k] = max(peak[k], int(line.split()[1]))
     except (FileNotFoundError, ProcessLookupError):
         break  # the backend has gone
+    rounds += 1
+    if rounds % 5 == 0:
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                if open("/proc/%s/cmdline" % p, "rb").read().startswith(title):
+                    worker_peak = max(worker_peak, private_kb(p))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass
     time.sleep(0.01)
-print(peak["VmRSS"], peak["RssAnon"], peak["VmHWM"])
+print(peak["VmRSS"], peak["RssAnon"], peak["VmHWM"], worker_peak)
 PY
 }
 
@@ -395,7 +417,7 @@ $statement
 SQL
     elapsed=$(since "$t0")
     touch "$stopfile"; wait "$sampler"
-    read -r rss anon hwm < "$pidfile.mem"
+    read -r rss anon hwm worker_anon < "$pidfile.mem"
     rm -f "$pidfile" "$pidfile.mem" "$stopfile" "$stopfile.ready"
     [ "$ok" = 0 ] || { echo "bench: $statement failed" >&2; exit 1; }
 }
@@ -420,15 +442,20 @@ fresh_tables() {
 }
 
 bench_load() {
-    local a_times=() b_times=() c_times=() ab=() cb=() mem_line="" i a b c t0 ma mb mc peak_private
-    local inflater=zlib
+    local a_times=() b_times=() c_times=() d_times=() ab=() cb=() db=() mem_line="" d_mem_line=""
+    local i a b c d t0 ma mb mc md peak_private inflater=zlib a_rss a_anon a_hwm d_anon d_worker_anon workers
     ldd "$("$PG_CONFIG" --pkglibdir)/pg_elt.so" | grep -q libisal && inflater="ISA-L igzip"
+    workers=$(echo "SELECT least($(nproc), current_setting('max_parallel_maintenance_workers')::int);" | psql_bench)
     for i in $(seq "$runs"); do
-        fresh_tables bench_a bench_b bench_c
+        fresh_tables bench_a bench_b bench_c bench_d
 
-        # (a) load_csv of the gzip file over HTTP
-        load_csv_sampled "$url" bench_a
-        a=$elapsed
+        # (a) load_csv of the gzip file over HTTP, single stream (appended)
+        load_csv_sampled "$url" bench_a '{"parallel": 0}'
+        a=$elapsed; a_rss=$rss; a_anon=$anon; a_hwm=$hwm
+
+        # (d) the same, mode replace, parallel as by default
+        load_csv_sampled "$url" bench_d '{"mode": "replace"}'
+        d=$elapsed; d_anon=$anon; d_worker_anon=$worker_anon
 
         # (b) server-side COPY of the uncompressed file
         t0=$(now)
@@ -441,23 +468,28 @@ bench_load() {
         echo "COPY bench_c FROM PROGRAM 'gzip -dc $gz' (FORMAT csv, HEADER);" | psql_bench >/dev/null
         c=$(since "$t0")
 
-        check_counts "$rows" psql_bench bench_a bench_b bench_c
-        a_times+=("$a"); b_times+=("$b"); c_times+=("$c")
-        ab+=("$(ratio "$a" "$b")"); cb+=("$(ratio "$c" "$b")")
-        printf 'run %d: (a) load_csv gz over HTTP %6.2f s   (b) COPY plain file %6.2f s   (c) COPY FROM PROGRAM gzip -dc %6.2f s   (a) backend peak RSS %d MB (private %d MB, VmHWM %d MB)\n' \
-            "$i" "$a" "$b" "$c" $((rss / 1024)) $((anon / 1024)) $((hwm / 1024))
-        mem_line="$mem_line $anon"
+        check_counts "$rows" psql_bench bench_a bench_b bench_c bench_d
+        a_times+=("$a"); b_times+=("$b"); c_times+=("$c"); d_times+=("$d")
+        ab+=("$(ratio "$a" "$b")"); cb+=("$(ratio "$c" "$b")"); db+=("$(ratio "$d" "$b")")
+        printf 'run %d: (a) load_csv gz over HTTP %6.2f s   (b) COPY plain file %6.2f s   (c) COPY FROM PROGRAM gzip -dc %6.2f s   (d) load_csv replace, parallel %6.2f s\n' \
+            "$i" "$a" "$b" "$c" "$d"
+        printf '       peak memory: (a) backend RSS %d MB (private %d MB, VmHWM %d MB)   (d) backend private %d MB, each worker private %d MB\n' \
+            $((a_rss / 1024)) $((a_anon / 1024)) $((a_hwm / 1024)) $((d_anon / 1024)) $((d_worker_anon / 1024))
+        mem_line="$mem_line $a_anon"
+        d_mem_line="$d_mem_line $d_anon $d_worker_anon"
     done
 
     ma=$(median "${a_times[@]}")
     mb=$(median "${b_times[@]}")
     mc=$(median "${c_times[@]}")
+    md=$(median "${d_times[@]}")
     peak_private=$(printf '%s\n' $mem_line | sort -n | tail -1)
-    printf '\nmedian of %d runs: (a) %.2f s   (b) %.2f s   (c) %.2f s   ratio a/b = %.2f (target <= 1.00)   c/b = %.2f   inflater: %s\n' \
-        "$runs" "$ma" "$mb" "$mc" "$(ratio "$ma" "$mb")" "$(ratio "$mc" "$mb")" "$inflater"
-    printf 'median of the paired ratios (each run against its own (b)): a/b = %.2f   c/b = %.2f\n' \
-        "$(median "${ab[@]}")" "$(median "${cb[@]}")"
-    printf 'peak private memory of the loading backend in (a): %d MB (target < 100 MB)\n' $((peak_private / 1024))
+    printf '\nmedian of %d runs: (a) %.2f s   (b) %.2f s   (c) %.2f s   (d) %.2f s   inflater: %s; (d) with %d parallel workers\n' \
+        "$runs" "$ma" "$mb" "$mc" "$md" "$inflater" "$workers"
+    printf 'median of the paired ratios (each run against its own (b)): a/b = %.2f (target <= 1.00)   c/b = %.2f   d/b = %.2f (target <= 0.80)\n' \
+        "$(median "${ab[@]}")" "$(median "${cb[@]}")" "$(median "${db[@]}")"
+    printf 'peak private memory: the loading backend in (a) %d MB; in (d) the backend or a worker %d MB (target < 100 MB)\n' \
+        $((peak_private / 1024)) $(( $(printf '%s\n' $d_mem_line | sort -n | tail -1) / 1024 ))
 }
 
 # The taxi file from the S3-compatible fixture (port 8769, $data/s3) vs
@@ -568,7 +600,7 @@ bench_insert() {
     for i in $(seq "$runs"); do
         fresh_tables bench_ia bench_ib
         # (a) the direct path
-        load_csv_sampled "$url" bench_ia '{"path": "copy"}'
+        load_csv_sampled "$url" bench_ia '{"path": "copy", "parallel": 0}'
         a=$elapsed
         a_anon=$anon a_rss=$rss
         # (b) the executor path

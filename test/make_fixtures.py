@@ -127,6 +127,38 @@ def main():
     stem = "a_very_long_column_name_that_goes_on_and_on_past_the_identifier_"
     write(d, "long_headers.csv", "%s1,%s2,%s\n1,2,3\n" % (stem, stem, stem))
 
+    # For the parallel path (cut into chunks of records): quoted line
+    # breaks, quotes, delimiters and empty fields; a wide value every 97
+    # rows (TOAST); the same rows with each kind of line end.
+    def tricky(eol, escape='"'):
+        out = ["id" + "," + "note" + "," + "amount"]
+        for i in range(1, 3001):
+            if i % 97 == 0:
+                note = "wide %d " % i + "w" * 5000
+            elif i % 7 == 0:
+                quoted = escape + '"'
+                note = '"line one%sline two, with %sq%s, and %s%s"' % (eol, quoted, quoted, escape,
+                                                                     '"' if escape == '"' else escape)
+            elif i % 11 == 0:
+                note = ""
+            else:
+                note = '"plain, %d"' % i
+            out.append("%d,%s,%d.%02d" % (i, note, i, i % 100))
+        return eol.join(out) + eol
+    write(d, "tricky_nl.csv", tricky("\n"))
+    write(d, "tricky_crlf.csv", tricky("\r\n"))
+    write(d, "tricky_cr.csv", tricky("\r"))
+    write(d, "tricky_escape.csv.gz", gz(tricky("\n", "\\")))
+
+    # A bad value deep in the file, after rows with quoted line breaks;
+    # and COPY's end-of-data marker followed by what is not data.
+    rows = ["n,label"] + ["%d,\"row\n%d\"" % (i, i) if i % 10 == 0 else "%d,row %d" % (i, i)
+                          for i in range(1, 4001)]
+    rows[3500] = "oops,row 3500"
+    write(d, "deep_break.csv.gz", gz("\n".join(rows) + "\n"))
+    rows = ["n,label"] + ["%d,row %d" % (i, i) for i in range(1, 1501)] + ["\\.", "not,data,at,all"]
+    write(d, "end_marker.csv", "\n".join(rows) + "\n")
+
 
 if __name__ == "__main__":
     main()
