@@ -362,7 +362,7 @@ while not os.path.exists(pidfile) or not open(pidfile).read().strip():
 pid = open(pidfile).read().strip()
 peak = {"VmRSS": 0, "RssAnon": 0, "VmHWM": 0}
 worker_peak = 0  # private memory of the backend's parallel workers, the largest
-title = ("postgres: parallel worker for PID %s" % pid).encode()
+title = ("parallel worker for PID %s" % pid).encode()  # after "postgres: [cluster: ]"
 rounds = 0
 def private_kb(p):
     for line in open("/proc/%s/status" % p):
@@ -383,7 +383,7 @@ while not os.path.exists(stopfile):
             if not p.isdigit():
                 continue
             try:
-                if open("/proc/%s/cmdline" % p, "rb").read().startswith(title):
+                if title in open("/proc/%s/cmdline" % p, "rb").read():
                     worker_peak = max(worker_peak, private_kb(p))
             except (FileNotFoundError, ProcessLookupError, PermissionError):
                 pass
