@@ -99,6 +99,30 @@ SELECT load_csv(:'base' || '/no_header.csv', 'rls_target', '{"header": false, "p
 RESET ROLE;
 SELECT a, b FROM rls_target ORDER BY a;
 
+-- A load nested in another (a trigger on the target loads a file too):
+-- each has memory of its own; a nested load that fails fails the outer
+-- one, and the next load works.
+CREATE TABLE nest_outer (a int, b text);
+CREATE TABLE nest_inner (a int, b text);
+CREATE FUNCTION nest_load() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.a = 2 THEN
+        PERFORM load_csv(current_setting('nest.url'), 'nest_inner', '{"header": false}');
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER nest_load BEFORE INSERT ON nest_outer FOR EACH ROW EXECUTE FUNCTION nest_load();
+SELECT set_config('nest.url', :'base' || '/no_header.csv', false) IS NOT NULL AS set;
+SELECT load_csv(:'base' || '/no_header.csv', 'nest_outer', '{"header": false}');
+SELECT (SELECT count(*) FROM nest_outer) AS outer_rows, (SELECT count(*) FROM nest_inner) AS inner_rows;
+SELECT set_config('nest.url', :'base' || '/ragged.csv', false) IS NOT NULL AS set;
+SELECT load_csv(:'base' || '/no_header.csv', 'nest_outer', '{"header": false}');
+SELECT (SELECT count(*) FROM nest_outer) AS outer_rows, (SELECT count(*) FROM nest_inner) AS inner_rows;
+RESET nest.url;
+SELECT load_csv(:'base' || '/no_header.csv', 'nest_inner', '{"header": false}');
+DROP TABLE nest_outer, nest_inner;
+DROP FUNCTION nest_load();
+
 -- Bad arguments.
 SELECT load_csv(NULL, 't');
 SELECT load_csv(:'base' || '/types.csv', 't', '{"mode": "upsert"}');

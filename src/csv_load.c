@@ -603,6 +603,45 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
  * ---------------------------------------------------------------------
  */
 
+/*
+ * The memory of an attempt.  Small loads one after another spent more
+ * time faulting the same memory in again than loading: deleting an
+ * attempt's context freed its large blocks (the inflater's buffers, COPY's
+ * batch), and the C library gave the top of the heap back to the kernel
+ * each time.  So the session keeps one attempt context, reset, with its
+ * first block (LOAD_ATTEMPT_KEPT) for the next load; a load nested in
+ * another (from a trigger on its table) makes one of its own.
+ */
+#define LOAD_ATTEMPT_KEPT	(1024 * 1024)
+
+static MemoryContext spare_attempt_cxt = NULL;
+
+static MemoryContext
+load_attempt_context_take(void)
+{
+	MemoryContext cxt = spare_attempt_cxt;
+
+	if (cxt == NULL)
+		return AllocSetContextCreate(TopMemoryContext, "pg_elt load",
+									 LOAD_ATTEMPT_KEPT, LOAD_ATTEMPT_KEPT,
+									 ALLOCSET_DEFAULT_MAXSIZE);
+	spare_attempt_cxt = NULL;
+	return cxt;
+}
+
+/* Releases what the attempt holds (curl and zlib too); keeps one context. */
+static void
+load_attempt_context_release(MemoryContext cxt)
+{
+	if (spare_attempt_cxt == NULL)
+	{
+		MemoryContextReset(cxt);
+		spare_attempt_cxt = cxt;
+	}
+	else
+		MemoryContextDelete(cxt);
+}
+
 static bool
 load_error_is_transient(int sqlerrcode)
 {
@@ -650,7 +689,7 @@ load_url(const char *url, const StoreLocation *store, const char *display,
 		long		delay_ms;
 
 		BeginInternalSubTransaction(NULL);
-		attempt_cxt = AllocSetContextCreate(caller_cxt, "pg_elt load", ALLOCSET_DEFAULT_SIZES);
+		attempt_cxt = load_attempt_context_take();
 		MemoryContextSwitchTo(attempt_cxt);
 		PG_TRY();
 		{
@@ -658,7 +697,7 @@ load_url(const char *url, const StoreLocation *store, const char *display,
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(caller_cxt);
 			CurrentResourceOwner = caller_owner;
-			MemoryContextDelete(attempt_cxt);
+			load_attempt_context_release(attempt_cxt);
 		}
 		PG_CATCH();
 		{
@@ -668,7 +707,7 @@ load_url(const char *url, const StoreLocation *store, const char *display,
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(caller_cxt);
 			CurrentResourceOwner = caller_owner;
-			MemoryContextDelete(attempt_cxt);	/* releases curl and zlib */
+			load_attempt_context_release(attempt_cxt);
 		}
 		PG_END_TRY();
 
