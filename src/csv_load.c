@@ -565,7 +565,7 @@ load_attempt(const char *url, RangeVar *rv, const LoadOptions *opts, const HttpO
 			int			nworkers;
 
 			load_check_permissions(pstate, rel, attnames);
-			nworkers = elt_load_parallel_workers(rel, opts, stream, &head);
+			nworkers = elt_load_parallel_workers(rel, opts, source);
 			if (nworkers == 0 ||
 				!elt_load_parallel(src, rel, attnames, opts, nworkers, created, &rows))
 			{

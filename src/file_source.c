@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -64,6 +65,7 @@ EltStream *
 elt_file_open(const char *path, const char *display_url)
 {
 	FileStream *fs = palloc0(sizeof(FileStream));
+	struct stat st;
 
 	fs->base.read = file_read;
 	fs->base.close = file_close;
@@ -74,5 +76,7 @@ elt_file_open(const char *path, const char *display_url)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\" for reading: %m", path)));
+	if (fstat(fs->fd, &st) == 0 && S_ISREG(st.st_mode))
+		fs->base.size = (uint64) st.st_size;
 	return &fs->base;
 }

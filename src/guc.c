@@ -146,8 +146,8 @@ elt_define_gucs(void)
 	DefineCustomIntVariable("pg_elt.parallel_chunk_size",
 							"Input a parallel load hands each worker at a time.",
 							"Whole records, at least this much of them; smaller chunks spread a small file over more workers.",
-							&elt_parallel_chunk_kb, elt_parallel_chunk_kb, 1, 1024 * 1024,
-							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+							&elt_parallel_chunk_kb, elt_parallel_chunk_kb, 1, 64 * 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_elt.allowed_networks",
 							   "Internal networks that loads by roles other than superusers may reach.",
 							   "Comma-separated addresses or CIDR blocks, e.g. '10.1.0.0/16, 127.0.0.1'; loopback, private, link-local and other internal addresses are refused unless listed.",

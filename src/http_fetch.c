@@ -284,11 +284,15 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		}
 		if (hs->base.received == 0)
 		{
+			curl_off_t	length = -1;
 			const char *validator = hs->response.etag[0] ? hs->response.etag : hs->response.last_modified;
 
 			hs->resumable = hs->response.accept_ranges && validator[0] != '\0' &&
 				http_header_value_is_safe(validator);
 			strlcpy(hs->validator, validator, sizeof(hs->validator));
+			if (curl_easy_getinfo(hs->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+				length > 0)
+				hs->base.size = (uint64) length;
 			if (hs->options.response)
 				*hs->options.response = hs->response;
 		}

@@ -13,20 +13,21 @@
  *	  worker parses its chunks with COPY's own NextCopyFrom, forms heap
  *	  tuples and sends them back; the leader takes each chunk's tuples in
  *	  file order and inserts them with table_multi_insert, in its own
- *	  subtransaction.  So every promise of the single-stream path holds:
- *	  one transaction (a failure leaves the table as it was; readers see
- *	  the old table until commit), the file's line numbers in errors (each
- *	  chunk carries the line it starts at, and a worker reports its error
- *	  as the leader would), the caller's rights and settings (parallel
- *	  workers take the leader's), and rows in file order.
+ *	  subtransaction (as CREATE TABLE AS inserts in a parallel leader).  So
+ *	  every promise of the single-stream path holds: one transaction (a
+ *	  failure leaves the table as it was; readers see the old table until
+ *	  commit), the file's line numbers in errors (each chunk carries the
+ *	  line it starts at and the file's line ends, and a worker reports its
+ *	  error as the leader would), the caller's rights and settings
+ *	  (parallel workers take the leader's; the file's encoding is passed
+ *	  explicitly, since a worker's client_encoding is the database's), and
+ *	  rows in file order.
  *
  *	  The leader's inserts do what COPY's do only on a plain table: so the
- *	  path is taken for a heap table without indexes, triggers, rules,
- *	  constraints or defaults (the table modes create and replace make,
- *	  or such a table truncated or appended to), whose columns' input
- *	  functions are parallel safe.  A row that would need TOAST waits until
- *	  the workers are done (a parallel operation cannot assign the OIDs
- *	  TOAST needs), and is inserted after the others.
+ *	  path is taken for a heap table, not a partition, without indexes,
+ *	  triggers, rules, constraints or defaults (the table modes create and
+ *	  replace make, or such a table truncated or appended to), whose
+ *	  columns' input functions are parallel safe.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,7 +36,6 @@
 #include <unistd.h>
 
 #include "access/heapam.h"
-#include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/table.h"
@@ -60,7 +60,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/tuplestore.h"
 
 #include "copy_feed.h"
 #include "csv_load.h"
@@ -81,9 +80,8 @@ PGDLLEXPORT void elt_load_parallel_worker(dsm_segment *seg, shm_toc *toc);
 #define PLOAD_INSERT_BATCH	1000	/* tuples per table_multi_insert, as COPY */
 #define PLOAD_INSERT_BYTES	(64 * 1024)
 #define PLOAD_CHUNKS_AHEAD	2		/* chunks in flight per worker */
-#define PLOAD_MAX_WORKERS	64
-/* the parallel path pays for its workers' start above this much input */
-#define PLOAD_MIN_BYTES		(4 * 1024 * 1024)
+/* the parallel path pays for its workers' start above this much download */
+#define PLOAD_MIN_BYTES		(2 * 1024 * 1024)
 
 #define PLOAD_MSG_TUPLES	'T'
 #define PLOAD_MSG_END		'E'
@@ -101,21 +99,13 @@ typedef struct ChunkHeader
 {
 	uint64		lines_before;	/* lines of the file before the chunk */
 	uint64		records;
+	EolType		eol;			/* the file's line ends, as its first line showed */
 } ChunkHeader;
 
 /* ---------------------------------------------------------------------
  * Cutting the stream at record boundaries
  * ---------------------------------------------------------------------
  */
-
-/* Line ends as COPY tells them, from the first line of the file. */
-typedef enum CutterEol
-{
-	CUTTER_EOL_UNKNOWN,
-	CUTTER_EOL_NL,
-	CUTTER_EOL_CR,
-	CUTTER_EOL_CRNL
-} CutterEol;
 
 /*
  * Where the scan of the bytes not yet sent stands.  It follows
@@ -127,7 +117,7 @@ typedef struct RecordCutter
 {
 	char		quote;
 	char		escape;			/* '\0' when it is the quote */
-	CutterEol	eol;
+	EolType		eol;			/* COPY's: from the file's first line */
 	bool		in_quote;
 	bool		last_was_escape;
 	bool		skip_header;	/* the first record is the header */
@@ -141,25 +131,40 @@ typedef struct RecordCutter
 static inline char
 cutter_eol_char(const RecordCutter *c)
 {
-	return c->eol == CUTTER_EOL_CR ? '\r' : '\n';
+	return c->eol == EOL_CR ? '\r' : '\n';
 }
 
 /*
- * Whether the record starting at p is COPY's end-of-data marker, \. alone
- * on its line: 1 or 0, or -1 when the bytes up to end cannot tell yet.
+ * Whether the record starting at p is COPY's end-of-data marker: \.
+ * followed by the file's line end (either, on its first line): 1 or 0, or
+ * -1 when the bytes up to end cannot tell yet.  A \. followed by anything
+ * else is data to COPY, or its error (a line end of another style): the
+ * worker's COPY says which.
  */
 static int
-cutter_is_end_marker(const char *p, const char *end, bool at_eof)
+cutter_is_end_marker(const RecordCutter *c, const char *p, const char *end, bool at_eof)
 {
-	ptrdiff_t	n = end - p;
+	const char *line_end = c->eol == EOL_NL ? "\n" : c->eol == EOL_CR ? "\r" :
+		c->eol == EOL_CRNL ? "\r\n" : NULL;
+	ptrdiff_t	need = 2 + (line_end ? strlen(line_end) : 1);
+	ptrdiff_t	n = Min(end - p, need);
 
-	if (n >= 3)
-		return p[0] == '\\' && p[1] == '.' && (p[2] == '\n' || p[2] == '\r');
-	if (at_eof)
-		return n == 2 && p[0] == '\\' && p[1] == '.';
-	if (n == 0 || (n == 1 && p[0] == '\\') || (n == 2 && p[0] == '\\' && p[1] == '.'))
-		return -1;
-	return 0;
+	for (ptrdiff_t i = 0; i < n; i++)
+	{
+		bool		match;
+
+		if (i == 0)
+			match = p[i] == '\\';
+		else if (i == 1)
+			match = p[i] == '.';
+		else
+			match = line_end ? p[i] == line_end[i - 2] : (p[i] == '\n' || p[i] == '\r');
+		if (!match)
+			return 0;
+	}
+	if (n == need)
+		return 1;
+	return at_eof ? 0 : -1;
 }
 
 /*
@@ -178,7 +183,7 @@ cutter_scan(RecordCutter *c, StringInfo buf, size_t from, size_t *pos, bool at_e
 
 	if (c->check_marker)
 	{
-		int			marker = cutter_is_end_marker(buf->data + i, buf->data + buf->len, at_eof);
+		int			marker = cutter_is_end_marker(c, buf->data + i, buf->data + buf->len, at_eof);
 
 		if (marker < 0)
 			return last_end;
@@ -196,7 +201,7 @@ cutter_scan(RecordCutter *c, StringInfo buf, size_t from, size_t *pos, bool at_e
 		size_t		record_end;
 
 		/* fast path: outside quotes, with no quote before the line end */
-		if (!c->in_quote && c->eol != CUTTER_EOL_UNKNOWN)
+		if (!c->in_quote && c->eol != EOL_UNKNOWN)
 		{
 			const char *eol = memchr(data + i, cutter_eol_char(c), len - i);
 			size_t		stop = eol ? (size_t) (eol - data) : len;
@@ -220,7 +225,7 @@ cutter_scan(RecordCutter *c, StringInfo buf, size_t from, size_t *pos, bool at_e
 			if (i >= len)
 				goto out;
 			ch = data[i];
-			if (ch == '\r' && c->eol == CUTTER_EOL_UNKNOWN && !c->in_quote && i + 1 >= len && !at_eof)
+			if (ch == '\r' && c->eol == EOL_UNKNOWN && !c->in_quote && i + 1 >= len && !at_eof)
 				goto out;		/* CR or CRLF: the next byte tells */
 			if (c->in_quote && ch == c->escape)
 				c->last_was_escape = !c->last_was_escape;
@@ -229,23 +234,23 @@ cutter_scan(RecordCutter *c, StringInfo buf, size_t from, size_t *pos, bool at_e
 			if (ch != c->escape)
 				c->last_was_escape = false;
 			i++;
-			if (c->eol == CUTTER_EOL_UNKNOWN && !c->in_quote && (ch == '\n' || ch == '\r'))
+			if (c->eol == EOL_UNKNOWN && !c->in_quote && (ch == '\n' || ch == '\r'))
 			{
 				if (ch == '\n')
-					c->eol = CUTTER_EOL_NL;
+					c->eol = EOL_NL;
 				else if (i < len && data[i] == '\n')
 				{
-					c->eol = CUTTER_EOL_CRNL;
+					c->eol = EOL_CRNL;
 					i++;
 				}
 				else
-					c->eol = CUTTER_EOL_CR;
+					c->eol = EOL_CR;
 				record_end = i;
 				goto record;
 			}
-			if (c->in_quote && ch == (c->eol == CUTTER_EOL_NL ? '\n' : '\r'))
+			if (c->in_quote && ch == (c->eol == EOL_NL ? '\n' : '\r'))
 				c->quoted_lines++;
-			if (!c->in_quote && c->eol != CUTTER_EOL_UNKNOWN && ch == cutter_eol_char(c))
+			if (!c->in_quote && c->eol != EOL_UNKNOWN && ch == cutter_eol_char(c))
 			{
 				record_end = i;
 				goto record;
@@ -270,7 +275,7 @@ record:
 			last_end = i = record_end;
 		}
 		c->quoted_lines = 0;
-		switch (cutter_is_end_marker(buf->data + i, buf->data + buf->len, at_eof))
+		switch (cutter_is_end_marker(c, buf->data + i, buf->data + buf->len, at_eof))
 		{
 			case 1:
 				c->ended = true;
@@ -301,8 +306,6 @@ typedef struct Inserter
 	int			nslots;
 	size_t		bytes;
 	MemoryContext batch_cxt;
-	Tuplestorestate *wide;		/* rows waiting for TOAST */
-	TupleTableSlot *wide_slot;
 	uint64		rows;
 } Inserter;
 
@@ -326,9 +329,14 @@ typedef struct Leader
 static void
 inserter_flush(Inserter *ins)
 {
+	MemoryContext old;
+
 	if (ins->nslots == 0)
 		return;
+	/* heap_multi_insert leaves memory in the current context, as CopyFrom knows */
+	old = MemoryContextSwitchTo(ins->batch_cxt);
 	table_multi_insert(ins->rel, ins->slots, ins->nslots, ins->cid, ins->options, ins->bistate);
+	MemoryContextSwitchTo(old);
 	for (int i = 0; i < ins->nslots; i++)
 		ExecClearTuple(ins->slots[i]);
 	ins->rows += ins->nslots;
@@ -349,42 +357,16 @@ inserter_add(Inserter *ins, const char *data, uint32 len)
 	tuple->t_tableOid = RelationGetRelid(ins->rel);
 	tuple->t_data = (HeapTupleHeader) ((char *) tuple + HEAPTUPLESIZE);
 	memcpy(tuple->t_data, data, len);
-
-	if (len > TOAST_TUPLE_THRESHOLD || HeapTupleHasExternal(tuple))
-	{
-		if (ins->wide == NULL)
-			ins->wide = tuplestore_begin_heap(false, false, work_mem);
-		tuplestore_puttuple(ins->wide, tuple);
-		pfree(tuple);
-		return;
-	}
 	ExecStoreHeapTuple(tuple, ins->slots[ins->nslots++], true);
 	ins->bytes += len;
 	if (ins->nslots == PLOAD_INSERT_BATCH || ins->bytes >= PLOAD_INSERT_BYTES)
 		inserter_flush(ins);
 }
 
-/* Once out of parallel mode: the rows that need TOAST. */
 static void
 inserter_finish(Inserter *ins)
 {
 	inserter_flush(ins);
-	if (ins->wide)
-	{
-		TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(ins->rel),
-														&TTSOpsMinimalTuple);
-
-		while (tuplestore_gettupleslot(ins->wide, true, false, slot))
-		{
-			CHECK_FOR_INTERRUPTS();
-			table_tuple_insert(ins->rel, slot, ins->cid, ins->options, ins->bistate);
-			ins->rows++;
-		}
-		ExecDropSingleTupleTableSlot(slot);
-		tuplestore_end(ins->wide);
-		ins->wide = NULL;
-	}
-	pgstat_progress_update_param(PROGRESS_COPY_TUPLES_PROCESSED, (int64) ins->rows);
 	FreeBulkInsertState(ins->bistate);
 	table_finish_bulk_insert(ins->rel, ins->options);
 }
@@ -452,6 +434,7 @@ leader_next_chunk(Leader *l)
 	b->len = last_end;
 	header.lines_before = l->cutter.lines - record_lines;
 	header.records = records;
+	header.eol = l->cutter.eol;
 	memcpy(b->data, &header, sizeof(ChunkHeader));
 	l->filling = 1 - l->filling;
 	return b;
@@ -573,6 +556,13 @@ leader_run(Leader *l)
  * ---------------------------------------------------------------------
  */
 
+/* What COPY would read the file as: the "encoding" option, else the client's. */
+static int
+load_parallel_file_encoding(const LoadOptions *opts)
+{
+	return opts->encoding ? pg_char_to_encoding(opts->encoding) : pg_get_client_encoding();
+}
+
 /* Whether a column of type typid can be read by a parallel worker. */
 static bool
 load_parallel_type_safe(Oid typid)
@@ -598,12 +588,12 @@ load_parallel_type_safe(Oid typid)
  * parsing, and it waits on the network: on 2 cores, 2 workers load the
  * taxi file in 0.65 of native COPY's time, 1 in 0.85), at most
  * max_parallel_maintenance_workers, none on one core, and only for a
- * file bigger than what was read ahead (head, up to PLOAD_MIN_BYTES; more
- * is read here when needed).
+ * source that announced more than PLOAD_MIN_BYTES (Content-Length, a
+ * file's size): a small or unsized one starts no workers, and nothing is
+ * read ahead to tell (a slow source's rows go in as they come).
  */
 int
-elt_load_parallel_workers(Relation rel, const LoadOptions *opts, EltStream *stream,
-						  StringInfo head)
+elt_load_parallel_workers(Relation rel, const LoadOptions *opts, const EltStream *source)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			cores;
@@ -611,13 +601,13 @@ elt_load_parallel_workers(Relation rel, const LoadOptions *opts, EltStream *stre
 
 	if (opts->parallel == 0 || IsInParallelMode() || IsParallelWorker())
 		return 0;
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
 		rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP ||
 		rel->rd_tableam != GetHeapamTableAmRoutine() ||
 		rel->rd_rel->relhasindex || rel->trigdesc != NULL || rel->rd_rules != NULL ||
 		desc->constr != NULL)
 		return 0;
-	if (opts->encoding && !PG_VALID_BE_ENCODING(pg_char_to_encoding(opts->encoding)))
+	if (!PG_VALID_BE_ENCODING(load_parallel_file_encoding(opts)))
 		return 0;				/* its bytes may look like quotes */
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -628,22 +618,11 @@ elt_load_parallel_workers(Relation rel, const LoadOptions *opts, EltStream *stre
 	}
 
 	if (opts->parallel > 0)
-		return Min(opts->parallel, PLOAD_MAX_WORKERS);
+		return Min(opts->parallel, max_parallel_workers);
 	cores = (int) sysconf(_SC_NPROCESSORS_ONLN);
 	nworkers = Min(cores, max_parallel_maintenance_workers);
-	if (cores < 2 || nworkers <= 0)
+	if (cores < 2 || nworkers <= 0 || source->size < PLOAD_MIN_BYTES)
 		return 0;
-	while (head->len < PLOAD_MIN_BYTES)
-	{
-		size_t		n;
-
-		enlargeStringInfo(head, PLOAD_READ_SIZE);
-		n = stream->read(stream, head->data + head->len, PLOAD_READ_SIZE);
-		if (n == 0)
-			return 0;			/* the whole file is in memory: not worth workers */
-		head->len += n;
-		head->data[head->len] = '\0';
-	}
 	return nworkers;
 }
 
@@ -681,6 +660,7 @@ elt_load_parallel(CopyFeed *feed, Relation rel, List *attnames, const LoadOption
 	bool		snapshot_pushed = false;
 
 	worker_opts.header = false; /* the leader cuts it out */
+	worker_opts.encoding = (char *) pg_encoding_to_char(load_parallel_file_encoding(opts));
 	options = nodeToString(elt_copy_options(&worker_opts));
 	columns = nodeToString(attnames);
 
@@ -726,11 +706,6 @@ elt_load_parallel(CopyFeed *feed, Relation rel, List *attnames, const LoadOption
 		l.from_worker[i] = shm_mq_attach(from, pcxt->seg, NULL);
 	}
 	LaunchParallelWorkers(pcxt);
-	if (snapshot_pushed)
-	{
-		PopActiveSnapshot();
-		snapshot_pushed = false;
-	}
 	if (pcxt->nworkers_launched == 0)
 	{
 		ereport(DEBUG1,
@@ -755,7 +730,7 @@ elt_load_parallel(CopyFeed *feed, Relation rel, List *attnames, const LoadOption
 	l.cutter.quote = opts->quote;
 	l.cutter.escape = opts->escape == opts->quote ? '\0' : opts->escape;
 	l.cutter.skip_header = opts->header;
-	l.cutter.check_marker = !opts->header;
+	l.cutter.check_marker = true;	/* a header line of \. ends the data too */
 	l.chunk_bytes = (size_t) elt_parallel_chunk_kb * 1024;
 	initStringInfo(&l.buf[0]);
 	initStringInfo(&l.buf[1]);
@@ -781,6 +756,11 @@ elt_load_parallel(CopyFeed *feed, Relation rel, List *attnames, const LoadOption
 	for (int i = 0; i < nworkers; i++)
 		shm_mq_detach(l.to_worker[i]);
 	WaitForParallelWorkersToFinish(pcxt);
+	for (int i = 0; i < nworkers; i++)
+		shm_mq_detach(l.from_worker[i]);
+	/* the workers imported it: kept until they were done */
+	if (snapshot_pushed)
+		PopActiveSnapshot();
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
 
@@ -861,7 +841,10 @@ worker_parse_chunk(LoadWorker *w, const char *data, Size len)
 	feed->display_url = w->display_url;
 	pstate = make_parsestate(NULL);
 	elt_copy_feed_begin(feed, pstate, w->rel, w->attnames, w->copy_options);
+	/* the load's progress is the leader's to show */
+	pgstat_progress_end_command();
 	feed->cstate->cur_lineno = header.lines_before;
+	feed->cstate->eol_type = header.eol;
 
 	PG_TRY();
 	{

@@ -18,8 +18,8 @@
 #include "load_options.h"
 #include "stream.h"
 
-extern int	elt_load_parallel_workers(Relation rel, const LoadOptions *opts, EltStream *stream,
-									  StringInfo head);
+extern int	elt_load_parallel_workers(Relation rel, const LoadOptions *opts,
+									  const EltStream *source);
 extern bool elt_load_parallel(CopyFeed *feed, Relation rel, List *attnames,
 							  const LoadOptions *opts, int nworkers, bool types_inferred,
 							  uint64 *rows);

@@ -28,6 +28,7 @@ struct EltStream
 	void		(*close) (EltStream *stream);
 	const char *display_url;	/* URL without credentials, for messages */
 	uint64		received;		/* bytes the source has delivered (sources only) */
+	uint64		size;			/* bytes the source announced (sources only); 0: unknown */
 };
 
 #endif							/* PG_ELT_STREAM_H */

@@ -158,6 +158,18 @@ def main():
     write(d, "deep_break.csv.gz", gz("\n".join(rows) + "\n"))
     rows = ["n,label"] + ["%d,row %d" % (i, i) for i in range(1, 1501)] + ["\\.", "not,data,at,all"]
     write(d, "end_marker.csv", "\n".join(rows) + "\n")
+    # The marker as COPY reads it: at the end without a line end it is
+    # data; with another file's line end, an error; as the header, the end.
+    labels = "".join("row %d\n" % i for i in range(1, 301))
+    write(d, "marker_at_eof.csv", "label\n" + labels + "\\.")
+    write(d, "marker_style.csv", "label\n" + labels + "\\.\r\n" + labels)
+    write(d, "marker_header.csv", "\\.\n" + labels)
+    # Line ends that change within a file: COPY refuses them.
+    pairs = ["%d,x%d" % (i, i) for i in range(1, 301)]
+    write(d, "nl_then_crlf.csv", "a,b\n" + "\r\n".join(pairs) + "\r\n")
+    write(d, "cr_then_crlf.csv", "a,b\r" + "\r".join(pairs) + "\r\n")
+    # Latin-1 bytes, for a load whose client_encoding says so.
+    write(d, "latin1.csv", ("id,name\n" + "".join("%d,caf\u00e9 %d\n" % (i, i) for i in range(1, 301))).encode("latin-1"))
 
 
 if __name__ == "__main__":
