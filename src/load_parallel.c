@@ -440,6 +440,13 @@ leader_next_chunk(Leader *l)
 	return b;
 }
 
+/* Where the record count of a chunk in flight is kept. */
+static inline uint64 *
+leader_chunk_records(Leader *l, uint64 chunk)
+{
+	return &l->chunk_records[chunk % (l->nworkers * PLOAD_CHUNKS_AHEAD)];
+}
+
 /* A worker's queue went away: it failed (its error is thrown) or died. */
 static void
 leader_lost_worker(void)
@@ -473,11 +480,11 @@ leader_receive(Leader *l, uint64 chunk, bool *progress)
 		uint64		records;
 
 		memcpy(&records, p + 1, sizeof(uint64));
-		if (records != l->chunk_records[chunk % (l->nworkers * PLOAD_CHUNKS_AHEAD)])
+		if (records != *leader_chunk_records(l, chunk))
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("a parallel worker read " UINT64_FORMAT " rows of a chunk of " UINT64_FORMAT " records of \"%s\"",
-							records, l->chunk_records[chunk % (l->nworkers * PLOAD_CHUNKS_AHEAD)],
+							records, *leader_chunk_records(l, chunk),
 							l->feed->display_url),
 					 errhint("Load the file with \"parallel\": 0.")));
 		return true;
@@ -520,8 +527,8 @@ leader_run(Leader *l)
 			if (pending == NULL)
 				input_done = true;
 			else
-				memcpy(&l->chunk_records[sent % (l->nworkers * PLOAD_CHUNKS_AHEAD)],
-					   &((ChunkHeader *) pending->data)->records, sizeof(uint64));
+				memcpy(leader_chunk_records(l, sent), &((ChunkHeader *) pending->data)->records,
+					   sizeof(uint64));
 			progress = true;
 		}
 		if (pending)
