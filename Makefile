@@ -1,9 +1,12 @@
 # pg_elt: build with PGXS.  `make && make install`, then `make installcheck`
-# runs the pg_regress suite against a temporary instance (see test/check.sh,
-# which also starts the fixture HTTP server and the TAP tests).
+# runs the pg_regress suite against the server PGHOST/PGPORT name (with the
+# fixture servers it needs, test/with_fixtures.sh), and `make tapcheck` the
+# TAP tests, which start clusters of their own.  test/check.sh, the README's
+# test command, runs both (the first against a cluster it starts).
 
 EXTENSION = pg_elt
-EXTVERSION = 0.4
+# The version is pg_elt.control's default_version, and only there.
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))pg_elt.control)
 
 MODULE_big = pg_elt
 OBJS = \
@@ -53,7 +56,7 @@ OBJS = \
 # are told apart by the "pg_elt--" prefix.
 DATA = $(wildcard sql/pg_elt--*.sql)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell curl-config --cflags)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell curl-config --cflags) -DPG_ELT_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = $(shell curl-config --libs) -lz
 
 # ISA-L's igzip inflates about three times as fast as zlib: used when its
@@ -66,11 +69,10 @@ endif
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(filter-out sql/pg_elt--%,$(wildcard sql/*.sql))))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=$(CURDIR)/tmp_check \
-	--port=$(or $(PGELT_TEST_PGPORT),57432)
+# installcheck is ours (below): PGXS's, with the fixture servers around it.
+NO_INSTALLCHECK = 1
 
 # TAP tests live in test/t (PostgreSQL::Test::Cluster).
-TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
@@ -79,5 +81,18 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# A module is rebuilt when any header changes (they are small, and few).
-$(OBJS): $(wildcard src/*.h)
+installcheck:
+	PATH="$(bindir):$$PATH" $(srcdir)/test/with_fixtures.sh --server $(pgxsdir)/src/test/regress/pg_regress \
+		--inputdir=$(srcdir) --bindir='$(bindir)' $(pg_regress_locale_flags) \
+		$(EXTRA_REGRESS_OPTS) $(REGRESS_OPTS) $(REGRESS)
+
+tapcheck:
+	$(srcdir)/test/with_fixtures.sh $(MAKE) tapcheck-run
+
+.PHONY: tapcheck-run
+tapcheck-run:
+	$(prove_installcheck)
+
+# A module is rebuilt when any header changes (they are small, and few), or
+# the version.
+$(OBJS): $(wildcard src/*.h) pg_elt.control

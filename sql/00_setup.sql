@@ -1,6 +1,18 @@
 -- pg_elt's regression suite: the extension and the roles the tests use.
 CREATE EXTENSION pg_elt;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_elt';
+-- The settings the suite runs under, on its own database (pg_regress makes
+-- it afresh), so that they hold on any server it runs against; the files
+-- after this one start new sessions, and the run workers pick them up.
+SELECT current_database() AS regress_db \gset
+-- messages without progress lines, which come at the pace of the machine
+ALTER DATABASE :"regress_db" SET pg_elt.progress_interval = 0;
+-- tasks one after another, so that the order of relayed messages is fixed;
+-- the TAP tests cover parallel tasks
+ALTER DATABASE :"regress_db" SET pg_elt.max_parallel_tasks = 1;
+-- the fixture servers are on loopback; roles other than superusers may load
+-- from them (tests of the outbound policy set this back to '' first)
+ALTER DATABASE :"regress_db" SET pg_elt.allowed_networks = '127.0.0.1';
 -- API functions are callable unqualified with the default search_path
 SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN ('flow_run', 'load_csv') ORDER BY 1;

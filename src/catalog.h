@@ -17,8 +17,13 @@
 
 #define PG_ELT_SCHEMA "elt"
 
-/* The catalog version (extversion) this library works with. */
-#define PG_ELT_VERSION "0.4"
+/*
+ * The catalog version (extversion) this library works with: pg_elt.control's
+ * default_version, which the Makefile passes in.
+ */
+#ifndef PG_ELT_VERSION
+#error "PG_ELT_VERSION is not defined: build with the project's Makefile"
+#endif
 
 typedef struct TaskDef
 {

@@ -60,18 +60,19 @@ copy_feed_report_progress(CopyFeed *src)
 	long		secs;
 	int			usecs;
 	double		elapsed;
-	double		mb;
+	double		downloaded_mb;
 
 	if (elt_progress_interval_s <= 0 || now < src->next_progress)
 		return;
 	src->next_progress = TimestampTzPlusMilliseconds(now, elt_progress_interval_s * 1000);
 	TimestampDifference(src->started, now, &secs, &usecs);
 	elapsed = secs + usecs / 1e6;
-	mb = src->source->received / (1024.0 * 1024.0);
+	downloaded_mb = src->source->received / (1024.0 * 1024.0);
+	/* the two sizes differ by the compression: both named, each with its unit */
 	ereport(NOTICE,
-			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB downloaded, %.1f MB/s",
-					src->display_url, copy_feed_rows(src), mb,
-					elapsed > 0 ? mb / elapsed : 0.0)));
+			(errmsg("loading \"%s\": " UINT64_FORMAT " rows, %.1f MB of CSV, %.1f MB downloaded at %.1f MB/s",
+					src->display_url, copy_feed_rows(src), src->csv_bytes / (1024.0 * 1024.0),
+					downloaded_mb, elapsed > 0 ? downloaded_mb / elapsed : 0.0)));
 }
 
 /*
@@ -105,11 +106,13 @@ elt_copy_feed_read(CopyFeed *src, char *buf, size_t len)
 		n = Min(len, src->head->len - src->head_pos);
 		memcpy(buf, src->head->data + src->head_pos, n);
 		src->head_pos += n;
+		src->csv_bytes += n;
 		return n;
 	}
 	if (src->stream == NULL)
 		return 0;
 	n = src->stream->read(src->stream, buf, len);
+	src->csv_bytes += n;
 	copy_feed_report_progress(src);
 	return n;
 }

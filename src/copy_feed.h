@@ -35,6 +35,7 @@ typedef struct CopyFeed
 	TimestampTz started;
 	TimestampTz next_progress;
 	uint64		rows;			/* rows loaded, when no cstate counts them */
+	uint64		csv_bytes;		/* bytes of CSV given to COPY (inflated) */
 } CopyFeed;
 
 extern CopyFeed *elt_copy_feed_create(EltStream *stream, EltStream *source, StringInfo head);

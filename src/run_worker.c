@@ -78,6 +78,16 @@ elt_run_worker_started(RunWorker *w)
 	elt_run_log_send(&msg);
 }
 
+/*
+ * The application_name of a worker at a task: pg_stat_activity's readers
+ * and elt.running (which takes the task from it) see which run and task.
+ */
+void
+elt_run_worker_name_task(int64 run_id, const char *task)
+{
+	pgstat_report_appname(psprintf("pg_elt run %lld task %s", (long long) run_id, task));
+}
+
 /* Records how the run ended, writes its log, sends the caller the result. */
 void
 elt_run_worker_finish(RunWorker *w, EltState state, const char *message, uint64 rows,

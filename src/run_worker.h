@@ -57,6 +57,7 @@ extern bool elt_run_worker_start(const RunWorkerArgs *args, PoolJob *job);
 extern bool elt_run_worker_cancelled(const RunWorker *w);
 extern void elt_run_worker_cancel(RunWorker *w);
 extern void elt_run_worker_started(RunWorker *w);
+extern void elt_run_worker_name_task(int64 run_id, const char *task);
 extern void elt_run_worker_finish(RunWorker *w, EltState state, const char *message,
 								  uint64 rows, TimestampTz started);
 

@@ -110,8 +110,7 @@ job_begin(const RunWorkerArgs *args, bool is_helper, MemoryContext cxt)
 	if (is_helper)
 	{
 		elt_run_log_set_run(this_run.run_id);
-		pgstat_report_appname(psprintf("pg_elt run %lld task %s", (long long) args->run_id,
-									   args->task));
+		elt_run_worker_name_task(args->run_id, args->task);
 	}
 	else
 		pgstat_report_appname("pg_elt run");

@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "parser/parser.h"
+#include "parser/scansup.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
@@ -36,6 +37,7 @@
 #include "http_fetch.h"
 #include "jsonb_util.h"
 #include "run_log.h"
+#include "run_worker.h"
 #include "runtime.h"
 #include "task_attempt.h"
 #include "task_cache.h"
@@ -135,6 +137,19 @@ attempt_take_cached(Attempt *a, const char *inputs)
  * Runs the task's statements one by one, as SPI_execute would, so that
  * the first row of the last one that returned rows can be its result.
  */
+/*
+ * What pg_stat_activity.query shows of a task at work: the statement it
+ * runs, or what it loads (the URL without credentials), which is what a DBA
+ * chasing a lock or a slow query looks for; application_name says which run
+ * and task, and query_start when this step began.
+ */
+static void
+attempt_report_activity(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
 static void
 run_sql(Attempt *a)
 {
@@ -160,7 +175,13 @@ run_sql(Attempt *a)
 		RawStmt    *rs = lfirst_node(RawStmt, lc);
 		char	   *statement = rs->stmt_len > 0 ?
 			pnstrdup(sql + rs->stmt_location, rs->stmt_len) : pstrdup(sql + rs->stmt_location);
-		int			rc = SPI_execute(statement, false, 0);
+		int			rc;
+
+		/* a statement after the first starts with the white space before it */
+		while (scanner_isspace(*statement))
+			statement++;
+		attempt_report_activity(statement);
+		rc = SPI_execute(statement, false, 0);
 
 		if (rc == SPI_ERROR_TRANSACTION)
 			ereport(ERROR,
@@ -261,6 +282,7 @@ run_extract(Attempt *a)
 		return;
 	}
 
+	attempt_report_activity(psprintf("loading %s into %s", elt_redact_url(url), table));
 	a->out.rows = elt_load_csv(url, table, &opts, &source);
 	if (source.not_modified)
 	{
@@ -315,6 +337,7 @@ run_flow(Attempt *a)
 	child = elt_check_runnable_flow(name, false);
 	child_params = elt_run_params(child, given ? JsonbValueToJsonb(given) : NULL,
 								  psprintf("the params of subflow \"%s\"", name));
+	attempt_report_activity(psprintf("running subflow %s", child->name));
 	r = elt_run_subflow(child, child_params, false);
 	a->out.rows = (uint64) r->rows;
 	old = MemoryContextSwitchTo(a->cxt);
@@ -488,9 +511,7 @@ elt_task_attempt(RunWorker *w, FlowDef *flow, TaskDef *task, Jsonb *params, int 
 	elt_commit_work();
 	RESUME_CANCEL_INTERRUPTS();
 	elt_run_logf(INFO, "attempt %d of %d started", attempt, task->retries + 1);
-	pgstat_report_activity(STATE_RUNNING, psprintf("pg_elt run %lld task %s",
-												   (long long) w->run_id, task->name));
-
+	elt_run_worker_name_task(w->run_id, task->name);
 	attempt_execute(&a);
 	retry = attempt_retry(&a.out, task, attempt);
 	attempt_log_end(task, attempt, &a.out, retry);

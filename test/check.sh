@@ -7,27 +7,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/setup.sh
-source test/fixtures.sh
 
 # PostgreSQL refuses to run as root: test from a copy the postgres user owns.
 work=$(mktemp -d /tmp/pg_elt-check.XXXXXX)
 cp -a . "$work/src-tree"
 work=$work/src-tree
-rm -rf "$work/tmp_check" "$work/results"
-python3 test/make_fixtures.py --dir "$work/test/data"
+rm -rf "$work/tmp_check" "$work/results" "$work/test/data"
 chown -R postgres: "$(dirname "$work")"
 
-pg_elt_start_fixture_server 18766 "$work/test/data"
-
+# The regression suite runs as a DBA runs it: `make installcheck` against a
+# started cluster (this one, with test/regress.conf), which brings its own
+# fixture servers; then the TAP tests, which start clusters of their own.
+cluster="$(dirname "$work")/cluster"
+port=${PGELT_TEST_PGPORT:-57432}
 status=0
 log="$(dirname "$work")/check.log"
-su postgres -s /bin/bash -c "cd '$work' && PG_ELT_TEST_DATA='$work/test/data' \
-    PG_ELT_SOAK_RUNS='${PG_ELT_SOAK_RUNS:-}' \
-    PG_ELT_FIXTURE_URL=http://127.0.0.1:18766 \
-    make -s installcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee "$log" || status=$?
+su postgres -s /bin/bash -c "set -e
+    '$PG_BINDIR/initdb' -D '$cluster' --no-sync >/dev/null
+    cat '$work/test/regress.conf' >> '$cluster/postgresql.conf'
+    '$PG_BINDIR/pg_ctl' -D '$cluster' -o \"-p $port -k /tmp -c listen_addresses=''\" \
+        -l '$cluster.log' -w start >/dev/null"
+stop_cluster() { su postgres -s /bin/bash -c "'$PG_BINDIR/pg_ctl' -D '$cluster' -m fast stop" >/dev/null 2>&1 || true; }
+trap stop_cluster EXIT
+su postgres -s /bin/bash -c "cd '$work' && PGHOST=/tmp PGPORT=$port \
+    make -s installcheck PG_CONFIG=$PG_CONFIG" 2>&1 | tee "$log" || status=$?
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
     cat "$work/regression.diffs"
 fi
+stop_cluster
+su postgres -s /bin/bash -c "cd '$work' && PG_ELT_SOAK_RUNS='${PG_ELT_SOAK_RUNS:-}' \
+    make -s tapcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee -a "$log" || status=$?
 
 # The parsers of untrusted bytes, under libFuzzer and sanitizers, for a
 # bounded time (bash test/fuzz/run.sh 600 is the long run).

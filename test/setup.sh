@@ -23,6 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+export PG_BINDIR
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 echo "pg_elt: built and installed into $($PG_CONFIG --pkglibdir)"

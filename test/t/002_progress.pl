@@ -1,4 +1,4 @@
-# A long load reports progress: NOTICEs with rows, MB downloaded and rate,
+# A long load reports progress: NOTICEs with rows, MB of CSV, MB downloaded and rate,
 # at pg_elt.progress_interval; and a flow run keeps them in elt.logs.
 use strict;
 use warnings;
@@ -20,9 +20,21 @@ $node->psql('postgres', qq{
     SELECT load_csv('$base/yellow_tripdata_2021-01.csv?slow=200', 'trips');},
 	stdout => \$stdout, stderr => \$stderr);
 is($stdout, '10000', 'the slow load completes');
-my @notices = ($stderr =~ /NOTICE:  loading "[^"]+": (\d+) rows, ([\d.]+) MB downloaded, ([\d.]+) MB\/s/g);
-cmp_ok(scalar(@notices) / 3, '>=', 2, 'at least two progress notices for a 3-second load');
-cmp_ok($notices[3], '>', $notices[0], 'rows grow from one notice to the next');
+my $notice = qr/NOTICE:  loading "[^"]+": (\d+) rows, ([\d.]+) MB of CSV, ([\d.]+) MB downloaded at ([\d.]+) MB\/s/;
+my @notices = ($stderr =~ /$notice/g);
+cmp_ok(scalar(@notices) / 4, '>=', 2, 'at least two progress notices for a 3-second load');
+cmp_ok($notices[4], '>', $notices[0], 'rows grow from one notice to the next');
+
+# Of a gzip file, the CSV read is larger than what was downloaded: each
+# size is named for what it counts.
+$node->psql('postgres', qq{
+    SET pg_elt.progress_interval = '1s';
+    SELECT load_csv('$base/yellow_tripdata_2021-01.csv.gz?slow=800', 'trips_gz');},
+	stdout => \$stdout, stderr => \$stderr);
+is($stdout, '10000', 'the slow gzip load completes');
+my @gz = ($stderr =~ /$notice/g);
+cmp_ok(scalar(@gz), '>=', 4, 'it reported progress');
+cmp_ok($gz[-3], '>', 2 * $gz[-2], 'MB of CSV (inflated) is more than twice the MB downloaded');
 
 $node->psql('postgres', qq{
     SET pg_elt.progress_interval = 0;
@@ -38,7 +50,7 @@ $node->safe_psql('postgres', qq{
       ('slow', 'extract', 'extract', '{"url": "$base/yellow_tripdata_2021-01.csv?slow=200", "table": "trips3"}');});
 is($node->safe_psql('postgres', 'SELECT state FROM flow_run(\'slow\')'), 'completed', 'flow completes');
 cmp_ok($node->safe_psql('postgres',
-		"SELECT count(*) FROM elt.logs WHERE level = 'notice' AND message LIKE 'loading %MB/s'"),
+		"SELECT count(*) FROM elt.logs WHERE level = 'notice' AND message LIKE 'loading %MB of CSV%MB downloaded at %MB/s'"),
 	'>=', 2, 'the run kept its progress notices in elt.logs');
 
 $node->stop;
