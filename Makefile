@@ -93,6 +93,10 @@ tapcheck:
 tapcheck-run:
 	$(prove_installcheck)
 
+# The PGXN distribution (META.json): PGXN versions have three parts.
+dist:
+	git archive --format zip --prefix=pg_elt-$(EXTVERSION).0/ -o pg_elt-$(EXTVERSION).0.zip HEAD
+
 # A module is rebuilt when any header changes (they are small, and few), or
 # the version.
 $(OBJS): $(wildcard src/*.h) pg_elt.control
