@@ -1,9 +1,10 @@
 #!/bin/bash
 # pg_elt's test command: on Debian 12, as root, installs what is missing,
-# builds and installs the extension, starts the fixture HTTP server and runs
-# the pg_regress suite (sql/, expected/) and the TAP tests (test/t/) against
-# temporary clusters run by the postgres user, then the fuzz targets
-# (test/fuzz/) for 15 s each.  Safe to run again.
+# builds and installs the extension, runs the pg_regress suite (sql/,
+# expected/) with `make installcheck` against a cluster it starts and the TAP
+# tests (test/t/) with `make tapcheck`, as the postgres user; then checks the
+# PGXN metadata, builds, installs and tests the Debian package, and runs the
+# fuzz targets (test/fuzz/) for 15 s each.  Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/setup.sh
@@ -38,6 +39,13 @@ stop_cluster
 su postgres -s /bin/bash -c "cd '$work' && PG_ELT_SOAK_RUNS='${PG_ELT_SOAK_RUNS:-}' \
     make -s tapcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee -a "$log" || status=$?
 
+# The PGXN metadata (META.json) against the spec and the version, and the
+# validator's own cases.
+bash test/validate_meta_test.sh 2>&1 | tee -a "$log" || status=1
+
+# The Debian package: built from a clean copy, installed, tested.
+bash test/package.sh 2>&1 | tee -a "$log" || status=1
+
 # The parsers of untrusted bytes, under libFuzzer and sanitizers, for a
 # bounded time (bash test/fuzz/run.sh 600 is the long run).
 if [ "${PG_ELT_FUZZ_SECONDS:-15}" -gt 0 ]; then
@@ -45,11 +53,12 @@ if [ "${PG_ELT_FUZZ_SECONDS:-15}" -gt 0 ]; then
 fi
 echo "pg_elt: test tree and logs are in $work"
 
-# One closing line over both suites: pg_regress files and TAP assertions.
+# One closing line over every suite: pg_regress files, TAP assertions, and
+# the fuzz targets, metadata and package checks.
 regress_passed=$(grep -cE '^(test|ok) .* \.\.\. ok' "$log" || true)
 regress_failed=$(grep -cE '^(test|not ok) .* \.\.\. FAILED' "$log" || true)
-fuzz_passed=$(grep -cE '^ok fuzz ' "$log" || true)
-fuzz_failed=$(grep -cE '^not ok fuzz ' "$log" || true)
+fuzz_passed=$(grep -cE '^ok (fuzz|meta|package) ' "$log" || true)
+fuzz_failed=$(grep -cE '^not ok (fuzz|meta|package) ' "$log" || true)
 tap_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -1)
 tap_failed=$(sed -nE 's/.*Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$log" | paste -sd+ | sed 's/^$/0/')
 tap_failed=$(( ${tap_failed:-0} ))
