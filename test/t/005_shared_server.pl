@@ -173,7 +173,7 @@ ok($node->poll_query_until('dropper', "SELECT count(*) > $beats FROM beats"),
 	'a DROP EXTENSION that rolls back leaves the schedules firing');
 $node->safe_psql('dropper', "SELECT flow_submit('long')");
 ok($node->poll_query_until('dropper',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = 'dropper' AND query LIKE 'pg_elt run % task t' AND wait_event = 'PgSleep'"),
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = 'dropper' AND application_name LIKE 'pg_elt run % task t' AND query = 'SELECT pg_sleep(60)' AND wait_event = 'PgSleep'"),
 	'a long run is going');
 # a role that may not drop the extension cannot end the run by trying
 $node->safe_psql('dropper', 'CREATE ROLE intruder LOGIN');
