@@ -7,6 +7,9 @@
 EXTENSION = pg_elt
 # The version is pg_elt.control's default_version, and only there.
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))pg_elt.control)
+ifeq ($(EXTVERSION),)
+$(error pg_elt.control has no default_version)
+endif
 
 MODULE_big = pg_elt
 OBJS = \
@@ -95,7 +98,8 @@ tapcheck:
 tapcheck-run:
 	$(prove_installcheck)
 
-# The PGXN distribution (META.json): PGXN versions have three parts.
+# The PGXN distribution (META.json) of the last commit, not of the work
+# tree: PGXN versions have three parts.
 dist:
 	git archive --format zip --prefix=pg_elt-$(EXTVERSION).0/ -o pg_elt-$(EXTVERSION).0.zip HEAD
 

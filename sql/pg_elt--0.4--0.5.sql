@@ -4,7 +4,8 @@
 /* ------------------------------------------------------------------
  * elt.running: every worker at a task of a running run, the coordinator
  * and its helpers alike.  A worker's application_name says its run and
- * task ("pg_elt run 20 task talk"); its query is the statement it runs, or
+ * task ("pg_elt run 20 task talk", clipped at 63 bytes, as every
+ * application_name is); its query is the statement it runs, or
  * "loading URL into TABLE" (the URL without credentials), and query_start
  * when that began.
  * ------------------------------------------------------------------ */
@@ -20,7 +21,7 @@ CREATE OR REPLACE VIEW elt.running WITH (security_invoker = true) AS
            a.query AS activity
       FROM pg_catalog.pg_stat_activity a
       JOIN elt.flow_runs r
-        ON r.run_id = substring(a.application_name FROM '^pg_elt run ([0-9]+) task ')::bigint
+        ON r.run_id = substring(a.application_name FROM '^pg_elt run ([0-9]{1,18}) task ')::bigint
        AND r.state = 'running'
       LEFT JOIN pg_catalog.pg_stat_progress_copy p ON p.pid = a.pid
      WHERE a.backend_type IN ('pg_elt flow run', 'pg_elt task')
@@ -291,7 +292,7 @@ COMMENT ON VIEW elt.running IS
 COMMENT ON COLUMN elt.running.run_id IS 'the run the worker works for';
 COMMENT ON COLUMN elt.running.flow IS 'the run''s flow';
 COMMENT ON COLUMN elt.running.pid IS 'the worker''s process id (pg_stat_activity.pid)';
-COMMENT ON COLUMN elt.running.task IS 'the task the worker is at, from its application_name "pg_elt run N task NAME"';
+COMMENT ON COLUMN elt.running.task IS 'the task the worker is at, from its application_name "pg_elt run N task NAME" (clipped at 63 bytes, as every application_name is)';
 COMMENT ON COLUMN elt.running.rows_so_far IS 'rows the worker''s current COPY has processed (pg_stat_progress_copy); NULL when it is not loading';
 COMMENT ON COLUMN elt.running.mb_so_far IS
     'MB (1,048,576 bytes) of CSV the current load has read, inflated as COPY counts them, not as downloaded; NULL when not loading';

@@ -238,9 +238,8 @@ elt_run_params(FlowDef *flow, Jsonb *given, const char *what)
  * Creates the run's channel and gives the run to a worker, pooled or new.
  * Every background worker slot may be taken (max_worker_processes): a
  * session waits for one, as a lock would be waited for; statement_timeout
- * and a cancel end the wait.  A background worker (a run starting a
- * subflow) does not: the slots may be held by its own parent runs, which
- * wait for it, and the wait would never end.
+ * and a cancel end the wait.  A subflow does not: the slots may be held by
+ * its own parent runs, which wait for it, and the wait would never end.
  */
 static void
 run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const RunLink *link)
@@ -254,7 +253,7 @@ run_start_worker(RunCaller *rc, FlowDef *flow, const char *params_text, const Ru
 	args.caller_segment = dsm_segment_handle(rc->channel->seg);
 	for (bool told = false; !elt_run_worker_start(&args, &rc->job); told = true)
 	{
-		if (IsBackgroundWorker)
+		if (link->parent_run != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("no free background worker for subflow \"%s\"", flow->name),

@@ -45,6 +45,8 @@ done
 [ -f /usr/share/perl5/Debian/Debhelper/Sequence/pgxs_loop.pm ] ||
     skip "debhelper's pgxs_loop sequence is not installed (Debian package postgresql-server-dev-all)"
 [ -f debian/control ] || skip "the tree has no debian/control"
+git -c safe.directory="$PWD" rev-parse --git-dir >/dev/null 2>&1 ||
+    skip "the tree is not a git checkout (the package is built from the files git tracks)"
 if ! unmet=$(dpkg-checkbuilddeps 2>&1); then
     why=$(echo "$unmet" | sed -n 's/.*[Uu]nmet build dependencies: /unmet build dependencies: /p' | head -1)
     skip "${why:-$(echo "$unmet" | head -1)}"
@@ -144,7 +146,7 @@ trap 'interrupted=1; exit 1' INT TERM HUP
 # The autopkgtest runs in a copy of its own, as autopkgtest gives it one.
 src="$work/build/pg-elt-$version"
 mkdir -p "$src" "$work/test-tree"
-git ls-files -z --cached --others --exclude-standard |
+git -c safe.directory="$PWD" ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
     tar --null -T - -cf "$work/tree.tar"
 tar -xf "$work/tree.tar" -C "$src"
@@ -159,6 +161,7 @@ else
     step=""
     exit 1
 fi
+step=deb
 debs=("$work"/build/postgresql-15-elt_*.deb)
 deb=${debs[0]}
 cp "$deb" "$logs/"

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PG_ELT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libcurl4-openssl-dev
                  zlib1g-dev libisal-dev libipc-run-perl python3 python3-botocore make gcc clang libclang-rt-14-dev
-                 debhelper postgresql-server-dev-all)
+                 build-essential git debhelper postgresql-server-dev-all)
 
 if [ "$(id -u)" != 0 ]; then
     echo "pg_elt: run this as root (it installs Debian packages)" >&2

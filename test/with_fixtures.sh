@@ -29,6 +29,10 @@ check_server() {
         *) { hostname -I 2>/dev/null; ip -o addr 2>/dev/null; } | grep -qwF "$addr" ||
                cannot_run "the server ($addr) is not on this machine, and the tests serve their files on 127.0.0.1" ;;
     esac
+    # The expected output is of a server without pg_elt preloaded (no
+    # scheduler, no queue).
+    ! psql -X -At -d postgres -c 'SHOW shared_preload_libraries' | grep -qw pg_elt ||
+        cannot_run "its expected output is of a server without pg_elt in shared_preload_libraries"
     # The suite nests subflows eight deep, a worker each, beside others.
     workers=$(psql -X -At -d postgres -c 'SHOW max_worker_processes')
     [ "$workers" -ge 16 ] ||
@@ -52,7 +56,7 @@ python3 "$here/make_fixtures.py" --dir "$data" >/dev/null
 chmod -R a+rX "$data"
 chmod -R a+w "$data/s3/lake/inbox"
 pg_elt_start_fixture_server 18766 "$data" ||
-    cannot_run "its fixture servers need 127.0.0.1:18766-18768"
+    { rm -rf "$data"; cannot_run "its fixture servers need 127.0.0.1:18766-18768"; }
 trap 'kill $PG_ELT_FIXTURE_PID $PG_ELT_S3_FIXTURE_PID 2>/dev/null || true; rm -rf "$data"' EXIT
 
 status=0
