@@ -254,38 +254,32 @@ COMMENT ON COLUMN elt.notification_attempts.error IS 'why the attempt failed; NU
 
 COMMENT ON VIEW elt.runs IS
     'elt.flow_runs for people: the runs the current user may see, a run that flow_pause holds shown as paused';
-COMMENT ON COLUMN elt.runs.run_id IS 'the run''s id';
-COMMENT ON COLUMN elt.runs.flow IS 'the run''s flow';
-COMMENT ON COLUMN elt.runs.owner IS 'the role the run executes as';
 COMMENT ON COLUMN elt.runs.state IS 'pending, running, paused (held by flow_pause), completed, failed, cancelled or crashed';
-COMMENT ON COLUMN elt.runs.trigger IS 'manual (flow_run), api (flow_submit), schedule or retry';
-COMMENT ON COLUMN elt.runs.params IS 'the run''s parameters: the flow''s params overlaid with those passed';
-COMMENT ON COLUMN elt.runs.run_at IS 'when the run was due to start';
 COMMENT ON COLUMN elt.runs.submitted_at IS 'when the run was made: queued, or started by flow_run';
-COMMENT ON COLUMN elt.runs.started_at IS 'when the run''s worker started it; NULL while queued';
-COMMENT ON COLUMN elt.runs.ended_at IS 'when the run ended; NULL while pending or running';
-COMMENT ON COLUMN elt.runs.duration IS 'ended_at - started_at; NULL until the run ends';
-COMMENT ON COLUMN elt.runs.rows_loaded IS 'rows loaded by the run''s extract tasks and subflows (SQL tasks'' rows not counted)';
-COMMENT ON COLUMN elt.runs.attempt IS '1, or n + 1 for the re-run of a crashed run';
-COMMENT ON COLUMN elt.runs.message IS 'the outcome in words; NULL until the run ends';
-COMMENT ON COLUMN elt.runs.parent_run IS 'with parent_task: the run and task this run is a subflow of; NULL for a top-level run';
-COMMENT ON COLUMN elt.runs.parent_task IS 'with parent_run: the task this run is a subflow of';
+
+-- A view's column that passes a table's through says what the table's does.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT m.view, m.col, col_description(a.attrelid, a.attnum) AS comment
+          FROM (SELECT 'elt.runs'::regclass, 'elt.flow_runs'::regclass,
+                       unnest('{run_id,flow,owner,trigger,params,run_at,started_at,ended_at,duration,rows_loaded,attempt,message,parent_run,parent_task}'::name[])
+                UNION ALL
+                SELECT 'elt.task_attempts', 'elt.task_runs',
+                       unnest('{run_id,task,attempt,state,rows_loaded,bytes,started_at,ended_at,duration,sqlstate,inputs,result}'::name[]))
+               AS m(view, source, col)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = m.source AND a.attname = m.col
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', c.view, c.col, c.comment);
+    END LOOP;
+END
+$$;
 
 COMMENT ON VIEW elt.task_attempts IS 'the task attempts of the runs the current user may see, with their flow';
-COMMENT ON COLUMN elt.task_attempts.run_id IS 'the attempt''s run';
 COMMENT ON COLUMN elt.task_attempts.flow IS 'the run''s flow';
-COMMENT ON COLUMN elt.task_attempts.task IS 'the task (a mapped instance as task[n])';
-COMMENT ON COLUMN elt.task_attempts.attempt IS 'the attempt''s number, from 1';
-COMMENT ON COLUMN elt.task_attempts.state IS 'pending, running, retrying, completed, cached, failed, cancelled or crashed';
-COMMENT ON COLUMN elt.task_attempts.rows_loaded IS 'extract: rows loaded; sql: rows its last statement processed; flow: rows the subflow loaded';
-COMMENT ON COLUMN elt.task_attempts.bytes IS 'bytes an extract downloaded, as sent (compressed when the file is gzip)';
-COMMENT ON COLUMN elt.task_attempts.started_at IS 'when the attempt started';
-COMMENT ON COLUMN elt.task_attempts.ended_at IS 'when the attempt ended; NULL while running';
-COMMENT ON COLUMN elt.task_attempts.duration IS 'ended_at - started_at; NULL until the attempt ends';
-COMMENT ON COLUMN elt.task_attempts.sqlstate IS 'the SQLSTATE of the error that failed the attempt';
 COMMENT ON COLUMN elt.task_attempts.error IS 'elt.task_runs.message: the error of a failed attempt, or why it ended as it did';
-COMMENT ON COLUMN elt.task_attempts.inputs IS 'what the attempt ran, after substitution (credentials removed, header values masked)';
-COMMENT ON COLUMN elt.task_attempts.result IS 'what a completed attempt gave back; downstream templates see it under the task''s name';
 
 COMMENT ON VIEW elt.running IS
     'what runs now: a row per pg_elt worker (a run''s own or a helper) at a task of a running run the current user may see, from pg_stat_activity and pg_stat_progress_copy';

@@ -134,10 +134,6 @@ attempt_take_cached(Attempt *a, const char *inputs)
 }
 
 /*
- * Runs the task's statements one by one, as SPI_execute would, so that
- * the first row of the last one that returned rows can be its result.
- */
-/*
  * What pg_stat_activity.query shows of a task at work: the statement it
  * runs, or what it loads (the URL without credentials), which is what a DBA
  * chasing a lock or a slow query looks for; application_name says which run
@@ -150,6 +146,10 @@ attempt_report_activity(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
+/*
+ * Runs the task's statements one by one, as SPI_execute would, so that
+ * the first row of the last one that returned rows can be its result.
+ */
 static void
 run_sql(Attempt *a)
 {

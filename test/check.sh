@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/setup.sh
+source test/fixtures.sh
 
 # PostgreSQL refuses to run as root: test from a copy the postgres user owns.
 work=$(mktemp -d /tmp/pg_elt-check.XXXXXX)
@@ -23,19 +24,14 @@ cluster="$(dirname "$work")/cluster"
 port=${PGELT_TEST_PGPORT:-57432}
 status=0
 log="$(dirname "$work")/check.log"
-su postgres -s /bin/bash -c "set -e
-    '$PG_BINDIR/initdb' -D '$cluster' --no-sync >/dev/null
-    cat '$work/test/regress.conf' >> '$cluster/postgresql.conf'
-    '$PG_BINDIR/pg_ctl' -D '$cluster' -o \"-p $port -k /tmp -c listen_addresses=''\" \
-        -l '$cluster.log' -w start >/dev/null"
-stop_cluster() { su postgres -s /bin/bash -c "'$PG_BINDIR/pg_ctl' -D '$cluster' -m fast stop" >/dev/null 2>&1 || true; }
-trap stop_cluster EXIT
+pg_elt_start_cluster "$cluster" "$port" "$cluster.log" "$work/test/regress.conf"
+trap 'pg_elt_stop_cluster "$cluster"' EXIT
 su postgres -s /bin/bash -c "cd '$work' && PGHOST=/tmp PGPORT=$port \
     make -s installcheck PG_CONFIG=$PG_CONFIG" 2>&1 | tee "$log" || status=$?
 if [ $status -ne 0 ] && [ -f "$work/regression.diffs" ]; then
     cat "$work/regression.diffs"
 fi
-stop_cluster
+pg_elt_stop_cluster "$cluster"
 su postgres -s /bin/bash -c "cd '$work' && PG_ELT_SOAK_RUNS='${PG_ELT_SOAK_RUNS:-}' \
     make -s tapcheck PG_CONFIG=$PG_CONFIG PROVE_FLAGS='--timer'" 2>&1 | tee -a "$log" || status=$?
 

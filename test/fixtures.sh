@@ -1,8 +1,28 @@
 #!/bin/bash
+# The test scripts' fixtures.  Sourced.
+#
 # The fixture servers: pg_elt_start_fixture_server PORT DIR starts the
 # HTTP one on 127.0.0.1:PORT (and PORT + 1, another origin) serving DIR,
 # and the S3-compatible one (s3_fixture.py) on PORT + 2 serving DIR/s3, in
-# the background; both stop when the calling script exits.  Sourced.
+# the background; both stop when the calling script exits.
+#
+# Scratch clusters (as root): pg_elt_start_cluster DIR PORT LOG [CONF]
+# makes a cluster in DIR (which the postgres user may write) and starts it
+# as postgres on the socket /tmp:PORT, with CONF's settings appended;
+# pg_elt_stop_cluster DIR [MODE] stops it.
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+
+pg_elt_start_cluster() {
+    local dir=$1 port=$2 log=$3 conf=${4:-/dev/null}
+    su postgres -s /bin/bash -c "set -e
+        '$PG_BINDIR/initdb' -D '$dir' --auth=trust --no-sync >/dev/null
+        cat '$conf' >> '$dir/postgresql.conf'
+        '$PG_BINDIR/pg_ctl' -D '$dir' -o \"-p $port -k /tmp -c listen_addresses=''\" -l '$log' -w start >/dev/null"
+}
+
+pg_elt_stop_cluster() {
+    su postgres -s /bin/bash -c "'$PG_BINDIR/pg_ctl' -D '$1' -m ${2:-fast} stop" >/dev/null 2>&1 || true
+}
 pg_elt_port_taken() {
     python3 - "$1" <<'PY'
 import socket, sys

@@ -60,8 +60,7 @@ if dpkg-query -W -f='${Status}' postgresql-15-elt 2>/dev/null | grep -q "install
 fi
 
 source test/fixtures.sh
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-PG_BINDIR=$("$PG_CONFIG" --bindir)
+PG_CONFIG=$PG_BINDIR/pg_config
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" pg_elt.control)
 logs=/tmp/pg_elt-package
 rm -rf "$logs"
@@ -113,7 +112,7 @@ cleanup() {
         not_ok "$step" "stopped by a failing command (exit $rc; logs in $logs)"
     fi
     if [ -n "$cluster" ]; then
-        as_postgres "'$PG_BINDIR/pg_ctl' -D '$cluster' -m immediate stop" >/dev/null 2>&1
+        pg_elt_stop_cluster "$cluster" immediate
     fi
     [ -n "$PG_ELT_FIXTURE_PID" ] && kill "$PG_ELT_FIXTURE_PID" 2>/dev/null
     [ -n "$PG_ELT_S3_FIXTURE_PID" ] && kill "$PG_ELT_S3_FIXTURE_PID" 2>/dev/null
@@ -203,11 +202,8 @@ cluster="$work/cluster"
 mkdir -p "$cluster"
 touch "$logs/cluster.log"
 chown postgres: "$cluster" "$logs/cluster.log"
-as_postgres "set -e
-    '$PG_BINDIR/initdb' -D '$cluster' --auth=trust --no-sync >/dev/null
-    '$PG_BINDIR/pg_ctl' -D '$cluster' -o \"-p $port -k /tmp -c listen_addresses=''\" \
-        -l '$logs/cluster.log' -w start >/dev/null
-    '$PG_BINDIR/createdb' -h /tmp -p $port taxi"
+pg_elt_start_cluster "$cluster" "$port" "$logs/cluster.log"
+as_postgres "'$PG_BINDIR/createdb' -h /tmp -p $port taxi"
 psql_taxi() { as_postgres "'$PG_BINDIR/psql' -X -q -At -h /tmp -p $port -d taxi -v ON_ERROR_STOP=1 $*"; }
 if ext=$(psql_taxi "-c 'CREATE EXTENSION pg_elt' -c \"SELECT extversion FROM pg_extension WHERE extname = 'pg_elt'\"" \
         2>>"$logs/psql.log") && [ "$ext" = "$version" ]; then
@@ -256,7 +252,7 @@ if [ "$count" = "$expected" ]; then
 else
     not_ok ingest_count "yellow_taxi_trips has '${count:-no}' rows, $expected expected ($rows less those with passenger_count 0)"
 fi
-as_postgres "'$PG_BINDIR/pg_ctl' -D '$cluster' -m fast stop" >/dev/null 2>&1 || true
+pg_elt_stop_cluster "$cluster"
 cluster=""
 kill "$PG_ELT_FIXTURE_PID" "$PG_ELT_S3_FIXTURE_PID" 2>/dev/null || true
 PG_ELT_FIXTURE_PID=""

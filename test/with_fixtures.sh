@@ -59,6 +59,5 @@ pg_elt_start_fixture_server 18766 "$data" ||
     { rm -rf "$data"; cannot_run "its fixture servers need 127.0.0.1:18766-18768"; }
 trap 'kill $PG_ELT_FIXTURE_PID $PG_ELT_S3_FIXTURE_PID 2>/dev/null || true; rm -rf "$data"' EXIT
 
-status=0
-PG_ELT_TEST_DATA=$data PG_ELT_FIXTURE_URL=http://127.0.0.1:18766 "$@" || status=$?
-exit $status
+# (not exec: the trap stops the servers when the command ends)
+PG_ELT_TEST_DATA=$data PG_ELT_FIXTURE_URL=http://127.0.0.1:18766 "$@"
